@@ -1,0 +1,20 @@
+"""Run every benchmark; the last line of output is one JSON object of all figures."""
+
+from __future__ import annotations
+
+import json
+
+from . import sandbox_throughput
+
+
+def main() -> None:
+    figures: dict[str, float] = {}
+    for name, measure in [("sandbox", sandbox_throughput.measure)]:
+        result = measure()
+        print(f"{name}: {json.dumps(result)}", flush=True)
+        figures.update(result)
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,50 @@
+"""`jessie sandbox`: start the Gmail sandbox on a port, optionally with generated accounts."""
+
+from __future__ import annotations
+
+import argparse
+
+from .faults import FaultConfig
+from .quota import QuotaConfig
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8025, help="0 picks a free port")
+    parser.add_argument("--accounts", type=int, default=0, help="generated accounts user1@example.com …")
+    parser.add_argument("--messages", type=int, default=100, help="messages per generated account")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--token-lifetime", type=int, default=3599, help="access token lifetime, seconds")
+    parser.add_argument("--quota", type=float, default=250.0, help="units per user per second (0 = off)")
+    parser.add_argument("--latency-ms", type=float, default=0.0)
+    parser.add_argument("--jitter-ms", type=float, default=0.0)
+    parser.add_argument("--error-rate", type=float, default=0.0)
+    parser.add_argument("--rate-limit-rate", type=float, default=0.0)
+    parser.add_argument("--reset-rate", type=float, default=0.0)
+    parser.add_argument("--client", action="append", default=[], metavar="ID:SECRET", help="extra OAuth client")
+
+
+def run(args: argparse.Namespace) -> int:
+    from .server import SandboxServer  # needs uvicorn, a local-only dependency
+    from .state import SandboxState
+
+    state = SandboxState(seed=args.seed, access_token_lifetime=args.token_lifetime)
+    state.quota.configure(QuotaConfig(units_per_second=args.quota))
+    state.faults.configure(
+        FaultConfig(
+            error_rate=args.error_rate,
+            rate_limit_rate=args.rate_limit_rate,
+            reset_rate=args.reset_rate,
+            latency_ms=args.latency_ms,
+            jitter_ms=args.jitter_ms,
+            seed=args.seed,
+        )
+    )
+    for client in args.client:
+        client_id, _, secret = client.partition(":")
+        state.oauth.clients[client_id] = secret
+    for index in range(args.accounts):
+        state.create_account(f"user{index + 1}@example.com", args.messages, args.seed + index)
+    server = SandboxServer(state, args.host, args.port)
+    server.serve_forever(lambda url: print(f"sandbox ready {url}", flush=True))
+    return 0

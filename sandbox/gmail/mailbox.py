@@ -1,0 +1,199 @@
+"""One Gmail mailbox: messages, labels and the history that records every change.
+
+Gmail facts kept here: message ids are 16 hex digits that grow with the internal date;
+history ids only increase, with gaps; a message's ``historyId`` is the id of the last
+change that touched it; history older than the retained window answers 404.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Literal
+
+from .generator import USER_LABELS, MessageFactory
+from .mime_view import MessageView
+
+SYSTEM_LABELS = [
+    "INBOX",
+    "SENT",
+    "DRAFT",
+    "SPAM",
+    "TRASH",
+    "UNREAD",
+    "STARRED",
+    "IMPORTANT",
+    "CHAT",
+    "CATEGORY_PERSONAL",
+    "CATEGORY_SOCIAL",
+    "CATEGORY_PROMOTIONS",
+    "CATEGORY_UPDATES",
+    "CATEGORY_FORUMS",
+]
+
+HistoryKind = Literal["messageAdded", "messageDeleted", "labelAdded", "labelRemoved"]
+
+
+@dataclass
+class StoredMessage:
+    id: str
+    thread_id: str
+    label_ids: list[str]
+    internal_date: int
+    history_id: int
+    view: MessageView
+
+    def summary(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "threadId": self.thread_id,
+            "labelIds": list(self.label_ids),
+            "historyId": str(self.history_id),
+            "internalDate": str(self.internal_date),
+        }
+
+
+@dataclass
+class HistoryRecord:
+    id: int
+    kind: HistoryKind
+    message_id: str
+    thread_id: str
+    label_ids: list[str] = field(default_factory=list)  # the labels that changed
+    message_labels: list[str] = field(default_factory=list)  # the message's labels after the change
+
+
+class UnknownMessage(KeyError):
+    pass
+
+
+class HistoryExpired(Exception):
+    pass
+
+
+class Mailbox:
+    def __init__(self, email: str, seed: int) -> None:
+        self.email = email
+        self.factory = MessageFactory(email, seed)
+        self._rng = random.Random(f"history:{seed}:{email}")
+        self.history_id = self._rng.randint(1_000, 900_000)
+        self.history_floor = self.history_id
+        self.history: list[HistoryRecord] = []
+        self.messages: dict[str, StoredMessage] = {}
+        self.labels = {name: {"id": name, "name": name, "type": "system"} for name in SYSTEM_LABELS}
+        for label_id, name in zip(self.factory.user_label_ids, USER_LABELS, strict=True):
+            self.labels[label_id] = {
+                "id": label_id,
+                "name": name,
+                "type": "user",
+                "messageListVisibility": "show",
+                "labelListVisibility": "labelShow",
+            }
+        self._id_counter = 0
+        self._last_date = 0
+        self._generated: list[str] = []  # message id of each factory message, by factory index
+
+    # ---- creation -------------------------------------------------------------------
+
+    def populate(self, count: int) -> None:
+        """The mailbox's past: generated messages whose history is not retained."""
+        for generated in self.factory.history(count):
+            thread_id = self._thread_of(generated.reply_to_index)
+            message = self._store(generated.raw, generated.label_ids, generated.internal_date, thread_id)
+            self._generated.append(message.id)
+        self.history.clear()
+        self.history_floor = self.history_id
+
+    def deliver(self, raw: bytes | None, label_ids: list[str] | None, now_ms: int) -> StoredMessage:
+        """New mail arriving now: generated when `raw` is None."""
+        date = max(now_ms, self._last_date + 1)
+        if raw is not None:
+            labels = label_ids if label_ids is not None else ["INBOX", "UNREAD"]
+            self._check_labels(labels)
+            return self._store(raw, labels, date, None)
+        generated = self.factory.make(date)
+        message = self._store(generated.raw, generated.label_ids, date, self._thread_of(generated.reply_to_index))
+        self._generated.append(message.id)
+        return message
+
+    def _thread_of(self, factory_index: int | None) -> str | None:
+        """The thread of the message a generated reply answers, if that message still exists."""
+        if factory_index is None:
+            return None
+        original = self.messages.get(self._generated[factory_index])
+        return original.thread_id if original else None
+
+    def _store(self, raw: bytes, labels: list[str], date_ms: int, thread_id: str | None) -> StoredMessage:
+        self._id_counter += 1
+        message_id = f"{(date_ms << 20 | (self._id_counter & 0xFFFFF)) & 0xFFFF_FFFF_FFFF_FFFF:016x}"
+        self._last_date = max(self._last_date, date_ms)
+        message = StoredMessage(
+            id=message_id,
+            thread_id=thread_id or message_id,
+            label_ids=list(dict.fromkeys(labels)),
+            internal_date=date_ms,
+            history_id=0,
+            view=MessageView(message_id, raw),
+        )
+        self.messages[message_id] = message
+        self._record("messageAdded", message, [])
+        return message
+
+    # ---- mutations that history records ---------------------------------------------
+
+    def delete(self, message_id: str) -> None:
+        message = self._get(message_id)
+        del self.messages[message_id]
+        self._record("messageDeleted", message, [])
+
+    def relabel(self, message_id: str, add: list[str], remove: list[str]) -> StoredMessage:
+        message = self._get(message_id)
+        self._check_labels(add + remove)
+        added = [label for label in dict.fromkeys(add) if label not in message.label_ids]
+        if added:
+            message.label_ids.extend(added)
+            self._record("labelAdded", message, added)
+        removed = [label for label in dict.fromkeys(remove) if label in message.label_ids and label not in added]
+        if removed:
+            message.label_ids = [label for label in message.label_ids if label not in removed]
+            self._record("labelRemoved", message, removed)
+        return message
+
+    def expire_history(self) -> None:
+        """Forget all history up to now: every history id handed out so far answers 404."""
+        self.history_id += self._rng.randint(1, 50)
+        self.history_floor = self.history_id
+        self.history.clear()
+
+    def _record(self, kind: HistoryKind, message: StoredMessage, label_ids: list[str]) -> None:
+        self.history_id += self._rng.randint(1, 50)
+        message.history_id = self.history_id
+        self.history.append(
+            HistoryRecord(self.history_id, kind, message.id, message.thread_id, label_ids, list(message.label_ids))
+        )
+
+    # ---- queries --------------------------------------------------------------------
+
+    def _get(self, message_id: str) -> StoredMessage:
+        try:
+            return self.messages[message_id]
+        except KeyError:
+            raise UnknownMessage(message_id) from None
+
+    def get(self, message_id: str) -> StoredMessage:
+        return self._get(message_id)
+
+    def history_since(self, start: int) -> list[HistoryRecord]:
+        if start < self.history_floor:
+            raise HistoryExpired(start)
+        # Records are appended in increasing id order, so a bisect would do; a scan is
+        # fast enough for sandbox-sized histories and keeps this obvious.
+        return [record for record in self.history if record.id > start]
+
+    def _check_labels(self, labels: list[str]) -> None:
+        unknown = [label for label in labels if label not in self.labels]
+        if unknown:
+            raise ValueError(f"unknown label ids: {', '.join(unknown)}")
+
+    def threads_total(self) -> int:
+        return len({message.thread_id for message in self.messages.values()})

@@ -1,0 +1,230 @@
+"""Google OAuth 2.0 as the sandbox speaks it: consent page, token endpoint, revocation.
+
+Behaviour that clients depend on and that is reproduced here:
+- ``POST /token`` answers ``invalid_grant`` (HTTP 400) for a revoked or unknown refresh
+  token, which google-auth turns into a non-retryable ``RefreshError``;
+- a refresh token is issued only with ``access_type=offline``, and only on the first
+  consent unless ``prompt=consent`` asks again;
+- PKCE (S256 or plain) is verified when the authorization request carried a challenge;
+- revoking an access token also revokes the refresh token it came from.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass, field
+from urllib.parse import urlencode
+
+from .clock import Clock
+
+GMAIL_SCOPES = {
+    "https://www.googleapis.com/auth/gmail.readonly",
+    "https://www.googleapis.com/auth/gmail.modify",
+    "https://mail.google.com/",
+}
+READONLY_SCOPE = "https://www.googleapis.com/auth/gmail.readonly"
+DEFAULT_CLIENT_ID = "sandbox-client.apps.googleusercontent.com"
+DEFAULT_CLIENT_SECRET = "sandbox-client-secret"  # noqa: S105 -- the sandbox's own, public by design
+CODE_LIFETIME_S = 600
+
+
+@dataclass
+class _Refresh:
+    email: str
+    client_id: str
+    scope: str
+    revoked: bool = False
+
+
+@dataclass
+class _Access:
+    email: str
+    scope: str
+    expires_at: float
+    refresh: str | None
+
+
+@dataclass
+class _Code:
+    email: str
+    client_id: str
+    redirect_uri: str
+    scope: str
+    challenge: str | None
+    method: str
+    offline: bool
+    force_consent: bool
+    expires_at: float
+    used: bool = False
+
+
+@dataclass
+class OAuthError(Exception):
+    status: int
+    error: str
+    description: str
+
+    def body(self) -> dict[str, str]:
+        return {"error": self.error, "error_description": self.description}
+
+
+@dataclass
+class OAuthServer:
+    clock: Clock
+    access_token_lifetime: int = 3599
+    clients: dict[str, str] = field(default_factory=lambda: {DEFAULT_CLIENT_ID: DEFAULT_CLIENT_SECRET})
+    token_requests: dict[str, int] = field(default_factory=dict)
+    _refresh: dict[str, _Refresh] = field(default_factory=dict)
+    _access: dict[str, _Access] = field(default_factory=dict)
+    _codes: dict[str, _Code] = field(default_factory=dict)
+    _consented: set[tuple[str, str]] = field(default_factory=set)
+
+    # ---- tokens ---------------------------------------------------------------------
+
+    def issue_refresh_token(self, email: str, client_id: str = DEFAULT_CLIENT_ID, scope: str = READONLY_SCOPE) -> str:
+        token = "1//sandbox-" + secrets.token_urlsafe(32)
+        self._refresh[token] = _Refresh(email, client_id, scope)
+        self._consented.add((email, client_id))
+        return token
+
+    def _issue_access_token(self, email: str, scope: str, refresh: str | None) -> dict[str, object]:
+        token = "ya29.sandbox-" + secrets.token_urlsafe(40)
+        self._access[token] = _Access(email, scope, self.clock.wall() + self.access_token_lifetime, refresh)
+        return {
+            "access_token": token,
+            "expires_in": self.access_token_lifetime,
+            "scope": scope,
+            "token_type": "Bearer",
+        }
+
+    def authenticate(self, access_token: str) -> _Access | None:
+        grant = self._access.get(access_token)
+        if grant is None or grant.expires_at <= self.clock.wall():
+            return None
+        if grant.refresh is not None and self._refresh[grant.refresh].revoked:
+            return None
+        return grant
+
+    def revoke_account(self, email: str) -> int:
+        revoked = 0
+        for grant in self._refresh.values():
+            if grant.email == email and not grant.revoked:
+                grant.revoked = True
+                revoked += 1
+        for token, access in list(self._access.items()):
+            if access.email == email:
+                del self._access[token]
+        return revoked
+
+    def revoke(self, token: str) -> None:
+        if token in self._refresh and not self._refresh[token].revoked:
+            self._refresh[token].revoked = True
+            return
+        access = self._access.pop(token, None)
+        if access is None:
+            raise OAuthError(400, "invalid_token", "Token expired or revoked")
+        if access.refresh is not None:
+            self._refresh[access.refresh].revoked = True
+
+    # ---- the token endpoint ---------------------------------------------------------
+
+    def _client(self, form: dict[str, str], authorization: str | None) -> str:
+        client_id, secret = form.get("client_id"), form.get("client_secret")
+        if authorization and authorization.lower().startswith("basic "):
+            try:
+                decoded = base64.b64decode(authorization[6:]).decode()
+                client_id, _, secret = decoded.partition(":")
+            except (ValueError, UnicodeDecodeError):
+                raise OAuthError(401, "invalid_client", "Unauthorized") from None
+        if not client_id or client_id not in self.clients:
+            raise OAuthError(401, "invalid_client", "The OAuth client was not found.")
+        if not secret or not hmac.compare_digest(secret, self.clients[client_id]):
+            raise OAuthError(401, "invalid_client", "Unauthorized")
+        return client_id
+
+    def token(self, form: dict[str, str], authorization: str | None) -> dict[str, object]:
+        client_id = self._client(form, authorization)
+        grant_type = form.get("grant_type", "")
+        if grant_type == "refresh_token":
+            grant = self._refresh.get(form.get("refresh_token", ""))
+            if grant is None or grant.revoked or grant.client_id != client_id:
+                raise OAuthError(400, "invalid_grant", "Token has been expired or revoked.")
+            self.token_requests[grant.email] = self.token_requests.get(grant.email, 0) + 1
+            return self._issue_access_token(grant.email, grant.scope, form["refresh_token"])
+        if grant_type == "authorization_code":
+            return self._exchange_code(form, client_id)
+        raise OAuthError(400, "unsupported_grant_type", f"Invalid grant_type: {grant_type}")
+
+    def _exchange_code(self, form: dict[str, str], client_id: str) -> dict[str, object]:
+        code = self._codes.get(form.get("code", ""))
+        if code is None or code.used or code.expires_at <= self.clock.wall() or code.client_id != client_id:
+            raise OAuthError(400, "invalid_grant", "Bad Request")
+        if form.get("redirect_uri") != code.redirect_uri:
+            raise OAuthError(400, "redirect_uri_mismatch", "Bad Request")
+        if code.challenge is not None:
+            verifier = form.get("code_verifier")
+            if not verifier:
+                raise OAuthError(400, "invalid_grant", "Missing code verifier.")
+            if not hmac.compare_digest(pkce_challenge(verifier, code.method), code.challenge):
+                raise OAuthError(400, "invalid_grant", "Invalid code verifier.")
+        code.used = True
+        self.token_requests[code.email] = self.token_requests.get(code.email, 0) + 1
+        refresh = None
+        if code.offline and (code.force_consent or (code.email, client_id) not in self._consented):
+            refresh = self.issue_refresh_token(code.email, client_id, code.scope)
+        self._consented.add((code.email, client_id))
+        response = self._issue_access_token(code.email, code.scope, refresh)
+        if refresh is not None:
+            response["refresh_token"] = refresh
+        return response
+
+    # ---- the authorization endpoint -------------------------------------------------
+
+    def check_authorization_request(self, params: dict[str, str]) -> None:
+        """Errors Google shows on its own page instead of redirecting back."""
+        client_id = params.get("client_id", "")
+        if client_id not in self.clients:
+            raise OAuthError(401, "invalid_client", "The OAuth client was not found.")
+        if not params.get("redirect_uri", "").startswith(("http://", "https://")):
+            raise OAuthError(400, "invalid_request", "Missing required parameter: redirect_uri")
+        if not params.get("scope"):
+            raise OAuthError(400, "invalid_request", "Missing required parameter: scope")
+        if params.get("code_challenge") and params.get("code_challenge_method", "plain") not in ("S256", "plain"):
+            raise OAuthError(400, "invalid_request", "Invalid code_challenge_method")
+
+    def decide(self, params: dict[str, str], email: str | None, allow: bool) -> str:
+        """The URL the browser is sent back to after the user's choice."""
+        self.check_authorization_request(params)
+        redirect_uri = params["redirect_uri"]
+        answer: dict[str, str]
+        if params.get("response_type") != "code":
+            answer = {"error": "unsupported_response_type"}
+        elif not allow or not email:
+            answer = {"error": "access_denied"}
+        else:
+            code = "4/sandbox-" + secrets.token_urlsafe(24)
+            self._codes[code] = _Code(
+                email=email,
+                client_id=params["client_id"],
+                redirect_uri=redirect_uri,
+                scope=params["scope"],
+                challenge=params.get("code_challenge") or None,
+                method=params.get("code_challenge_method", "plain"),
+                offline=params.get("access_type") == "offline",
+                force_consent="consent" in params.get("prompt", "").split(),
+                expires_at=self.clock.wall() + CODE_LIFETIME_S,
+            )
+            answer = {"code": code, "scope": params["scope"], "authuser": "0", "prompt": "consent"}
+        if params.get("state"):
+            answer["state"] = params["state"]
+        return redirect_uri + ("&" if "?" in redirect_uri else "?") + urlencode(answer)
+
+
+def pkce_challenge(verifier: str, method: str) -> str:
+    if method == "plain":
+        return verifier
+    digest = hashlib.sha256(verifier.encode()).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")

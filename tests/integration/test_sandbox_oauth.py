@@ -1,0 +1,185 @@
+"""Google OAuth as the sandbox serves it: consent, code exchange with PKCE, refresh, revocation."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+from google.auth.exceptions import RefreshError
+from google.auth.transport.requests import Request
+from google.oauth2.credentials import Credentials
+
+from sandbox.gmail.oauth import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, READONLY_SCOPE
+from tests.conftest import Sandbox, gmail_client
+
+USER = "oauth@example.com"
+REDIRECT = "http://localhost:3000/auth/callback"
+VERIFIER = "v" * 64
+CHALLENGE = base64.urlsafe_b64encode(hashlib.sha256(VERIFIER.encode()).digest()).decode().rstrip("=")
+
+
+def _authorize(sandbox: Sandbox, decision: str = "allow", **overrides: str) -> dict[str, list[str]]:
+    params = {
+        "client_id": DEFAULT_CLIENT_ID,
+        "redirect_uri": REDIRECT,
+        "response_type": "code",
+        "scope": READONLY_SCOPE,
+        "state": "st-123",
+        "access_type": "offline",
+        "prompt": "consent",
+        "code_challenge": CHALLENGE,
+        "code_challenge_method": "S256",
+        **overrides,
+    }
+    page = requests.get(f"{sandbox.url}/o/oauth2/v2/auth", params=params, timeout=10)
+    assert page.status_code == 200
+    assert USER in page.text
+    assert 'value="allow"' in page.text
+    assert 'value="deny"' in page.text
+    form = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', page.text))
+    answer = requests.post(
+        f"{sandbox.url}/o/oauth2/v2/auth",
+        data={**form, "account": USER, "decision": decision},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert answer.status_code == 302
+    location = answer.headers["Location"]
+    assert location.startswith(REDIRECT + "?")
+    return parse_qs(urlsplit(location).query)
+
+
+def _exchange(sandbox: Sandbox, code: str, verifier: str | None = VERIFIER) -> requests.Response:
+    form = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": REDIRECT,
+        "client_id": DEFAULT_CLIENT_ID,
+        "client_secret": DEFAULT_CLIENT_SECRET,
+    }
+    if verifier:
+        form["code_verifier"] = verifier
+    return requests.post(f"{sandbox.url}/token", data=form, timeout=10)
+
+
+@pytest.fixture
+def account(sandbox: Sandbox) -> dict[str, str]:
+    return sandbox.create_account(USER, messages=2)
+
+
+def test_consent_then_code_exchange_with_pkce(sandbox: Sandbox, account: dict[str, str]) -> None:
+    answer = _authorize(sandbox)
+    assert answer["state"] == ["st-123"]
+    tokens = _exchange(sandbox, answer["code"][0])
+    assert tokens.status_code == 200
+    body = tokens.json()
+    assert body["token_type"] == "Bearer"
+    assert body["scope"] == READONLY_SCOPE
+    assert body["refresh_token"].startswith("1//")
+    assert body["access_token"].startswith("ya29.")
+    profile = requests.get(
+        f"{sandbox.url}/gmail/v1/users/me/profile",
+        headers={"Authorization": f"Bearer {body['access_token']}"},
+        timeout=10,
+    )
+    assert profile.json()["emailAddress"] == USER
+    replay = _exchange(sandbox, answer["code"][0])
+    assert (replay.status_code, replay.json()["error"]) == (400, "invalid_grant")
+
+
+def test_pkce_is_enforced(sandbox: Sandbox, account: dict[str, str]) -> None:
+    wrong = _exchange(sandbox, _authorize(sandbox)["code"][0], verifier="w" * 64)
+    assert wrong.json() == {"error": "invalid_grant", "error_description": "Invalid code verifier."}
+    missing = _exchange(sandbox, _authorize(sandbox)["code"][0], verifier=None)
+    assert missing.json()["error_description"] == "Missing code verifier."
+
+
+def test_denied_consent_redirects_with_access_denied(sandbox: Sandbox, account: dict[str, str]) -> None:
+    assert _authorize(sandbox, decision="deny") == {"error": ["access_denied"], "state": ["st-123"]}
+
+
+def test_refresh_token_only_for_offline_access_and_first_or_forced_consent(
+    sandbox: Sandbox, account: dict[str, str]
+) -> None:
+    online = _exchange(sandbox, _authorize(sandbox, access_type="online")["code"][0]).json()
+    assert "refresh_token" not in online
+    # The account was created with a grant already, so without prompt=consent no new one.
+    again = _exchange(sandbox, _authorize(sandbox, prompt="select_account")["code"][0]).json()
+    assert "refresh_token" not in again
+    forced = _exchange(sandbox, _authorize(sandbox)["code"][0]).json()
+    assert "refresh_token" in forced
+
+
+def test_unknown_client_gets_googles_error_page(sandbox: Sandbox) -> None:
+    page = requests.get(
+        f"{sandbox.url}/o/oauth2/v2/auth",
+        params={"client_id": "nobody", "redirect_uri": REDIRECT, "response_type": "code", "scope": READONLY_SCOPE},
+        timeout=10,
+    )
+    assert page.status_code == 401
+    assert "Error 401: invalid_client" in page.text
+    wrong_secret = requests.post(
+        f"{sandbox.url}/token",
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": "x",
+            "client_id": DEFAULT_CLIENT_ID,
+            "client_secret": "wrong",
+        },
+        timeout=10,
+    )
+    assert (wrong_secret.status_code, wrong_secret.json()["error"]) == (401, "invalid_client")
+
+
+def test_revoked_refresh_token_is_a_non_retryable_refresh_error(sandbox: Sandbox, account: dict[str, str]) -> None:
+    client = gmail_client(sandbox, account["refresh_token"])
+    client.service.users().getProfile(userId="me").execute()
+    sandbox.admin("POST", f"/accounts/{USER}/revoke")
+    credentials = Credentials(
+        None,
+        refresh_token=account["refresh_token"],
+        token_uri=f"{sandbox.url}/token",
+        client_id=DEFAULT_CLIENT_ID,
+        client_secret=DEFAULT_CLIENT_SECRET,
+    )
+    with pytest.raises(RefreshError) as refused:
+        credentials.refresh(Request())
+    assert "invalid_grant" in str(refused.value)
+    assert refused.value.retryable is False
+    # The access token issued before the revocation stops working too.
+    old = requests.get(
+        f"{sandbox.url}/gmail/v1/users/me/profile",
+        headers={"Authorization": f"Bearer {client.credentials.token}"},
+        timeout=10,
+    )
+    assert old.status_code == 401
+
+
+def test_expired_access_token_gets_401_and_the_client_refreshes(sandbox: Sandbox, account: dict[str, str]) -> None:
+    sandbox.admin("PUT", "/oauth", access_token_lifetime=60)
+    client = gmail_client(sandbox, account["refresh_token"])
+    client.service.users().getProfile(userId="me").execute()
+    stale = client.credentials.token
+    assert sandbox.stats(USER)["oauth_token_requests"] == 1
+    sandbox.admin("POST", "/clock", advance_seconds=61)
+    expired = requests.get(
+        f"{sandbox.url}/gmail/v1/users/me/profile", headers={"Authorization": f"Bearer {stale}"}, timeout=10
+    )
+    assert expired.status_code == 401
+    assert expired.json()["error"]["message"].startswith("Request had invalid authentication credentials")
+    # google-auth still believes the token is fresh (its clock did not move); the 401 makes it refresh.
+    profile = client.service.users().getProfile(userId="me").execute()
+    assert profile["emailAddress"] == USER
+    assert client.credentials.token != stale
+    assert sandbox.stats(USER)["oauth_token_requests"] == 2
+
+
+def test_revoke_endpoint(sandbox: Sandbox, account: dict[str, str]) -> None:
+    revoked = requests.post(f"{sandbox.url}/revoke", data={"token": account["refresh_token"]}, timeout=10)
+    assert revoked.status_code == 200
+    again = requests.post(f"{sandbox.url}/revoke", data={"token": account["refresh_token"]}, timeout=10)
+    assert (again.status_code, again.json()["error"]) == (400, "invalid_token")
