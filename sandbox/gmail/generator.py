@@ -254,10 +254,22 @@ def _nul_bytes(ctx: _Context) -> bytes:
 
 
 def _long_subject(ctx: _Context) -> bytes:
-    subject = ("Very long subject " + _words(ctx.rng, 200))[:1000]
-    folded = "\r\n ".join(subject[i : i + 70] for i in range(0, len(subject), 70))
-    head = _headers(ctx, folded, extra="Content-Type: text/plain")
+    subject = ("Very long subject " + _words(ctx.rng, 200))[:1000].rstrip()
+    subject += "x" * (1000 - len(subject))
+    head = _headers(ctx, _fold(subject), extra="Content-Type: text/plain")
     return (head + "\r\n" + _words(ctx.rng, 20) + "\r\n").encode()
+
+
+def _fold(value: str, width: int = 70) -> str:
+    """RFC 5322 folding: a CRLF before existing whitespace, so unfolding restores the value."""
+    lines, line = [], ""
+    for word in value.split(" "):
+        if line and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}" if line else word
+    return "\r\n ".join([*lines, line])
 
 
 def _huge_body(ctx: _Context) -> bytes:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+# Kept apart from app/gmail/quota.py on purpose: the sandbox is the reference that the
+# app's own meter is checked against, so it must not share the app's table.
 UNIT_COSTS = {
     "gmail.users.getProfile": 1,
     "gmail.users.labels.list": 1,

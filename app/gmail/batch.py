@@ -1,0 +1,95 @@
+"""messages.get in batches: adaptive size, and failed parts retried on their own.
+
+google-api-python-client's `BatchHttpRequest.execute()` never retries a part (except
+after a 401), so this module does: transient parts go back to the front of the queue,
+the batch shrinks when Gmail says "too many concurrent requests" or rate-limits, and
+grows back after clean batches, never above 50 (Gmail's advice). Results are yielded
+one HTTP batch at a time so the caller can commit each batch in one transaction.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from googleapiclient.errors import HttpError
+from googleapiclient.http import BatchHttpRequest
+
+from app.gmail.budget import MIN_CALL_SECONDS
+from app.gmail.client import GmailSession
+from app.gmail.retry import Verdict, classify
+
+MAX_BATCH = 50
+
+
+@dataclass(frozen=True)
+class Fetched:
+    gmail_id: str
+    message: dict[str, Any] | None
+    error: str | None = None  # "gone" for a 404 (deleted meanwhile), else why it was skipped
+
+    @property
+    def gone(self) -> bool:
+        return self.error == "gone"
+
+
+class BatchFetcher:
+    def __init__(self, session: GmailSession, max_size: int = MAX_BATCH) -> None:
+        self.session = session
+        self.max_size = min(max_size, MAX_BATCH)
+        self.size = self.max_size
+
+    def fetch(self, ids: list[str], fmt: str) -> Iterator[list[Fetched]]:
+        queue: deque[tuple[str, int]] = deque((gmail_id, 0) for gmail_id in dict.fromkeys(ids))
+        while queue:
+            self.session.deadline.ensure(MIN_CALL_SECONDS, "fetching messages")
+            chunk = [queue.popleft() for _ in range(min(self.size, len(queue)))]
+            done, again = self._send(chunk, fmt)
+            if done:
+                yield done
+            if not again:
+                self.size = min(self.max_size, self.size + max(1, self.size // 4))
+                continue
+            verdicts = [verdict for _, _, verdict in again]
+            if any(verdict.rate_limited for verdict in verdicts):
+                self.size = max(1, self.size // 2)
+            attempt = max(attempts for _, attempts, _ in again) + 1
+            slowest = max(verdicts, key=lambda verdict: verdict.retry_after or 0.0)
+            self.session.retry.wait(attempt, slowest)
+            self.session.meter.retries += len(again)
+            queue.extendleft((gmail_id, attempt) for gmail_id, _, _ in reversed(again))
+
+    def _send(self, chunk: list[tuple[str, int]], fmt: str) -> tuple[list[Fetched], list[tuple[str, int, Verdict]]]:
+        responses: dict[str, tuple[Any, HttpError | None]] = {}
+
+        def collect(request_id: str, response: Any, error: HttpError | None) -> None:
+            responses[request_id] = (response, error)
+
+        batch = BatchHttpRequest(callback=collect, batch_uri=self.session.batch_uri)
+        for gmail_id, _ in chunk:
+            batch.add(self.session.messages.get(userId="me", id=gmail_id, format=fmt), request_id=gmail_id)
+        try:
+            batch.execute(http=self.session.http)
+        except Exception as failure:  # the whole HTTP request failed: every part is retried
+            verdict = classify(failure)
+            if not verdict.transient:
+                raise
+            return [], [(gmail_id, attempts, verdict) for gmail_id, attempts in chunk]
+        done: list[Fetched] = []
+        again: list[tuple[str, int, Verdict]] = []
+        for gmail_id, attempts in chunk:
+            response, error = responses.get(gmail_id, (None, None))
+            if error is None and response is not None:
+                done.append(Fetched(gmail_id, response))
+                continue
+            if error is not None and error.status_code == 404:
+                done.append(Fetched(gmail_id, None, "gone"))
+                continue
+            verdict = classify(error) if error is not None else Verdict(True, reason="part missing from response")
+            if verdict.transient:
+                again.append((gmail_id, attempts, verdict))
+            else:
+                done.append(Fetched(gmail_id, None, verdict.reason))
+        return done, again

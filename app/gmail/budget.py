@@ -1,0 +1,33 @@
+"""Time left in a run. Serverless functions are killed at their max duration, so no wait
+(backoff, quota pacing) is taken if it would outlive the budget: the account stops
+cleanly with its progress committed, and the next run resumes it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+MIN_CALL_SECONDS = 1.0  # no Gmail call is started with less time than this left
+
+
+class BudgetExhausted(Exception):
+    """Not enough time left for the next step; progress so far is committed."""
+
+
+class Deadline:
+    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._end = clock() + seconds
+
+    def remaining(self) -> float:
+        return self._end - self._clock()
+
+    def ensure(self, seconds: float, what: str) -> None:
+        """Raise BudgetExhausted unless `seconds` more fit in the budget."""
+        if seconds > self.remaining():
+            raise BudgetExhausted(f"{what} needs {seconds:.1f}s, {max(0.0, self.remaining()):.1f}s left")
+
+    def sleep(self, seconds: float, what: str, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.ensure(seconds, what)
+        if seconds > 0:
+            sleep(seconds)

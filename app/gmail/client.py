@@ -1,0 +1,130 @@
+"""One account's Gmail access: google-api-python-client + google-auth, paced and metered.
+
+Endpoints come from settings, so the same code talks to Gmail or to the sandbox. Two
+library facts shape this module: google-auth's `from_authorized_user_*` constructors
+ignore the token URI they are given, so `Credentials` is built directly; and
+`new_batch_http_request()` ignores the API endpoint, so batches get an explicit URI.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+import httplib2
+from google.oauth2.credentials import Credentials
+from google_auth_httplib2 import AuthorizedHttp
+from googleapiclient.discovery import build
+
+from app.config import Settings
+from app.gmail.budget import Deadline
+from app.gmail.quota import UNIT_COSTS, Pacer, QuotaMeter, method_for, methods_in_batch
+from app.gmail.retry import RetryPolicy, classify
+
+Json = dict[str, Any]
+
+
+class MeteredHttp(AuthorizedHttp):  # type: ignore[misc]
+    """Every HTTP send to Gmail is paced and counted here, including resends after a 401.
+
+    Token refreshes go through the inner transport, so OAuth calls are neither.
+    """
+
+    def __init__(
+        self, credentials: Credentials, http: httplib2.Http, meter: QuotaMeter, pacer: Pacer, deadline: Deadline
+    ) -> None:
+        super().__init__(credentials, http=http)
+        self.meter = meter
+        self.pacer = pacer
+        self.deadline = deadline
+
+    def request(self, uri: str, method: str = "GET", body: Any = None, headers: Any = None, **kwargs: Any) -> Any:
+        path = urlsplit(uri).path
+        if path.startswith("/batch") or "/batch/" in path:
+            text = body.decode() if isinstance(body, bytes) else str(body or "")
+            methods = methods_in_batch(text)
+        else:
+            methods = [method_for(path)]
+        self.pacer.acquire(sum(UNIT_COSTS[name] for name in methods), self.deadline)
+        self.meter.record(methods)
+        return super().request(uri, method, body=body, headers=headers, **kwargs)
+
+
+class GmailSession:
+    """Not thread-safe (httplib2): one session per account sync, in one thread."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        refresh_token: str,
+        deadline: Deadline,
+        meter: QuotaMeter | None = None,
+        rng: random.Random | None = None,
+        sleep: Callable[[float], None] | None = None,
+    ) -> None:
+        self.meter = meter or QuotaMeter()
+        self.deadline = deadline
+        self.credentials = Credentials(  # type: ignore[no-untyped-call]
+            None,
+            refresh_token=refresh_token,
+            token_uri=settings.google_token_uri,
+            client_id=settings.require("google_client_id"),
+            client_secret=settings.require("google_client_secret"),
+        )
+        pacer = Pacer(settings.quota_units_per_second)
+        transport = httplib2.Http(timeout=settings.http_timeout_s)
+        self.http = MeteredHttp(self.credentials, transport, self.meter, pacer, deadline)
+        self.endpoint = settings.gmail_api_endpoint
+        self.batch_uri = self.endpoint + "batch/gmail/v1"
+        service = build(
+            "gmail",
+            "v1",
+            http=self.http,
+            client_options={"api_endpoint": self.endpoint},
+            static_discovery=True,
+            cache_discovery=False,
+        )
+        # Resources are rebuilt on every `.users()` call, which costs more than the call
+        # itself in a batch of 50: build them once.
+        users = service.users()
+        self.messages = users.messages()
+        self._users = users
+        self._history = users.history()
+        self.retry = RetryPolicy(deadline, base_s=settings.retry_base_s, rng=rng, sleep=sleep or time.sleep)
+
+    def execute(self, request: Any) -> Json:
+        """One call, retried on transient failures under the one retry policy."""
+        attempt = 0
+        while True:
+            try:
+                result: Json = request.execute(http=self.http, num_retries=0)
+                return result
+            except Exception as error:
+                verdict = classify(error)
+                if not verdict.transient:
+                    raise
+                attempt += 1
+                self.retry.wait(attempt, verdict)
+                self.meter.retries += 1
+
+    def profile(self) -> Json:
+        return self.execute(self._users.getProfile(userId="me"))
+
+    def list_page(self, page_token: str | None, page_size: int = 500) -> Json:
+        return self.execute(
+            self.messages.list(userId="me", maxResults=page_size, pageToken=page_token, includeSpamTrash=True)
+        )
+
+    def history_page(self, start_history_id: int, page_token: str | None) -> Json:
+        return self.execute(
+            self._history.list(
+                userId="me",
+                startHistoryId=str(start_history_id),
+                historyTypes=["messageAdded", "messageDeleted", "labelAdded", "labelRemoved"],
+                maxResults=500,
+                pageToken=page_token,
+            )
+        )

@@ -1,0 +1,294 @@
+"""One account's sync: a full listing the first time (or after history expires), then history.
+
+Invariants that make it safe to kill at any moment:
+- each HTTP batch's messages are upserted, keyed by (account, gmail id), in one
+  transaction, and the account's progress (page token, checkpoint) moves in the same
+  transaction as the batch that completes it;
+- a full sync stamps every message it sees with its generation, so a resumed listing
+  skips what it already stored and a resync marks the unseen ones deleted;
+- the history checkpoint moves only once its whole window is applied.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import itertools
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from google.auth.exceptions import RefreshError
+from googleapiclient.errors import HttpError
+from psycopg_pool import ConnectionPool
+
+from app.config import Settings
+from app.gmail.batch import BatchFetcher, Fetched
+from app.gmail.budget import MIN_CALL_SECONDS, BudgetExhausted, Deadline
+from app.gmail.client import GmailSession
+from app.gmail.mime import clean, parse_mail
+from app.gmail.quota import QuotaMeter
+from app.gmail.retry import RetriesExhausted, classify
+from app.security import TokenCipher
+from app.sync import store
+from app.sync.history import plan, replay
+
+
+class HistoryExpired(Exception):
+    pass
+
+
+@dataclass
+class AccountResult:
+    account_id: int
+    email: str
+    status: str = "ok"  # ok | incomplete | failed | needs_reauth
+    mode: str = "incremental"  # full | resync | incremental
+    added: int = 0
+    updated: int = 0
+    deleted: int = 0
+    skipped: list[str] = field(default_factory=list)
+    quota_units: int = 0
+    requests: int = 0
+    http_requests: int = 0
+    retries: int = 0
+    duration_ms: int = 0
+    error: str | None = None
+
+    def record(self) -> dict[str, Any]:
+        """The sync_run_accounts row."""
+        error = self.error
+        if self.skipped:
+            note = f"skipped {len(self.skipped)} message(s): " + "; ".join(self.skipped[:5])
+            error = f"{error}; {note}" if error else note
+        return {
+            "account_id": self.account_id,
+            "status": self.status,
+            "mode": self.mode,
+            "added": self.added,
+            "updated": self.updated,
+            "deleted": self.deleted,
+            "quota_units": self.quota_units,
+            "requests": self.requests,
+            "retries": self.retries,
+            "duration_ms": self.duration_ms,
+            "error": error,
+        }
+
+
+def message_row(message: dict[str, Any], max_body_chars: int) -> store.MessageRow:
+    raw = base64.urlsafe_b64decode(message.get("raw", "") + "=" * (-len(message.get("raw", "")) % 4))
+    parsed = parse_mail(raw, max_body_chars)
+    internal = message.get("internalDate")
+    return store.MessageRow(
+        gmail_id=message["id"],
+        thread_id=message.get("threadId", message["id"]),
+        label_ids=list(message.get("labelIds", [])),
+        internal_date=datetime.fromtimestamp(int(internal) / 1000, UTC) if internal else parsed.date,
+        history_id=int(message["historyId"]) if message.get("historyId") else None,
+        size_estimate=message.get("sizeEstimate"),
+        subject=parsed.subject,
+        sender=parsed.sender,
+        recipients=parsed.recipients,
+        snippet=clean(html.unescape(message.get("snippet", ""))),
+        body_text=parsed.body_text,
+        body_truncated=parsed.body_truncated,
+        attachments=parsed.attachments,
+        parse_error=parsed.parse_error,
+    )
+
+
+def describe(error: BaseException) -> str:
+    """A failure in words fit for logs: no tokens, no message content."""
+    if isinstance(error, RefreshError):
+        return "Google refused the refresh token (revoked or expired): the account must be reconnected"
+    if isinstance(error, RetriesExhausted):
+        return str(error)
+    return classify(error).reason or type(error).__name__
+
+
+class AccountSync:
+    def __init__(
+        self,
+        pool: ConnectionPool,
+        settings: Settings,
+        account: store.AccountRow,
+        deadline: Deadline,
+        cipher: TokenCipher,
+    ) -> None:
+        self.pool = pool
+        self.settings = settings
+        self.account = account
+        self.deadline = deadline
+        self.cipher = cipher
+        self.meter = QuotaMeter()
+        self.result = AccountResult(account.id, account.email)
+
+    def run(self) -> AccountResult:
+        started = time.monotonic()
+        try:
+            session = GmailSession(
+                self.settings, self.cipher.decrypt(self.account.refresh_token_encrypted), self.deadline, self.meter
+            )
+            fetcher = BatchFetcher(session, self.settings.batch_size)
+            if self.account.sync_state != "incremental":
+                self.result.mode = "resync" if self.account.full_sync_reconcile else "full"
+                self._full_sync(session, fetcher)
+            try:
+                self._incremental(session, fetcher)
+            except HistoryExpired:
+                self.result.mode = "resync"
+                with self.pool.connection() as conn:
+                    store.restart_full_sync(conn, self.account.id)
+                self.account.sync_state = "new"
+                self._full_sync(session, fetcher)
+                self._incremental(session, fetcher)
+        except BudgetExhausted as stop:
+            self.result.status, self.result.error = "incomplete", f"budget spent, resumes next run ({stop})"
+        except RefreshError as error:
+            if error.retryable:
+                self.result.status, self.result.error = "failed", "token refresh failed (transient)"
+            else:
+                self.result.status, self.result.error = "needs_reauth", describe(error)
+        except Exception as error:
+            self.result.status, self.result.error = "failed", describe(error)
+        self.result.quota_units = self.meter.units
+        self.result.requests = self.meter.requests
+        self.result.http_requests = self.meter.http_requests
+        self.result.retries = self.meter.retries
+        self.result.duration_ms = round((time.monotonic() - started) * 1000)
+        return self.result
+
+    # ---- full listing -------------------------------------------------------------------
+
+    def _full_sync(self, session: GmailSession, fetcher: BatchFetcher) -> None:
+        account = self.account
+        if account.sync_state != "full":
+            self.deadline.ensure(MIN_CALL_SECONDS, "starting a full sync")
+            start = int(session.profile()["historyId"])
+            with self.pool.connection() as conn:
+                account.full_sync_generation, account.full_sync_reconcile = store.begin_full_sync(
+                    conn, account.id, start
+                )
+            account.sync_state, account.full_sync_history_id, account.full_sync_page_token = "full", start, None
+        token = account.full_sync_page_token
+        while True:
+            self.deadline.ensure(MIN_CALL_SECONDS, "listing messages")
+            try:
+                page = session.list_page(token)
+            except HttpError as error:
+                if error.status_code != 400 or token is None:
+                    raise
+                token = None  # an expired page token: list again from the top; seen mail is skipped
+                continue
+            next_token = page.get("nextPageToken")
+            self._store_page([item["id"] for item in page.get("messages", [])], next_token, fetcher)
+            if next_token is None:
+                account.sync_state, account.history_id = "incremental", account.full_sync_history_id
+                return
+            token = next_token
+
+    def _store_page(self, ids: list[str], next_token: str | None, fetcher: BatchFetcher) -> None:
+        account = self.account
+        generation = account.full_sync_generation
+        with self.pool.connection() as conn:
+            done = store.seen_in_generation(conn, account.id, ids, generation)
+            known = store.stored_labels(conn, account.id, [i for i in ids if i not in done])
+        new_ids = [i for i in ids if i not in done and i not in known]
+        old_ids = [i for i in ids if i not in done and i in known]
+        batches = itertools.chain(fetcher.fetch(new_ids, "raw"), fetcher.fetch(old_ids, "minimal"))
+        remaining = len(new_ids) + len(old_ids)
+        for results in batches:
+            remaining -= len(results)
+            with self.pool.connection() as conn:
+                self._save(conn, results, generation, known)
+                if remaining == 0:
+                    self._page_done(conn, next_token)
+        if not new_ids and not old_ids:
+            with self.pool.connection() as conn:
+                self._page_done(conn, next_token)
+
+    def _page_done(self, conn: store.Connection, next_token: str | None) -> None:
+        account = self.account
+        if next_token is not None:
+            store.set_page_token(conn, account.id, next_token)
+            return
+        assert account.full_sync_history_id is not None
+        self.result.deleted += store.finish_full_sync(
+            conn, account.id, account.full_sync_generation, account.full_sync_reconcile, account.full_sync_history_id
+        )
+
+    # ---- history --------------------------------------------------------------------------
+
+    def _incremental(self, session: GmailSession, fetcher: BatchFetcher) -> None:
+        account = self.account
+        assert account.history_id is not None
+        records: list[dict[str, Any]] = []
+        token = None
+        while True:
+            self.deadline.ensure(MIN_CALL_SECONDS, "reading history")
+            try:
+                page = session.history_page(account.history_id, token)
+            except HttpError as error:
+                if error.status_code == 404:
+                    raise HistoryExpired from error
+                raise
+            records += page.get("history", [])
+            latest = int(page["historyId"])
+            token = page.get("nextPageToken")
+            if token is None:
+                break
+        changes = plan(records)
+        with self.pool.connection() as conn:
+            stored = store.stored_labels(conn, account.id, changes.to_fetch)
+        to_fetch = [gmail_id for gmail_id in changes.to_fetch if gmail_id not in stored]
+        fetched: set[str] = set()
+        remaining = len(to_fetch)
+        for results in fetcher.fetch(to_fetch, "raw"):
+            remaining -= len(results)
+            fetched |= {item.gmail_id for item in results}
+            with self.pool.connection() as conn:
+                self._save(conn, results, account.full_sync_generation, {})
+                if remaining == 0:
+                    self._apply_window(conn, changes.deleted, changes.label_ops, fetched, latest)
+        if not to_fetch:
+            with self.pool.connection() as conn:
+                self._apply_window(conn, changes.deleted, changes.label_ops, fetched, latest)
+
+    def _apply_window(
+        self,
+        conn: store.Connection,
+        deleted: set[str],
+        label_ops: dict[str, list[Any]],
+        fetched: set[str],
+        latest: int,
+    ) -> None:
+        account = self.account
+        self.result.deleted += store.mark_deleted(conn, account.id, sorted(deleted))
+        relabel = [gmail_id for gmail_id in label_ops if gmail_id not in fetched and gmail_id not in deleted]
+        before = store.stored_labels(conn, account.id, relabel)
+        after = {gmail_id: replay(labels, label_ops[gmail_id]) for gmail_id, labels in before.items()}
+        self.result.updated += store.save_labels(conn, account.id, after, None, before)
+        if latest != account.history_id:
+            store.set_checkpoint(conn, account.id, latest)
+            account.history_id = latest
+
+    # ---- writing --------------------------------------------------------------------------
+
+    def _save(
+        self, conn: store.Connection, results: list[Fetched], generation: int, known: dict[str, list[str]]
+    ) -> None:
+        rows, labels = [], {}
+        for item in results:
+            if item.message is None:
+                if not item.gone:
+                    self.result.skipped.append(f"{item.gmail_id}: {item.error}")
+            elif "raw" in item.message:
+                rows.append(message_row(item.message, self.settings.max_body_chars))
+            else:
+                labels[item.gmail_id] = list(item.message.get("labelIds", []))
+        added, updated = store.save_messages(conn, self.account.id, rows, generation)
+        updated += store.save_labels(conn, self.account.id, labels, generation, known)
+        self.result.added += added
+        self.result.updated += updated

@@ -1,0 +1,186 @@
+"""One sync run: record it, claim due accounts under a lease, sync them concurrently, report.
+
+Overlapping runs (Vercel may deliver a cron twice; a person may press "Sync now") split
+the accounts between them and never sync one account twice at once. A run that dies
+leaves its row 'running' and its leases held until they expire; the next run marks it
+'abandoned' and takes the accounts over.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+
+from psycopg_pool import ConnectionPool
+
+from app.config import Settings, get_settings
+from app.db.connection import open_pool
+from app.gmail.budget import Deadline
+from app.logs import log_event
+from app.security import TokenCipher
+from app.sync import store
+from app.sync.engine import AccountResult, AccountSync
+
+LEASE_MARGIN_S = 60.0  # a lease outlives the run's budget by this much
+ABANDON_GRACE_S = 60.0  # a 'running' run this far past its deadline is dead
+
+
+@dataclass
+class RunSummary:
+    run_id: int
+    status: str
+    accounts_ok: int = 0
+    accounts_failed: int = 0
+    accounts_incomplete: int = 0
+    messages_added: int = 0
+    messages_updated: int = 0
+    messages_deleted: int = 0
+    quota_units: int = 0
+    http_requests: int = 0
+    retries: int = 0
+    duration_ms: int = 0
+    error: str | None = None
+
+    def contract(self) -> dict[str, object]:
+        """The `jessie sync --json` line (ARCHITECTURE.md)."""
+        keys = [
+            "run_id",
+            "status",
+            "accounts_ok",
+            "accounts_failed",
+            "messages_added",
+            "messages_updated",
+            "messages_deleted",
+            "quota_units",
+            "http_requests",
+            "duration_ms",
+        ]
+        return {key: getattr(self, key) for key in keys}
+
+
+def _status(summary: RunSummary) -> str:
+    if summary.error:
+        return "failed"
+    if summary.accounts_failed and not (summary.accounts_ok or summary.accounts_incomplete):
+        return "failed"
+    if summary.accounts_failed or summary.accounts_incomplete:
+        return "partial"
+    return "ok"
+
+
+def run_sync(
+    trigger: str,
+    budget_s: float,
+    *,
+    settings: Settings | None = None,
+    pool: ConnectionPool | None = None,
+    account_ids: list[int] | None = None,
+    on_started: Callable[[int], None] | None = None,
+    on_account: Callable[[AccountResult], None] | None = None,
+) -> RunSummary:
+    """Sync every due account (or only `account_ids`) within `budget_s` seconds.
+
+    `on_started(run_id)` is called once the run is recorded, `on_account(result)` after
+    each account.
+    """
+    settings = settings or get_settings()
+    own_pool = pool is None
+    pool = pool or open_pool(settings, size=settings.sync_concurrency + 2)
+    try:
+        return _run(trigger, budget_s, settings, pool, account_ids, on_started, on_account)
+    finally:
+        if own_pool:
+            pool.close()
+
+
+def _run(
+    trigger: str,
+    budget_s: float,
+    settings: Settings,
+    pool: ConnectionPool,
+    account_ids: list[int] | None,
+    on_started: Callable[[int], None] | None,
+    on_account: Callable[[AccountResult], None] | None,
+) -> RunSummary:
+    started = time.monotonic()
+    deadline = Deadline(budget_s)
+    cipher = TokenCipher.from_settings(settings)
+    with pool.connection() as conn:
+        abandoned = store.abandon_stale_runs(conn, ABANDON_GRACE_S)
+        run_id, run_started_at = store.create_run(conn, trigger, budget_s)
+    log_event("sync.run.started", run_id=run_id, trigger=trigger, budget_s=budget_s, abandoned_runs=abandoned)
+    if on_started:
+        on_started(run_id)
+    summary = RunSummary(run_id, "running")
+    lock = threading.Lock()
+    stop_claiming_at = min(5.0, budget_s / 10)
+
+    def worker() -> None:
+        while deadline.remaining() > stop_claiming_at:
+            with pool.connection() as conn:
+                account = store.claim_next(conn, run_id, run_started_at, budget_s + LEASE_MARGIN_S, account_ids)
+            if account is None:
+                return
+            result = AccountSync(pool, settings, account, deadline, cipher).run()
+            with pool.connection() as conn:
+                store.record_account_result(conn, run_id, result.record())
+                store.release(conn, account.id, run_id, result.status, result.error)
+            with lock:
+                _add(summary, result)
+            _log_account(run_id, result)
+            if on_account:
+                on_account(result)
+
+    try:
+        with ThreadPoolExecutor(settings.sync_concurrency, thread_name_prefix="sync") as workers:
+            for future in [workers.submit(worker) for _ in range(settings.sync_concurrency)]:
+                future.result()
+    except Exception as error:  # the run as a whole failed (database gone, …)
+        summary.error = f"{type(error).__name__}: {error}"[:500]
+    summary.duration_ms = round((time.monotonic() - started) * 1000)
+    summary.status = _status(summary)
+    with pool.connection() as conn:
+        store.finish_run(conn, run_id, {k: v for k, v in asdict(summary).items() if k != "run_id"})
+    level = logging.ERROR if summary.status == "failed" else logging.INFO
+    log_event("sync.run", level, **asdict(summary))
+    return summary
+
+
+def _add(summary: RunSummary, result: AccountResult) -> None:
+    if result.status == "ok":
+        summary.accounts_ok += 1
+    elif result.status == "incomplete":
+        summary.accounts_incomplete += 1
+    else:
+        summary.accounts_failed += 1
+    summary.messages_added += result.added
+    summary.messages_updated += result.updated
+    summary.messages_deleted += result.deleted
+    summary.quota_units += result.quota_units
+    summary.http_requests += result.http_requests
+    summary.retries += result.retries
+
+
+def _log_account(run_id: int, result: AccountResult) -> None:
+    level = logging.ERROR if result.status in ("failed", "needs_reauth") else logging.INFO
+    log_event(
+        "sync.account",
+        level,
+        run_id=run_id,
+        account=result.email,
+        status=result.status,
+        mode=result.mode,
+        messages_added=result.added,
+        messages_updated=result.updated,
+        messages_deleted=result.deleted,
+        messages_skipped=len(result.skipped),
+        quota_units=result.quota_units,
+        requests=result.requests,
+        retries=result.retries,
+        duration_ms=result.duration_ms,
+        error=result.error,
+    )

@@ -1,0 +1,57 @@
+"""What the sync tests share: connecting sandbox accounts, running syncs, comparing copies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from psycopg_pool import ConnectionPool
+
+from app.accounts import connect_account
+from app.config import Settings
+from app.security import TokenCipher
+from app.sync.runner import RunSummary, run_sync
+from tests.conftest import Sandbox
+
+
+def add_account(sandbox: Sandbox, pool: ConnectionPool, settings: Settings, email: str, **mailbox: Any) -> int:
+    created = sandbox.create_account(email, **mailbox)
+    with pool.connection() as conn:
+        return connect_account(conn, TokenCipher.from_settings(settings), email, created["refresh_token"])
+
+
+def sync(settings: Settings, pool: ConnectionPool, budget: float = 120, **kwargs: Any) -> RunSummary:
+    return run_sync("test", budget, settings=settings, pool=pool, **kwargs)
+
+
+def query(pool: ConnectionPool, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+    with pool.connection() as conn:
+        return conn.execute(sql, params).fetchall()  # type: ignore[arg-type]
+
+
+def stored(pool: ConnectionPool, email: str) -> dict[str, dict[str, Any]]:
+    """Every stored row of the account, live or deleted, by Gmail id."""
+    rows = query(
+        pool,
+        """select m.gmail_id, m.thread_id, m.label_ids, m.internal_date, m.deleted_at from jessie.messages m
+           join jessie.accounts a on a.id = m.account_id where a.email = %s""",
+        email,
+    )
+    return {
+        row[0]: {"threadId": row[1], "labelIds": row[2], "internalDate": row[3], "deleted": row[4] is not None}
+        for row in rows
+    }
+
+
+def assert_exact_copy(pool: ConnectionPool, sandbox: Sandbox, email: str) -> None:
+    """Every message, label and deletion equal to the sandbox's ground truth."""
+    truth = {message["id"]: message for message in sandbox.truth(email)}
+    copy = stored(pool, email)
+    live = {gmail_id: row for gmail_id, row in copy.items() if not row["deleted"]}
+    assert sorted(live) == sorted(truth), (
+        f"missing {sorted(set(truth) - set(live))[:5]}, extra {sorted(set(live) - set(truth))[:5]}"
+    )
+    for gmail_id, message in truth.items():
+        row = live[gmail_id]
+        assert sorted(row["labelIds"]) == sorted(message["labelIds"]), gmail_id
+        assert row["threadId"] == message["threadId"], gmail_id
+        assert int(row["internalDate"].timestamp() * 1000) == int(message["internalDate"]), gmail_id

@@ -1,0 +1,124 @@
+"""Migrations, the schema's safety properties, and the accounts command."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg_pool import ConnectionPool
+
+from app.config import Settings
+from app.db.migrate import MigrationError, load_migrations, migrate, pending
+from tests.conftest import Sandbox
+from tests.integration.test_sync_runs import jessie_env
+
+TABLES = ["accounts", "messages", "sync_runs", "sync_run_accounts", "schema_migrations"]
+
+
+@pytest.fixture
+def empty_database(postgres_admin_url: str) -> Iterator[str]:
+    name = f"empty_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(postgres_admin_url, autocommit=True) as conn:
+        conn.execute(f"create database {name}")
+    yield psycopg.conninfo.make_conninfo(postgres_admin_url, dbname=name)
+    with psycopg.connect(postgres_admin_url, autocommit=True) as conn:
+        conn.execute(f"drop database {name} with (force)")
+
+
+def test_migrations_apply_once_even_when_run_twice_at_the_same_time(empty_database: str) -> None:
+    applied: list[list[str]] = []
+    barrier = threading.Barrier(2)
+
+    def run() -> None:
+        with psycopg.connect(empty_database) as conn:
+            barrier.wait()
+            applied.append(migrate(conn))
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    versions = [m.version for m in load_migrations()]
+    assert sorted(applied, key=len) == [[], versions]
+    with psycopg.connect(empty_database) as conn:
+        assert conn.execute("select count(*) from jessie.schema_migrations").fetchone() == (len(versions),)
+        assert pending(conn) == []
+        assert migrate(conn) == []
+
+
+def test_every_table_has_row_level_security_and_api_roles_get_nothing(empty_database: str) -> None:
+    with psycopg.connect(empty_database, autocommit=True) as conn:
+        for role in ("anon", "authenticated"):  # as on Supabase, where these roles exist
+            conn.execute(f"do $$ begin create role {role}; exception when duplicate_object then null; end $$")
+            conn.execute(f"grant all on schema public to {role}")
+    with psycopg.connect(empty_database) as conn:
+        migrate(conn)
+        for table in TABLES:
+            enabled = conn.execute(
+                "select relrowsecurity from pg_class where oid = %s::regclass", [f"jessie.{table}"]
+            ).fetchone()
+            assert enabled == (True,), table
+            for role in ("anon", "authenticated"):
+                privilege = conn.execute(
+                    "select has_table_privilege(%s, %s, 'select')", [role, f"jessie.{table}"]
+                ).fetchone()
+                assert privilege == (False,), (role, table)
+        usage = conn.execute("select has_schema_privilege('anon', 'jessie', 'usage')").fetchone()
+        assert usage == (False,)
+
+
+def test_an_edited_migration_is_refused(empty_database: str, tmp_path: Path) -> None:
+    source = load_migrations()[0]
+    (tmp_path / f"{source.version}_{source.name}.sql").write_text(source.sql)
+    with psycopg.connect(empty_database) as conn:
+        migrate(conn, tmp_path)
+    (tmp_path / f"{source.version}_{source.name}.sql").write_text(source.sql + "\n-- edited\n")
+    with psycopg.connect(empty_database) as conn, pytest.raises(MigrationError, match="changed after"):
+        migrate(conn, tmp_path)
+
+
+def test_jessie_migrate_and_accounts_commands(
+    sandbox: Sandbox, settings: Settings, pool: ConnectionPool, empty_database: str
+) -> None:
+    env = {**jessie_env(settings), "DATABASE_URL": empty_database}
+
+    def jessie(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "app.cli", *args], env=env, capture_output=True, text=True)
+
+    assert jessie("migrate").stdout.startswith("applied 1 migration(s)")
+    assert jessie("migrate").stdout.startswith("applied 0 migration(s)")
+    token = sandbox.create_account("carol@example.com", messages=3)["refresh_token"]
+    added = jessie("accounts", "add", "--email", "Carol@Example.com", "--refresh-token", token)
+    assert added.returncode == 0 and "carol@example.com connected" in added.stdout
+    assert token not in added.stdout + added.stderr
+    listing = jessie("accounts", "list").stdout.splitlines()
+    assert listing[0].split()[:3] == ["id", "email", "status"]
+    assert listing[1].split()[1:3] == ["carol@example.com", "active"]
+    assert jessie("sync", "--json").returncode == 0
+    assert jessie("accounts", "list").stdout.splitlines()[1].split()[3] == "3"  # messages stored
+    assert jessie("accounts", "remove", "--email", "carol@example.com").returncode == 0
+    with psycopg.connect(empty_database) as conn:
+        assert conn.execute("select count(*) from jessie.messages").fetchone() == (0,)
+    missing = jessie("accounts", "remove", "--email", "nobody@example.com")
+    assert missing.returncode == 1
+
+
+def test_a_missing_secret_is_an_error_that_names_it(settings: Settings) -> None:
+    env = {**jessie_env(settings), "VERCEL_ENV": "production"}
+    env.pop("JESSIE_ENCRYPTION_KEY")
+    result = subprocess.run(
+        [sys.executable, "-m", "app.cli", "accounts", "add", "--email", "x@example.com", "--refresh-token", "t"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2
+    assert "JESSIE_ENCRYPTION_KEY is not set" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,251 @@
+"""The sync against the sandbox and real Postgres: first sync, history, resync, failures."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+from psycopg_pool import ConnectionPool
+
+from app.config import Settings
+from sandbox.gmail.generator import KINDS
+from tests.conftest import Sandbox, make_settings
+from tests.integration.sync_helpers import add_account, assert_exact_copy, query, stored, sync
+
+ALICE = "alice@example.com"
+BOB = "bob@example.com"
+
+
+def _account_rows(pool: ConnectionPool, run_id: int) -> dict[str, tuple]:
+    rows = query(
+        pool,
+        """select a.email, r.status, r.mode, r.messages_added, r.messages_updated, r.messages_deleted,
+                  r.quota_units, r.requests, r.error
+           from jessie.sync_run_accounts r join jessie.accounts a on a.id = r.account_id where r.run_id = %s""",
+        run_id,
+    )
+    return {row[0]: row[1:] for row in rows}
+
+
+def test_first_sync_is_an_exact_copy(sandbox: Sandbox, settings: Settings, pool: ConnectionPool) -> None:
+    add_account(sandbox, pool, settings, ALICE, messages=1200, seed=1)
+    summary = sync(settings, pool)
+    assert summary.status == "ok"
+    assert summary.messages_added == 1200
+    assert_exact_copy(pool, sandbox, ALICE)
+    assert query(pool, "select count(*) from jessie.messages")[0][0] == 1200
+    # Three pages of 500 (newest first), batches of at most 50, and the meter agrees with Gmail's count.
+    methods = sandbox.stats(ALICE)["methods"]
+    assert methods["gmail.users.messages.list"] == 3
+    assert methods["gmail.users.messages.get"] == 1200
+    assert summary.quota_units == sandbox.stats(ALICE)["quota_units"] == 1 + 3 * 5 + 1200 * 5 + 2
+    status, mode, added, *_ = _account_rows(pool, summary.run_id)[ALICE]
+    assert (status, mode, added) == ("ok", "full", 1200)
+
+
+def test_the_nasty_corpus_is_stored_whole(sandbox: Sandbox, settings: Settings, pool: ConnectionPool) -> None:
+    add_account(sandbox, pool, settings, ALICE, messages=len(KINDS) + 3, seed=3)
+    assert sync(settings, pool).status == "ok"
+    assert_exact_copy(pool, sandbox, ALICE)
+    rows = query(
+        pool,
+        """select subject, sender, body_text, body_truncated, attachments, parse_error, internal_date
+           from jessie.messages""",
+    )
+    assert len(rows) == len(KINDS) + 3
+    subjects = {row[0] for row in rows}
+    assert "会議の議事録" in subjects  # shift_jis, RFC 2047
+    assert "Nulin subject" in subjects  # NUL bytes removed, not the message
+    assert any(subject and len(subject) == 1000 for subject in subjects)
+    bodies = [row[2] for row in rows]
+    assert any("Déjà vu" in body for body in bodies)  # says utf-8, is latin-1
+    assert any("€5" in body for body in bodies)  # windows-1252
+    assert all("\x00" not in body for body in bodies)
+    assert sum(1 for row in rows if row[3]) == 1  # the > 1 MB body, capped and flagged
+    assert max(len(body) for body in bodies) == settings.max_body_chars
+    attachments = [a for row in rows for a in row[4]]
+    assert {"application/pdf", "image/png"} <= {a["mime_type"] for a in attachments}
+    problems = {row[5] for row in rows if row[5]}
+    assert any("boundary" in problem for problem in problems)
+    assert "unreadable Date header" in problems
+
+
+def test_incremental_add_delete_relabel(sandbox: Sandbox, settings: Settings, pool: ConnectionPool) -> None:
+    add_account(sandbox, pool, settings, ALICE, messages=60, seed=2)
+    sync(settings, pool)
+    truth = sandbox.truth(ALICE)
+    new = sandbox.admin("POST", f"/accounts/{ALICE}/messages", count=7)["ids"]
+    gone = [truth[3]["id"], truth[10]["id"]]
+    for gmail_id in gone:
+        sandbox.admin("DELETE", f"/accounts/{ALICE}/messages/{gmail_id}")
+    relabelled = truth[20]["id"]
+    sandbox.admin(
+        "POST", f"/accounts/{ALICE}/messages/{relabelled}/labels", add=["STARRED", "Label_3"], remove=["INBOX"]
+    )
+    sandbox.admin("POST", f"/accounts/{ALICE}/messages/{new[0]}/labels", add=["Label_2"])
+    sandbox.admin("DELETE", f"/accounts/{ALICE}/messages/{new[1]}")  # added and deleted in one window
+
+    summary = sync(settings, pool)
+    assert summary.status == "ok"
+    assert_exact_copy(pool, sandbox, ALICE)
+    assert (summary.messages_added, summary.messages_deleted) == (6, 2)
+    assert summary.messages_updated == 1
+    copy = stored(pool, ALICE)
+    assert all(copy[gmail_id]["deleted"] for gmail_id in gone)
+    assert new[1] not in copy  # never fetched
+    methods = sandbox.stats(ALICE)["methods"]
+    assert methods["gmail.users.messages.get"] == 60 + 6
+
+
+def test_an_idle_account_costs_one_history_call(sandbox: Sandbox, settings: Settings, pool: ConnectionPool) -> None:
+    add_account(sandbox, pool, settings, ALICE, messages=30, seed=2)
+    sync(settings, pool)
+    sandbox.admin("DELETE", "/stats")
+    summary = sync(settings, pool)
+    stats = sandbox.stats(ALICE)
+    assert stats["methods"] == {"gmail.users.history.list": 1}
+    assert (stats["requests"], stats["quota_units"]) == (1, 2)
+    assert (summary.quota_units, summary.http_requests) == (2, 1)
+    status, mode, *_ = _account_rows(pool, summary.run_id)[ALICE]
+    assert (status, mode) == ("ok", "incremental")
+
+
+def test_expired_history_resyncs_and_reconciles(sandbox: Sandbox, settings: Settings, pool: ConnectionPool) -> None:
+    add_account(sandbox, pool, settings, ALICE, messages=120, seed=4)
+    sync(settings, pool)
+    truth = sandbox.truth(ALICE)
+    for message in truth[:5]:
+        sandbox.admin("DELETE", f"/accounts/{ALICE}/messages/{message['id']}")
+    sandbox.admin("POST", f"/accounts/{ALICE}/messages/{truth[50]['id']}/labels", add=["STARRED"])
+    sandbox.admin("POST", f"/accounts/{ALICE}/messages", count=3)
+    sandbox.admin("POST", f"/accounts/{ALICE}/expire-history")
+
+    summary = sync(settings, pool)
+    assert summary.status == "ok"
+    _, mode, added, updated, deleted, *_ = _account_rows(pool, summary.run_id)[ALICE]
+    assert (mode, added, updated, deleted) == ("resync", 3, 1, 5)
+    assert_exact_copy(pool, sandbox, ALICE)
+    assert query(pool, "select count(*) from jessie.messages")[0][0] == 120 + 3  # nothing duplicated
+    # A resync fetches labels of known mail (format=minimal) and bodies of new mail only.
+    assert sandbox.stats(ALICE)["methods"]["gmail.users.messages.get"] == 120 + 115 + 3
+
+
+def test_a_revoked_token_needs_reauth_while_others_sync(
+    sandbox: Sandbox, settings: Settings, pool: ConnectionPool
+) -> None:
+    add_account(sandbox, pool, settings, ALICE, messages=20, seed=5)
+    add_account(sandbox, pool, settings, BOB, messages=25, seed=6)
+    sandbox.admin("POST", f"/accounts/{ALICE}/revoke")
+    summary = sync(settings, pool)
+    assert (summary.status, summary.accounts_ok, summary.accounts_failed) == ("partial", 1, 1)
+    assert_exact_copy(pool, sandbox, BOB)
+    rows = _account_rows(pool, summary.run_id)
+    assert rows[ALICE][0] == "needs_reauth"
+    assert "reconnected" in rows[ALICE][-1]
+    assert query(pool, "select status from jessie.accounts where email = %s", ALICE)[0][0] == "needs_reauth"
+    again = sync(settings, pool)  # skipped until reconnected
+    assert (again.status, again.accounts_ok, again.accounts_failed) == ("ok", 1, 0)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_transient_faults_still_converge_to_an_exact_copy(
+    sandbox: Sandbox, settings: Settings, pool: ConnectionPool, seed: int
+) -> None:
+    """20 % of calls fail (5xx and rate limits), and some responses are cut mid-way."""
+    add_account(sandbox, pool, settings, ALICE, messages=300, seed=seed)
+    add_account(sandbox, pool, settings, BOB, messages=200, seed=seed + 10)
+    sandbox.admin("PUT", "/faults", error_rate=0.16, rate_limit_rate=0.04, reset_rate=0.05, seed=seed)
+    fast = settings.model_copy(update={"sync_concurrency": 2, "retry_base_s": 0.02})
+    summaries = []
+    for _ in range(3):
+        summaries.append(sync(fast, pool))
+        if summaries[-1].status == "ok" and _is_exact(pool, sandbox):
+            break
+    assert summaries[-1].status == "ok", [s.status for s in summaries]
+    assert sum(s.retries for s in summaries) > 0
+    assert sandbox.admin("GET", "/stats")["accounts"][ALICE]["errors_injected"] > 0
+    assert_exact_copy(pool, sandbox, ALICE)
+    assert_exact_copy(pool, sandbox, BOB)
+    assert query(pool, "select count(*) from jessie.messages")[0][0] == 500
+
+
+def _is_exact(pool: ConnectionPool, sandbox: Sandbox) -> bool:
+    try:
+        assert_exact_copy(pool, sandbox, ALICE)
+        assert_exact_copy(pool, sandbox, BOB)
+    except AssertionError:
+        return False
+    return True
+
+
+def test_the_meter_and_pacing_hold_to_gmails_quota(sandbox: Sandbox, database_url: str, tmp_path) -> None:
+    """With both sides at the real rate, Gmail's count equals ours and rate errors stay rare."""
+    sandbox.admin("PUT", "/quota", units_per_second=250)
+    settings = make_settings(database_url, sandbox.url, tmp_path, quota_units_per_second=250)
+    from app.db.connection import open_pool
+
+    with open_pool(settings, size=4) as pool:
+        add_account(sandbox, pool, settings, ALICE, messages=300, seed=7)
+        summary = sync(settings, pool)
+        assert summary.status == "ok"
+        stats = sandbox.stats(ALICE)
+        assert summary.quota_units == stats["quota_units"]
+        assert stats["rate_limited"] <= 5
+        assert_exact_copy(pool, sandbox, ALICE)
+
+
+def test_adaptive_batches_shrink_under_a_concurrency_cap(
+    sandbox: Sandbox, settings: Settings, pool: ConnectionPool
+) -> None:
+    sandbox.admin("PUT", "/quota", units_per_second=0, concurrent_requests=20)
+    add_account(sandbox, pool, settings, ALICE, messages=200, seed=8)
+    summary = sync(settings, pool)
+    assert summary.status == "ok"
+    assert_exact_copy(pool, sandbox, ALICE)
+    stats = sandbox.stats(ALICE)
+    # The first batch of 50 loses 30 parts to the cap; after shrinking, batches fit.
+    assert 0 < stats["rate_limited"] <= 60
+    assert summary.retries == stats["rate_limited"]
+
+
+def test_log_lines_are_json_without_secrets_or_content(
+    sandbox: Sandbox, settings: Settings, pool: ConnectionPool, capsys: pytest.CaptureFixture[str]
+) -> None:
+    created = sandbox.create_account(ALICE, messages=15, seed=9)
+    from app.accounts import connect_account
+    from app.security import TokenCipher
+
+    with pool.connection() as conn:
+        connect_account(conn, TokenCipher.from_settings(settings), ALICE, created["refresh_token"])
+    summary = sync(settings, pool)
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
+    account_lines = [line for line in lines if line["event"] == "sync.account"]
+    run_lines = [line for line in lines if line["event"] == "sync.run"]
+    assert len(account_lines) == 1 and len(run_lines) == 1
+    assert account_lines[0]["account"] == ALICE and account_lines[0]["run_id"] == summary.run_id
+    assert {"status", "messages_added", "quota_units", "duration_ms"} <= set(account_lines[0])
+    assert {"run_id", "status", "messages_added", "quota_units", "duration_ms"} <= set(run_lines[0])
+    text = json.dumps(lines)
+    assert created["refresh_token"] not in text
+    subjects = [row[0] for row in query(pool, "select subject from jessie.messages where subject <> ''")]
+    assert subjects and not any(subject in text for subject in subjects)
+
+
+def test_refresh_tokens_are_encrypted_at_rest(sandbox: Sandbox, settings: Settings, pool: ConnectionPool) -> None:
+    created = sandbox.create_account(ALICE, messages=1)
+    from app.accounts import connect_account, rotate_keys
+    from app.security import TokenCipher
+
+    with pool.connection() as conn:
+        connect_account(conn, TokenCipher.from_settings(settings), ALICE, created["refresh_token"])
+    stored_token = query(pool, "select refresh_token_encrypted from jessie.accounts")[0][0]
+    assert created["refresh_token"] not in stored_token
+    old_key = settings.encryption_keys()[0]
+    new_key = base64.urlsafe_b64encode(b"n" * 32).decode()
+    rotated = settings.model_copy(update={"jessie_encryption_key": f"{new_key},{old_key}"})
+    with pool.connection() as conn:
+        assert rotate_keys(conn, TokenCipher.from_settings(rotated)) == 1
+    only_new = settings.model_copy(update={"jessie_encryption_key": new_key})
+    assert sync(only_new, pool).status == "ok"  # decrypts with the new key alone
+    assert_exact_copy(pool, sandbox, ALICE)

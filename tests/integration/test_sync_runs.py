@@ -1,0 +1,231 @@
+"""Runs as processes meet them: killed mid-way, overlapping, out of time, left for dead."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg_pool import ConnectionPool
+
+from app.config import Settings
+from tests.conftest import Sandbox
+from tests.integration.sync_helpers import add_account, assert_exact_copy, query, sync
+
+ALICE = "alice@example.com"
+
+
+def jessie_env(settings: Settings) -> dict[str, str]:
+    """The environment a deployed `jessie` would get, pointed at this test's sandbox and database."""
+    return {
+        **os.environ,
+        "DATABASE_URL": settings.database_url.get_secret_value(),  # type: ignore[union-attr]
+        "JESSIE_DATA_DIR": str(settings.data_dir),
+        "GMAIL_API_ENDPOINT": settings.gmail_api_endpoint,
+        "GOOGLE_TOKEN_URI": settings.google_token_uri,
+        "GOOGLE_CLIENT_ID": str(settings.google_client_id),
+        "GOOGLE_CLIENT_SECRET": settings.require("google_client_secret"),
+        "JESSIE_ENCRYPTION_KEY": settings.require("jessie_encryption_key"),
+        "JESSIE_QUOTA_UNITS_PER_SECOND": str(settings.quota_units_per_second),
+        "VERCEL_ENV": "development",
+    }
+
+
+def start_sync(settings: Settings, *extra: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "sync", "--json", *extra],
+        env=jessie_env(settings),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def an_hour_passes(pool: ConnectionPool) -> None:
+    """What the next hourly cron finds: the dead run's deadline and leases long expired."""
+    with pool.connection() as conn:
+        conn.execute(
+            "update jessie.accounts set lease_expires_at = now() - interval '1 hour' where lease_run_id is not null"
+        )
+        conn.execute("update jessie.sync_runs set deadline_at = now() - interval '1 hour' where status = 'running'")
+
+
+def kill(process: subprocess.Popen[str]) -> None:
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+
+
+def _stall_at(sandbox: Sandbox, request: int) -> None:
+    sandbox.admin("PUT", "/faults", stall_after_requests=request)
+
+
+@pytest.mark.parametrize("request_number", [1, 2, 60, 180])
+def test_killed_during_the_first_sync_loses_and_duplicates_nothing(
+    sandbox: Sandbox, settings: Settings, pool: ConnectionPool, request_number: int
+) -> None:
+    """Killed while the profile (1), the first page (2), or a batch (60, 180) is in flight."""
+    add_account(sandbox, pool, settings, ALICE, messages=700, seed=11)
+    _stall_at(sandbox, request_number)
+    process = start_sync(settings)
+    assert sandbox.server.stalled.wait(timeout=60), "the sync never reached the stall point"
+    kill(process)
+    sandbox.admin("PUT", "/faults")
+    stored_before = query(pool, "select count(*) from jessie.messages")[0][0]
+    assert stored_before == max(0, (request_number - 3) // 50 * 50)  # whole batches only
+    an_hour_passes(pool)
+    summary = sync(settings, pool)
+    assert summary.status == "ok"
+    assert_exact_copy(pool, sandbox, ALICE)
+    assert query(pool, "select count(*) from jessie.messages")[0][0] == 700
+    assert query(pool, "select status from jessie.sync_runs where id < %s", summary.run_id) == [("abandoned",)]
+    # What the killed run committed is not fetched again.
+    assert sandbox.stats(ALICE)["methods"]["gmail.users.messages.get"] <= 700 + 50
+
+
+def test_killed_while_fetching_new_mail_from_history(
+    sandbox: Sandbox, settings: Settings, pool: ConnectionPool
+) -> None:
+    add_account(sandbox, pool, settings, ALICE, messages=50, seed=12)
+    sync(settings, pool)
+    sandbox.admin("POST", f"/accounts/{ALICE}/messages", count=120)
+    sandbox.admin("DELETE", "/stats")
+    _stall_at(sandbox, 60)  # history.list is call 1; the second batch of new mail is held
+    process = start_sync(settings)
+    assert sandbox.server.stalled.wait(timeout=60)
+    kill(process)
+    sandbox.admin("PUT", "/faults")
+    an_hour_passes(pool)
+    assert sync(settings, pool).status == "ok"
+    assert_exact_copy(pool, sandbox, ALICE)
+    assert query(pool, "select count(*) from jessie.messages")[0][0] == 170
+
+
+def test_killed_inside_a_database_transaction(sandbox: Sandbox, settings: Settings, pool: ConnectionPool) -> None:
+    """The batch's upsert is blocked by a lock, the process dies holding its transaction."""
+    add_account(sandbox, pool, settings, ALICE, messages=200, seed=13)
+    url = settings.database_url.get_secret_value()  # type: ignore[union-attr]
+    with psycopg.connect(url) as blocker:
+        blocker.execute("lock table jessie.messages in exclusive mode")
+        process = start_sync(settings)
+        assert _wait_for(lambda: _waiting_on_lock(url), timeout=60), "the sync never blocked on the lock"
+        kill(process)
+        blocker.rollback()
+    an_hour_passes(pool)
+    assert sync(settings, pool).status == "ok"
+    assert_exact_copy(pool, sandbox, ALICE)
+    assert query(pool, "select count(*) from jessie.messages")[0][0] == 200
+
+
+def _waiting_on_lock(url: str) -> bool:
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute(
+            "select count(*) from pg_stat_activity where wait_event_type = 'Lock' and query ilike '%jessie.messages%'"
+        ).fetchone()
+        return bool(row and row[0])
+
+
+def _wait_for(condition: Callable[[], bool], timeout: float) -> bool:
+    """Poll a condition another process makes true; there is no event to wait on across processes."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.mark.parametrize("runs", [2, 10])
+def test_overlapping_runs_split_the_accounts(
+    sandbox: Sandbox, settings: Settings, pool: ConnectionPool, runs: int
+) -> None:
+    emails = [f"user{i}@example.com" for i in range(12)]
+    for index, email in enumerate(emails):
+        add_account(sandbox, pool, settings, email, messages=40, seed=index)
+    _stall_at(sandbox, 1)  # every run starts and claims before any Gmail call answers
+    started = threading.Semaphore(0)
+    results = []
+    each = settings.model_copy(update={"sync_concurrency": 2})
+
+    def one_run() -> None:
+        results.append(sync(each, None, on_started=lambda _run_id: started.release()))  # type: ignore[arg-type]
+
+    threads = [threading.Thread(target=one_run) for _ in range(runs)]
+    for thread in threads:
+        thread.start()
+    for _ in range(runs):
+        assert started.acquire(timeout=60)
+    sandbox.admin("PUT", "/faults")
+    for thread in threads:
+        thread.join(timeout=120)
+    assert len(results) == runs
+    assert all(result.status == "ok" for result in results)
+    per_account = query(pool, "select account_id, count(*) from jessie.sync_run_accounts group by account_id")
+    assert sorted(count for _, count in per_account) == [1] * len(emails)  # each synced by exactly one run
+    assert sum(result.accounts_ok for result in results) == len(emails)
+    for email in emails:
+        assert_exact_copy(pool, sandbox, email)
+    assert query(pool, "select count(*) from jessie.messages")[0][0] == 40 * len(emails)
+
+
+def test_a_spent_budget_stops_cleanly_and_the_next_run_resumes(
+    sandbox: Sandbox, settings: Settings, pool: ConnectionPool
+) -> None:
+    add_account(sandbox, pool, settings, ALICE, messages=700, seed=14)
+    sandbox.admin("PUT", "/faults", latency_ms=200)
+    first = sync(settings, pool, budget=2.5)
+    assert (first.status, first.accounts_incomplete) == ("partial", 1)
+    stored_first = query(pool, "select count(*) from jessie.messages")[0][0]
+    assert 0 < stored_first < 700
+    error = query(pool, "select status, error from jessie.sync_run_accounts where run_id = %s", first.run_id)[0]
+    assert error[0] == "incomplete" and "resumes next run" in error[1]
+    sandbox.admin("PUT", "/faults")
+    second = sync(settings, pool)
+    assert second.status == "ok"
+    assert second.messages_added == 700 - stored_first
+    assert_exact_copy(pool, sandbox, ALICE)
+    assert sandbox.stats(ALICE)["methods"]["gmail.users.messages.get"] == 700  # nothing fetched twice
+
+
+def test_runs_left_running_by_a_dead_process_are_abandoned(
+    sandbox: Sandbox, settings: Settings, pool: ConnectionPool
+) -> None:
+    with pool.connection() as conn:
+        conn.execute("insert into jessie.sync_runs (trigger, deadline_at) values ('cron', now() - interval '2 hours')")
+        conn.execute("insert into jessie.sync_runs (trigger, deadline_at) values ('cron', now() + interval '1 hour')")
+    summary = sync(settings, pool)
+    statuses = query(pool, "select status from jessie.sync_runs where id <> %s order by id", summary.run_id)
+    assert statuses == [("abandoned",), ("running",)]  # the second may still be alive
+
+
+def test_the_jessie_sync_command(sandbox: Sandbox, settings: Settings, pool: ConnectionPool, tmp_path: Path) -> None:
+    add_account(sandbox, pool, settings, ALICE, messages=30, seed=15)
+    process = start_sync(settings)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 0, err
+    summary = __import__("json").loads(out.strip().splitlines()[-1])
+    assert set(summary) == {
+        "run_id",
+        "status",
+        "accounts_ok",
+        "accounts_failed",
+        "messages_added",
+        "messages_updated",
+        "messages_deleted",
+        "quota_units",
+        "http_requests",
+        "duration_ms",
+    }
+    assert (summary["status"], summary["messages_added"], summary["accounts_ok"]) == ("ok", 30, 1)
+    runs = subprocess.run(
+        [sys.executable, "-m", "app.cli", "runs"], env=jessie_env(settings), capture_output=True, text=True, check=True
+    )
+    header, row = runs.stdout.splitlines()[:2]
+    assert header.split()[:3] == ["id", "trigger", "status"]
+    assert row.split()[:3] == [str(summary["run_id"]), "cli", "ok"]
