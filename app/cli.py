@@ -123,6 +123,16 @@ def _runs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _serve(args: argparse.Namespace) -> int:
+    try:
+        import uvicorn
+    except ImportError:
+        print("jessie serve needs uvicorn (a local-only dependency): uv sync", file=sys.stderr)
+        return 2
+    uvicorn.run("app.web.main:app", host=args.host, port=args.port, log_level="info")
+    return 0
+
+
 def _sandbox(args: argparse.Namespace) -> int:
     from sandbox.gmail.cli import run  # local work only: the sandbox is never deployed
 
@@ -171,6 +181,11 @@ def build_parser() -> argparse.ArgumentParser:
     runs = commands.add_parser("runs", help="recent sync runs")
     runs.add_argument("--limit", type=int, default=20)
     runs.set_defaults(handler=_runs)
+
+    serve = commands.add_parser("serve", help="the web app, locally")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=3000)
+    serve.set_defaults(handler=_serve)
 
     try:
         from sandbox.gmail.cli import add_arguments

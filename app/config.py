@@ -63,6 +63,15 @@ class Settings(BaseSettings):
     retry_base_s: float = Field(0.5, gt=0, validation_alias="JESSIE_RETRY_BASE_SECONDS")
     db_pool_size: int = Field(10, ge=2, le=100, validation_alias="JESSIE_DB_POOL_SIZE")
 
+    # The web app's.
+    admin_emails: str = Field("", validation_alias="ADMIN_EMAILS")  # comma-separated: who sees /runs
+    alert_webhook_url: SecretStr | None = Field(None, validation_alias="ALERT_WEBHOOK_URL")
+    alert_after_failures: int = Field(3, ge=1, validation_alias="JESSIE_ALERT_AFTER_FAILURES")
+    # The cron function's budget: Vercel's maxDuration minus a margin longer than one HTTP timeout.
+    function_max_duration_s: float = Field(300, gt=0, validation_alias="JESSIE_FUNCTION_MAX_DURATION")
+    cron_margin_s: float = Field(45, ge=0, validation_alias="JESSIE_CRON_MARGIN_SECONDS")
+    manual_sync_interval_s: float = Field(60, ge=0, validation_alias="JESSIE_MANUAL_SYNC_INTERVAL_SECONDS")
+
     @field_validator("gmail_api_endpoint")
     @classmethod
     def _trailing_slash(cls, value: str) -> str:
@@ -84,6 +93,14 @@ class Settings(BaseSettings):
         if not self.is_development and text.strip().lower() in PLACEHOLDERS:
             raise MissingSetting(f"{variable} is a placeholder value; set a real secret for {self.vercel_env}")
         return str(text)
+
+    @property
+    def admins(self) -> set[str]:
+        return {email.strip().lower() for email in self.admin_emails.split(",") if email.strip()}
+
+    @property
+    def cron_budget_s(self) -> float:
+        return max(10.0, self.function_max_duration_s - self.cron_margin_s)
 
     def encryption_keys(self) -> list[str]:
         return [key.strip() for key in self.require("jessie_encryption_key").split(",") if key.strip()]

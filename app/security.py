@@ -1,4 +1,4 @@
-"""Secrets at rest and at the door: refresh-token encryption and the cron bearer check.
+"""Secrets at rest and at the door: refresh-token encryption, the cron bearer check, sessions.
 
 Refresh tokens are encrypted with Fernet (AES-128-CBC + HMAC-SHA256, from `cryptography`).
 `JESSIE_ENCRYPTION_KEY` holds one or more comma-separated keys: the first encrypts, all
@@ -11,6 +11,7 @@ from __future__ import annotations
 import hmac
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from app.config import MissingSetting, Settings
 
@@ -48,3 +49,30 @@ def bearer_matches(authorization: str | None, secret: str) -> bool:
     if scheme.lower() != "bearer" or not presented:
         return False
     return hmac.compare_digest(presented.strip().encode(), secret.encode())
+
+
+# ---- signed cookies: the session and the OAuth round trip ---------------------------------
+
+SESSION_COOKIE = "jessie_session"
+OAUTH_COOKIE = "jessie_oauth"
+SESSION_MAX_AGE_S = 30 * 24 * 3600
+OAUTH_MAX_AGE_S = 600
+
+
+def _serializer(settings: Settings, purpose: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(settings.require("session_secret"), salt=f"jessie.{purpose}")
+
+
+def sign(settings: Settings, purpose: str, payload: dict[str, str]) -> str:
+    return _serializer(settings, purpose).dumps(payload)
+
+
+def unsign(settings: Settings, purpose: str, value: str | None, max_age_s: int) -> dict[str, str] | None:
+    """The payload if the cookie is ours, of this purpose, and young enough; else None."""
+    if not value:
+        return None
+    try:
+        payload = _serializer(settings, purpose).loads(value, max_age=max_age_s)
+    except BadSignature:
+        return None
+    return payload if isinstance(payload, dict) else None

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 
-from . import sandbox_throughput
+from . import sandbox_throughput, sync_bench
 
 
 def main() -> None:
     figures: dict[str, float] = {}
-    for name, measure in [("sandbox", sandbox_throughput.measure)]:
+    for name, measure in [("sandbox", sandbox_throughput.measure), ("sync", sync_bench.measure)]:
         result = measure()
         print(f"{name}: {json.dumps(result)}", flush=True)
         figures.update(result)

@@ -151,3 +151,11 @@ def pool(settings: Settings) -> Iterator[ConnectionPool]:
     pool = open_pool(settings, size=settings.sync_concurrency + 4)
     yield pool
     pool.close()
+
+
+@pytest.fixture
+def web(settings: Settings) -> Iterator[Any]:
+    """The web app on a loopback port, wired to this test's sandbox and database."""
+    from tests.integration.web_helpers import serve
+
+    yield from serve(settings)

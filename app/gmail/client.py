@@ -48,6 +48,9 @@ class MeteredHttp(AuthorizedHttp):  # type: ignore[misc]
             methods = methods_in_batch(text)
         else:
             methods = [method_for(path)]
+        if not self.credentials.valid:
+            # Refresh first, so a refused token (invalid_grant) is not counted as a Gmail call.
+            self.credentials.refresh(self._request)
         self.pacer.acquire(sum(UNIT_COSTS[name] for name in methods), self.deadline)
         self.meter.record(methods)
         return super().request(uri, method, body=body, headers=headers, **kwargs)

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 
 from psycopg_pool import ConnectionPool
 
+from app import alerts
 from app.config import Settings, get_settings
 from app.db.connection import open_pool
 from app.gmail.budget import Deadline
@@ -145,8 +146,10 @@ def _run(
     summary.status = _status(summary)
     with pool.connection() as conn:
         store.finish_run(conn, run_id, {k: v for k, v in asdict(summary).items() if k != "run_id"})
+        pending_alerts = alerts.evaluate(conn, settings, asdict(summary))
     level = logging.ERROR if summary.status == "failed" else logging.INFO
     log_event("sync.run", level, **asdict(summary))
+    alerts.send(settings, pending_alerts)
     return summary
 
 

@@ -297,3 +297,18 @@ def mark_deleted(conn: Connection, account_id: int, ids: list[str]) -> int:
            where account_id = %s and gmail_id = any(%s) and deleted_at is null""",
         [account_id, ids],
     ).rowcount
+
+
+def recent_runs(conn: Connection, limit: int) -> list[dict[str, Any]]:
+    """The newest runs first, as the dashboard and /api/runs show them."""
+    return (
+        conn.cursor(row_factory=dict_row)
+        .execute(
+            """select id, trigger, status, started_at, finished_at, accounts_ok, accounts_failed, accounts_incomplete,
+                  messages_added, messages_updated, messages_deleted, quota_units, http_requests, retries,
+                  duration_ms, error
+           from jessie.sync_runs order by id desc limit %s""",
+            [limit],
+        )
+        .fetchall()
+    )

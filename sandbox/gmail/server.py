@@ -8,19 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 import threading
 from collections import Counter
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qsl
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from ..serving import ServerThread
 from . import api, errors, pages
 from .admin import admin_routes
 from .api import ApiCall, Prepared
@@ -197,64 +196,17 @@ def create_app(state: SandboxState) -> Starlette:
     return app
 
 
-def listening_socket(host: str, port: int) -> socket.socket:
-    """A bound, listening TCP socket.
-
-    Created with an explicit IPPROTO_TCP: asyncio only sets TCP_NODELAY on accepted
-    connections whose protocol number says TCP, and without it every response written
-    in two parts (headers, then body) waits ~40 ms for the client's delayed ACK.
-    """
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(1024)
-    return sock
-
-
-class SandboxServer:
-    """Runs the sandbox on a loopback port in a background thread (tests, benchmarks)."""
+class SandboxServer(ServerThread):
+    """The Gmail sandbox on a loopback port in a background thread (tests, benchmarks)."""
 
     def __init__(self, state: SandboxState | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
         self.state = state or SandboxState()
-        self.app = create_app(self.state)
-        self._socket = listening_socket(host, port)
-        self.host, self.port = self._socket.getsockname()[:2]
-        self.url = f"http://{self.host}:{self.port}"
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        super().__init__(create_app(self.state), host, port)
 
     @property
     def stalled(self) -> threading.Event:
         """Set while Gmail requests are held by `stall_after_requests`."""
         return self.app.state.gate.stalled  # type: ignore[no-any-return]
-
-    def start(self) -> SandboxServer:
-        # The socket already listens, so clients may connect before the thread is up:
-        # the kernel queues them, and no start-up wait is needed.
-        config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="off", timeout_keep_alive=30)
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True)
-        self._thread.start()
-        return self
-
-    def serve_forever(self, on_ready: Callable[[str], None]) -> None:
-        config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="off", timeout_keep_alive=30)
-        self._server = uvicorn.Server(config)
-        on_ready(self.url)
-        self._server.run(sockets=[self._socket])
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        self._socket.close()
-
-    def __enter__(self) -> SandboxServer:
-        return self.start()
-
-    def __exit__(self, *_exc: object) -> None:
-        self.stop()
 
 
 logging.getLogger("uvicorn.error").addFilter(_HideSimulatedResets())

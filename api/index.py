@@ -1,0 +1,5 @@
+"""Vercel's entrypoint: the ASGI app, nothing else."""
+
+from app.web.main import app
+
+__all__ = ["app"]

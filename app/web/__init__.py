@@ -1,0 +1,1 @@
+"""The FastAPI app: cron endpoint, health, Gmail connect, inbox, run dashboard."""

@@ -1,0 +1,393 @@
+"""Route tests: the app on a loopback port, real Postgres, the Gmail sandbox as Google."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+
+import pytest
+import requests
+
+from app.config import Settings
+from tests.conftest import Sandbox, make_settings
+from tests.integration.sync_helpers import add_account, query
+from tests.integration.web_helpers import Web, connect, consent, query_of, serve, start_consent
+
+ALICE, BOB = "alice@example.com", "bob@example.com"
+CRON = "/api/cron/email-sync"
+
+
+def _runs(web: Web) -> int:
+    pool = web.app.state.pool
+    if pool is None:
+        return 0
+    with pool.connection() as conn:
+        return int(conn.execute("select count(*) from jessie.sync_runs").fetchone()[0])  # type: ignore[index]
+
+
+# ---- the cron endpoint -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "authorization", [None, "Bearer wrong-secret", "test-cron-secret", "Basic test-cron-secret", "Bearer "]
+)
+def test_cron_refuses_without_the_secret_and_does_no_work(web: Web, authorization: str | None) -> None:
+    headers = {"Authorization": authorization} if authorization is not None else {}
+    response = requests.get(web.url + CRON, headers=headers, timeout=10, allow_redirects=False)
+    assert response.status_code == 401
+    assert response.json() == {"error": "unauthorized"}
+    assert _runs(web) == 0
+
+
+def test_cron_with_the_secret_runs_a_sync(web: Web, sandbox: Sandbox, settings: Settings) -> None:
+    assert requests.get(web.url + CRON, timeout=5).status_code == 401
+    assert web.app.state.pool is None  # refused before even a database connection
+    browser = connect(web, sandbox, ALICE, messages=40, seed=1)
+    response = requests.get(
+        web.url + CRON,
+        headers={"Authorization": "Bearer test-cron-secret", "User-Agent": "vercel-cron/1.0"},
+        timeout=60,
+        allow_redirects=False,
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert body["message"] == "Email sync completed"
+    assert (body["run"]["status"], body["run"]["messages_added"], body["run"]["accounts_ok"]) == ("ok", 40, 1)
+    assert query(web.app.state.pool, "select trigger from jessie.sync_runs") == [("cron",)]
+    assert "test-cron-secret" not in response.text
+    assert browser.get(web.url + "/inbox", timeout=10).text.count('href="/inbox/') == 40
+
+
+def test_cron_reports_a_failed_run_with_500(web: Web, sandbox: Sandbox) -> None:
+    connect(web, sandbox, ALICE, messages=3)
+    sandbox.admin("POST", f"/accounts/{ALICE}/revoke")
+    response = requests.get(web.url + CRON, headers={"Authorization": "Bearer test-cron-secret"}, timeout=60)
+    assert response.status_code == 500
+    assert response.json()["message"] == "Email sync failed"
+    assert response.json()["run"]["accounts_failed"] == 1
+
+
+def test_cron_never_redirects(web: Web) -> None:
+    response = requests.get(
+        web.url + CRON + "/", headers={"Authorization": "Bearer test-cron-secret"}, allow_redirects=False, timeout=10
+    )
+    assert response.status_code == 404
+
+
+def test_an_unset_cron_secret_outside_development_is_a_500_naming_it(
+    database_url: str, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    settings = make_settings(database_url, sandbox.url, tmp_path, vercel_env="production", cron_secret=None)
+    for running in serve(settings):
+        for authorization in ("Bearer ", "Bearer anything", None):
+            headers = {"Authorization": authorization} if authorization else {}
+            response = requests.get(running.url + CRON, headers=headers, timeout=10)
+            assert response.status_code == 500
+            assert response.json() == {"error": "CRON_SECRET is not set (required in the production environment)"}
+        assert _runs(running) == 0
+
+
+# ---- health and pages ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("environment", ["development", "preview", "production"])
+def test_health_in_each_environment(database_url: str, sandbox: Sandbox, tmp_path: Path, environment: str) -> None:
+    settings = make_settings(database_url, sandbox.url, tmp_path, vercel_env=environment, commit_sha="abc1234")
+    for running in serve(settings):
+        response = requests.get(running.url + "/api/health", timeout=10)
+        assert response.status_code == 200
+        assert response.json() == {
+            "status": "ok",
+            "environment": environment,
+            "commit": "abc1234",
+            "database": "reachable",
+            "migrations": "current",
+        }
+        home = requests.get(running.url + "/", timeout=10).text
+        assert f'data-testid="environment">{environment}<' in home
+        assert 'data-testid="commit">abc1234<' in home
+        assert "test-cron-secret" not in home and "test-session-secret" not in home
+
+
+def test_health_reports_pending_migrations_and_an_unreachable_database(
+    postgres_admin_url: str, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    import psycopg
+
+    with psycopg.connect(postgres_admin_url, autocommit=True) as conn:
+        conn.execute("create database health_unmigrated")
+    try:
+        url = psycopg.conninfo.make_conninfo(postgres_admin_url, dbname="health_unmigrated")
+        for running in serve(make_settings(url, sandbox.url, tmp_path)):
+            response = requests.get(running.url + "/api/health", timeout=10)
+            assert response.status_code == 503
+            assert response.json()["status"] == "degraded"
+            assert len(response.json()["migrations"]["pending"]) == 2
+    finally:
+        with psycopg.connect(postgres_admin_url, autocommit=True) as conn:
+            conn.execute("drop database health_unmigrated with (force)")
+    gone = make_settings("postgresql://nobody:secret-pw@127.0.0.1:1/none", sandbox.url, tmp_path)
+    for running in serve(gone):
+        response = requests.get(running.url + "/api/health", timeout=30)
+        assert response.status_code == 503
+        assert response.json()["database"].startswith("unreachable")
+        assert "secret-pw" not in response.text
+
+
+# ---- connecting Gmail --------------------------------------------------------------------
+
+
+def test_connect_gmail_end_to_end(web: Web, sandbox: Sandbox, settings: Settings) -> None:
+    created = sandbox.create_account(ALICE, messages=5)
+    browser = requests.Session()
+    authorization = start_consent(web, browser)
+    params = query_of(authorization)
+    assert authorization.startswith(sandbox.url + "/o/oauth2/v2/auth?")
+    assert params["scope"] == ["https://www.googleapis.com/auth/gmail.readonly"]
+    assert (params["access_type"], params["prompt"], params["code_challenge_method"]) == (
+        ["offline"],
+        ["consent"],
+        ["S256"],
+    )
+    assert params["redirect_uri"] == [web.url + "/auth/callback"]
+    oauth_cookie = next(c for c in browser.cookies if c.name == "jessie_oauth")
+    assert oauth_cookie.has_nonstandard_attr("HttpOnly")
+    callback = consent(browser, authorization, ALICE)
+    done = browser.get(callback, allow_redirects=False, timeout=30)
+    assert (done.status_code, done.headers["Location"]) == (303, "/inbox")
+    set_cookie = done.headers["Set-Cookie"]
+    assert "jessie_session=" in set_cookie and "HttpOnly" in set_cookie and "SameSite=lax" in set_cookie
+    assert "Secure" not in set_cookie  # plain http in development
+    stored = query(web.app.state.pool, "select email, status, refresh_token_encrypted from jessie.accounts")
+    assert [(row[0], row[1]) for row in stored] == [(ALICE, "active")]
+    assert created["refresh_token"] not in stored[0][2]  # encrypted (and it is a new token anyway)
+    inbox = browser.get(web.url + "/inbox", timeout=10)
+    assert inbox.status_code == 200 and ALICE in inbox.text and "not synced yet" in inbox.text
+
+
+def test_session_cookies_are_secure_outside_development(database_url: str, sandbox: Sandbox, tmp_path: Path) -> None:
+    settings = make_settings(database_url, sandbox.url, tmp_path, vercel_env="preview")
+    for running in serve(settings):
+        sandbox.create_account(ALICE, messages=1)
+        browser = requests.Session()
+        started = browser.get(f"{running.url}/auth/google", allow_redirects=False, timeout=10)
+        assert "Secure" in started.headers["Set-Cookie"]
+
+
+def test_denied_consent_gets_a_clear_page(web: Web, sandbox: Sandbox) -> None:
+    sandbox.create_account(ALICE)
+    browser = requests.Session()
+    callback = consent(browser, start_consent(web, browser), ALICE, decision="deny")
+    page = browser.get(callback, timeout=10)
+    assert page.status_code == 400
+    assert "You denied Jessie access to Gmail" in page.text
+    assert query(web.app.state.pool, "select count(*) from jessie.accounts") == [(0,)]
+
+
+def test_forged_and_replayed_states_are_refused(web: Web, sandbox: Sandbox) -> None:
+    sandbox.create_account(ALICE)
+    browser = requests.Session()
+    callback = consent(browser, start_consent(web, browser), ALICE)
+    forged = callback.replace("state=", "state=forged")
+    assert browser.get(forged, timeout=10).status_code == 400
+    stranger = requests.Session()  # the right state, but not this browser's flow
+    assert "not valid" in stranger.get(callback, timeout=10).text
+    flow_cookie = browser.cookies.get("jessie_oauth")
+    assert browser.get(callback, allow_redirects=False, timeout=30).status_code == 303
+    # The same callback again, its cookie replayed by hand after the browser dropped it:
+    replay = requests.Session()
+    replay.cookies.set("jessie_oauth", flow_cookie)
+    replayed = replay.get(callback, allow_redirects=False, timeout=30)
+    assert replayed.status_code == 400
+    assert "already used" in replayed.text
+    assert query(web.app.state.pool, "select count(*) from jessie.accounts") == [(1,)]
+
+
+def test_a_missing_refresh_token_gets_a_clear_page(web: Web, sandbox: Sandbox) -> None:
+    sandbox.create_account(ALICE)
+    browser = requests.Session()
+    online = start_consent(web, browser).replace("access_type=offline", "access_type=online")
+    page = browser.get(consent(browser, online, ALICE), timeout=30)
+    assert page.status_code == 400
+    assert "no refresh token" in page.text
+    assert query(web.app.state.pool, "select count(*) from jessie.accounts") == [(0,)]
+
+
+def test_disconnect_revokes_and_deletes(web: Web, sandbox: Sandbox, settings: Settings) -> None:
+    browser = connect(web, sandbox, ALICE, messages=10)
+    requests.get(web.url + CRON, headers={"Authorization": "Bearer test-cron-secret"}, timeout=60)
+    token = _stored_token(web, settings)
+    page = browser.post(web.url + "/auth/disconnect", timeout=30)
+    assert page.status_code == 200 and "Gmail disconnected" in page.text
+    assert query(web.app.state.pool, "select count(*) from jessie.messages") == [(0,)]
+    assert query(web.app.state.pool, "select count(*) from jessie.accounts") == [(0,)]
+    refresh = requests.post(
+        f"{sandbox.url}/token",
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": token,
+            "client_id": settings.google_client_id,
+            "client_secret": settings.require("google_client_secret"),
+        },
+        timeout=10,
+    )
+    assert refresh.json()["error"] == "invalid_grant"
+    assert browser.get(web.url + "/inbox", allow_redirects=False, timeout=10).status_code == 303
+
+
+def _stored_token(web: Web, settings: Settings) -> str:
+    from app.security import TokenCipher
+
+    ciphertext = query(web.app.state.pool, "select refresh_token_encrypted from jessie.accounts")[0][0]
+    return TokenCipher.from_settings(settings).decrypt(ciphertext)
+
+
+# ---- the inbox -------------------------------------------------------------------------------
+
+
+def test_each_user_sees_only_their_own_mail(web: Web, sandbox: Sandbox) -> None:
+    alice = connect(web, sandbox, ALICE, messages=12, seed=1)
+    bob = connect(web, sandbox, BOB, messages=7, seed=2)
+    requests.get(web.url + CRON, headers={"Authorization": "Bearer test-cron-secret"}, timeout=60)
+    alice_ids = {m["id"] for m in sandbox.truth(ALICE)}
+    bob_ids = {m["id"] for m in sandbox.truth(BOB)}
+    alice_page = alice.get(web.url + "/inbox", timeout=10).text
+    assert all(f'/inbox/{i}"' in alice_page for i in alice_ids)
+    assert not any(f'/inbox/{i}"' in alice_page for i in bob_ids)
+    a_bob_message = next(iter(bob_ids))
+    assert alice.get(f"{web.url}/inbox/{a_bob_message}", timeout=10).status_code == 404
+    assert bob.get(f"{web.url}/inbox/{a_bob_message}", timeout=10).status_code == 200
+    anonymous = requests.get(f"{web.url}/inbox", allow_redirects=False, timeout=10)
+    assert anonymous.status_code == 303
+
+
+def test_inbox_is_newest_first_paginated_and_searchable(web: Web, sandbox: Sandbox) -> None:
+    browser = connect(web, sandbox, ALICE, messages=120, seed=3)
+    requests.get(web.url + CRON, headers={"Authorization": "Bearer test-cron-secret"}, timeout=60)
+    truth = sandbox.truth(ALICE)
+    first = browser.get(web.url + "/inbox", timeout=10).text
+    shown = [line.split("/inbox/")[1].split('"')[0] for line in first.split("\n") if 'href="/inbox/' in line]
+    assert shown == [m["id"] for m in truth[:50]]
+    third = browser.get(web.url + "/inbox?page_number=3", timeout=10).text
+    assert third.count('href="/inbox/') == 20 and "Older" not in third
+    mislabelled = query(
+        web.app.state.pool, "select count(*) from jessie.messages where subject = 'Mislabelled charset'"
+    )
+    found = browser.get(web.url + "/inbox", params={"q": "mislabelled"}, timeout=10).text
+    assert found.count('href="/inbox/') == mislabelled[0][0] > 0
+    from_taro = query(
+        web.app.state.pool, "select count(*) from jessie.messages where sender ilike %s", "%taro@example.jp%"
+    )
+    by_sender = browser.get(web.url + "/inbox", params={"q": "TARO@example.jp"}, timeout=10).text
+    assert 0 < from_taro[0][0] <= 50
+    assert by_sender.count('href="/inbox/') == from_taro[0][0]
+
+
+def test_sync_now_syncs_that_account_only_and_is_rate_limited(web: Web, sandbox: Sandbox) -> None:
+    alice = connect(web, sandbox, ALICE, messages=8, seed=4)
+    connect(web, sandbox, BOB, messages=9, seed=5)
+    first = alice.post(web.url + "/inbox/sync", allow_redirects=False, timeout=60)
+    assert (first.status_code, first.headers["Location"]) == (303, "/inbox")
+    synced = query(
+        web.app.state.pool,
+        """select a.email from jessie.sync_run_accounts r
+                                          join jessie.accounts a on a.id = r.account_id""",
+    )
+    assert synced == [(ALICE,)]
+    assert query(web.app.state.pool, "select trigger from jessie.sync_runs") == [("manual",)]
+    again = alice.post(web.url + "/inbox/sync", timeout=60)
+    assert again.status_code == 429 and "Try again in" in again.text
+
+
+# ---- the dashboard -----------------------------------------------------------------------
+
+
+def test_the_dashboard_is_for_admins_only(database_url: str, sandbox: Sandbox, tmp_path: Path) -> None:
+    settings = make_settings(database_url, sandbox.url, tmp_path, admin_emails=f"{BOB}, other@example.com")
+    for running in serve(settings):
+        alice = connect(running, sandbox, ALICE, messages=3)
+        bob = connect(running, sandbox, BOB, messages=4)
+        requests.get(running.url + CRON, headers={"Authorization": "Bearer test-cron-secret"}, timeout=60)
+        assert requests.get(running.url + "/runs", timeout=10).status_code == 401
+        assert requests.get(running.url + "/api/runs", timeout=10).status_code == 401
+        assert alice.get(running.url + "/runs", timeout=10).status_code == 403
+        assert alice.get(running.url + "/api/runs", timeout=10).status_code == 403
+        page = bob.get(running.url + "/runs", timeout=10)
+        assert page.status_code == 200
+        assert page.text.count("<svg") == 3 and "<script" not in page.text
+        assert "Emails synced per run" in page.text
+        runs = bob.get(running.url + "/api/runs", timeout=10).json()["runs"]
+        assert [(r["status"], r["messages_added"], r["accounts_failed"]) for r in runs] == [("ok", 7, 0)]
+        assert {"duration_ms", "quota_units"} <= set(runs[0])
+
+
+# ---- alerts -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def webhook() -> Iterator[tuple[str, list[dict[str, str]]]]:
+    """A Slack-like incoming webhook on loopback that keeps what it receives."""
+    received: list[dict[str, str]] = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/hook", received
+    server.shutdown()
+
+
+def test_one_alert_per_failure_episode(
+    database_url: str, sandbox: Sandbox, tmp_path: Path, webhook: tuple[str, list[dict[str, str]]]
+) -> None:
+    url, received = webhook
+    settings = make_settings(database_url, sandbox.url, tmp_path, alert_webhook_url=url, alert_after_failures=2)
+    from app.db.connection import open_pool
+    from tests.integration.sync_helpers import sync
+
+    with open_pool(settings, size=6) as pool:
+        add_account(sandbox, pool, settings, ALICE, messages=2)
+        sandbox.admin("POST", f"/accounts/{ALICE}/revoke")
+        for _ in range(3):  # the run fails (its only account is revoked) three hours in a row
+            with pool.connection() as conn:
+                conn.execute("update jessie.accounts set status = 'active'")
+            sync(settings, pool)
+        texts = [message["text"] for message in received]
+        run_alerts = [text for text in texts if text.startswith("Jessie sync run")]
+        account_alerts = [text for text in texts if "in a row" in text]
+        assert len(run_alerts) == 1 and len(account_alerts) == 1
+        assert ALICE in account_alerts[0] and "reconnected" in account_alerts[0]
+        # Recovery ends the episode; the next failure is news again.
+        fresh = sandbox.admin("POST", "/accounts", email="new@example.com", messages=1)
+        from app.accounts import connect_account
+        from app.security import TokenCipher
+
+        with pool.connection() as conn:
+            connect_account(conn, TokenCipher.from_settings(settings), "new@example.com", fresh["refresh_token"])
+            conn.execute("update jessie.accounts set status = 'disabled' where email = %s", [ALICE])
+        assert sync(settings, pool).status == "ok"
+        sandbox.admin("POST", "/accounts/new@example.com/revoke")
+        with pool.connection() as conn:
+            conn.execute("update jessie.accounts set last_sync_finished_at = null")
+        assert sync(settings, pool).status == "failed"
+        assert len([m for m in received if m["text"].startswith("Jessie sync run")]) == 2
+
+
+def test_a_missing_session_secret_is_named_not_a_crash(database_url: str, sandbox: Sandbox, tmp_path: Path) -> None:
+    settings = make_settings(database_url, sandbox.url, tmp_path, vercel_env="production", session_secret=None)
+    for running in serve(settings):
+        assert requests.get(running.url + "/", timeout=10).status_code == 200  # nothing to sign yet
+        page = requests.get(running.url + "/auth/google", allow_redirects=False, timeout=10)
+        assert page.status_code == 500
+        assert "SESSION_SECRET is not set" in page.text
+        assert requests.get(running.url + "/api/health", timeout=10).status_code == 200

@@ -1,0 +1,70 @@
+"""The web app on a loopback port, and a browser-like walk through Google's consent."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from urllib.parse import parse_qs, urlsplit
+
+import requests
+from fastapi import FastAPI
+
+from app.config import Settings
+from app.web.main import create_app
+from sandbox.serving import ServerThread
+from tests.conftest import Sandbox
+
+
+@dataclass
+class Web:
+    url: str
+    app: FastAPI
+
+    def session(self) -> requests.Session:
+        return requests.Session()
+
+
+def serve(settings: Settings) -> Iterator[Web]:
+    app = create_app(settings)
+    with ServerThread(app) as server:
+        yield Web(server.url, app)
+    if app.state.pool is not None:
+        app.state.pool.close()
+
+
+def start_consent(web: Web, browser: requests.Session) -> str:
+    """Press "Connect Gmail": returns Google's (the sandbox's) authorization URL."""
+    started = browser.get(f"{web.url}/auth/google", allow_redirects=False, timeout=10)
+    assert started.status_code == 303, started.text
+    return str(started.headers["Location"])
+
+
+def consent(browser: requests.Session, authorization_url: str, email: str, decision: str = "allow") -> str:
+    """On the consent page, pick `email` and press Allow or Deny: returns the callback URL."""
+    page = browser.get(authorization_url, timeout=10)
+    assert page.status_code == 200, page.text
+    form = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', page.text))
+    form = {name: value.replace("&amp;", "&") for name, value in form.items()}
+    action = authorization_url.split("?")[0]
+    answer = browser.post(
+        action, data={**form, "account": email, "decision": decision}, allow_redirects=False, timeout=10
+    )
+    assert answer.status_code == 302
+    return str(answer.headers["Location"])
+
+
+def connect(web: Web, sandbox: Sandbox, email: str, messages: int = 0, seed: int = 0) -> requests.Session:
+    """A user who connects Gmail: a browser session signed in to Jessie."""
+    if email not in [a["email"] for a in sandbox.admin("GET", "/accounts")["accounts"]]:
+        sandbox.create_account(email, messages=messages, seed=seed)
+    browser = requests.Session()
+    callback = consent(browser, start_consent(web, browser), email)
+    done = browser.get(callback, allow_redirects=False, timeout=30)
+    assert done.status_code == 303, done.text
+    assert done.headers["Location"] == "/inbox"
+    return browser
+
+
+def query_of(url: str) -> dict[str, list[str]]:
+    return parse_qs(urlsplit(url).query)
