@@ -129,7 +129,10 @@ def _serve(args: argparse.Namespace) -> int:
     except ImportError:
         print("jessie serve needs uvicorn (a local-only dependency): uv sync", file=sys.stderr)
         return 2
-    uvicorn.run("app.web.main:app", host=args.host, port=args.port, log_level="info")
+    if args.fd is not None:  # a listening socket handed over by a parent (no start-up race)
+        uvicorn.run("app.web.main:app", fd=args.fd, log_level="info", proxy_headers=False)
+    else:
+        uvicorn.run("app.web.main:app", host=args.host, port=args.port, log_level="info", proxy_headers=False)
     return 0
 
 
@@ -185,6 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="the web app, locally")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=3000)
+    serve.add_argument("--fd", type=int, help="serve on this inherited, already listening socket")
     serve.set_defaults(handler=_serve)
 
     try:

@@ -1,0 +1,185 @@
+"""Jessie on embedded defaults: what `nox -s dev` runs and what the local e2e suite drives.
+
+- the embedded Postgres under JESSIE_DATA_DIR, migrated;
+- the Gmail sandbox (its own process) with a demo mailbox to connect on its consent page;
+- the app (`jessie serve`, its own process) wired to both, development secrets generated
+  into JESSIE_DATA_DIR;
+- a stand-in for Vercel Cron that calls the cron endpoint with the secret at start and
+  then every `cron_interval_s` seconds.
+
+Both servers get a socket that is already listening, so nothing here waits for them to
+come up: early requests simply queue.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+from app.config import Settings
+from app.db.connection import connect
+from app.db.migrate import migrate
+from sandbox.gmail.oauth import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+from sandbox.serving import listening_socket
+
+DEMO_ACCOUNT = "demo@example.com"
+
+
+@dataclass
+class LocalStack:
+    data_dir: Path
+    app_port: int = 3000
+    sandbox_port: int = 8025
+    demo_messages: int = 250
+    cron_interval_s: float = 3600.0
+    quota_units_per_second: float = 250.0
+    app_url: str = ""
+    sandbox_url: str = ""
+    cron_calls: list[int] = field(default_factory=list)  # status of each scheduled call
+    _processes: list[subprocess.Popen[str]] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    def environment(self) -> dict[str, str]:
+        sandbox = self.sandbox_url
+        return {
+            **{k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "POSTGRES_URL")},
+            "VERCEL_ENV": "development",
+            "JESSIE_DATA_DIR": str(self.data_dir),
+            "GMAIL_API_ENDPOINT": sandbox + "/",
+            "GOOGLE_AUTH_URI": sandbox + "/o/oauth2/v2/auth",
+            "GOOGLE_TOKEN_URI": sandbox + "/token",
+            "GOOGLE_REVOKE_URI": sandbox + "/revoke",
+            "GOOGLE_CLIENT_ID": DEFAULT_CLIENT_ID,
+            "GOOGLE_CLIENT_SECRET": DEFAULT_CLIENT_SECRET,
+            "ADMIN_EMAILS": os.environ.get("ADMIN_EMAILS", DEMO_ACCOUNT),
+            "JESSIE_QUOTA_UNITS_PER_SECOND": str(self.quota_units_per_second),
+        }
+
+    def settings(self) -> Settings:
+        return Settings(
+            vercel_env="development",
+            data_dir=self.data_dir,
+            database_url=None,
+            google_client_id=DEFAULT_CLIENT_ID,
+        )
+
+    def start(self) -> LocalStack:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._start_sandbox()
+        with connect(self.settings()) as conn:  # starts the embedded Postgres on first use
+            migrate(conn)
+        self._start_app()
+        threading.Thread(target=self._cron, daemon=True, name="local-cron").start()
+        return self
+
+    def _start_sandbox(self) -> None:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "app.cli",
+                "sandbox",
+                "--port",
+                str(self.sandbox_port),
+                "--quota",
+                str(self.quota_units_per_second),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        self._processes.append(process)
+        assert process.stdout is not None
+        line = process.stdout.readline().strip()
+        if not line.startswith("sandbox ready "):
+            raise RuntimeError(f"the Gmail sandbox did not start: {line!r}")
+        self.sandbox_url = line.removeprefix("sandbox ready ")
+        created = requests.post(
+            f"{self.sandbox_url}/_sandbox/accounts",
+            json={"email": DEMO_ACCOUNT, "messages": self.demo_messages, "seed": 7},
+            timeout=120,
+        )
+        created.raise_for_status()
+
+    def _start_app(self) -> None:
+        sock = listening_socket("127.0.0.1", self.app_port)
+        self.app_url = f"http://localhost:{sock.getsockname()[1]}"
+        process = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "serve", "--fd", str(sock.fileno())],
+            env=self.environment(),
+            pass_fds=[sock.fileno()],
+            text=True,
+        )
+        sock.close()  # the child holds it now
+        self._processes.append(process)
+
+    def call_cron(self) -> requests.Response:
+        """What Vercel Cron does: GET with the bearer secret, no retries, no redirects."""
+        secret = self.settings().require("cron_secret")
+        return requests.get(
+            f"{self.app_url}/api/cron/email-sync",
+            headers={"Authorization": f"Bearer {secret}", "User-Agent": "vercel-cron/1.0"},
+            allow_redirects=False,
+            timeout=600,
+        )
+
+    def _cron(self) -> None:
+        while not self._stop.is_set():
+            try:
+                response = self.call_cron()
+                self.cron_calls.append(response.status_code)
+                print(f"local cron: {response.status_code} {response.text[:200]}", flush=True)
+            except requests.RequestException as error:
+                print(f"local cron: {type(error).__name__}", flush=True)
+            self._stop.wait(self.cron_interval_s)
+
+    def stop(self) -> None:
+        self._stop.set()
+        for process in reversed(self._processes):
+            process.terminate()
+        for process in self._processes:
+            process.wait(timeout=30)
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Jessie locally, on embedded defaults")
+    parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get("JESSIE_DATA_DIR", ".jessie")))
+    parser.add_argument("--port", type=int, default=3000)
+    parser.add_argument("--sandbox-port", type=int, default=8025)
+    parser.add_argument("--demo-messages", type=int, default=250)
+    parser.add_argument(
+        "--cron-interval",
+        type=float,
+        default=float(os.environ.get("JESSIE_DEV_CRON_INTERVAL", 3600)),
+        help="seconds between local cron calls (default: hourly, as in production)",
+    )
+    args = parser.parse_args()
+    stack = LocalStack(args.data_dir, args.port, args.sandbox_port, args.demo_messages, args.cron_interval)
+    with stack:
+        print(
+            f"\nJessie (development) on {stack.app_url}\n"
+            f"  Connect Gmail there and pick {DEMO_ACCOUNT} on the sandbox consent page.\n"
+            f"  Gmail + Google OAuth sandbox: {stack.sandbox_url}\n"
+            f"  Database: embedded Postgres under {args.data_dir}/postgres\n"
+            f"  Local cron: now, then every {args.cron_interval:g}s. Ctrl-C stops everything.\n",
+            flush=True,
+        )
+        with contextlib.suppress(KeyboardInterrupt):
+            threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()
