@@ -1,13 +1,12 @@
 """Every step of local work and of CI is a nox session; GitHub Actions only calls them.
 
 Each session syncs its own locked environment (uv, Python 3.12) with just the dependency
-group it needs, then runs one tool.
+groups it needs, then runs one tool. Plain `nox` is the whole test suite.
 """
 
 from __future__ import annotations
 
 import glob
-import json
 import os
 import shutil
 import subprocess
@@ -17,22 +16,8 @@ import nox
 
 nox.options.default_venv_backend = "uv"
 nox.options.reuse_venv = "yes"
-nox.options.sessions = ["lint", "tests", "build"]
-VERCEL = "node_modules/.bin/vercel"
-# What `vercel build` needs when the project is not linked (`vercel pull` writes the real one).
-LOCAL_PROJECT = {
-    "projectId": "prj_jessie_local",
-    "orgId": "team_jessie_local",
-    "settings": {
-        "framework": None,
-        "installCommand": None,
-        "buildCommand": None,
-        "outputDirectory": None,
-        "rootDirectory": None,
-        "devCommand": None,
-        "nodeVersion": "20.x",
-    },
-}
+nox.options.sessions = ["lint", "tests", "build", "workflows", "e2e"]
+E2E_OUTPUT = "test-results/e2e"
 
 
 def _python() -> str:
@@ -41,9 +26,7 @@ def _python() -> str:
     if found and subprocess.run([found, "-c", ""], capture_output=True, check=False).returncode == 0:
         return "3.12"
     installed = sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.12*/bin/python3.12")))
-    if installed:
-        return installed[-1]
-    return "3.12"
+    return installed[-1] if installed else "3.12"
 
 
 PYTHON = _python()
@@ -55,6 +38,12 @@ def sync(session: nox.Session, *groups: str) -> None:
     for group in groups:
         arguments += ["--group", group]
     session.run_install(*arguments, env={"UV_PROJECT_ENVIRONMENT": session.virtualenv.location}, silent=True)
+
+
+def vercel_cli(session: nox.Session) -> None:
+    """The Vercel CLI pinned in package.json, installed from package-lock.json when missing."""
+    if not Path("node_modules/.bin/vercel").exists():
+        session.run("npm", "ci", "--no-audit", "--no-fund", external=True)
 
 
 @nox.session(python=PYTHON)
@@ -74,54 +63,77 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
-def bench(session: nox.Session) -> None:
-    """Benchmarks; the last line printed is one JSON object of figures."""
-    sync(session, "test")
-    session.run("python", "-m", "bench", *session.posargs)
-
-
-def vercel_cli(session: nox.Session) -> str:
-    """The Vercel CLI pinned in package.json (installed from package-lock.json when missing)."""
-    if not Path(VERCEL).exists():
-        session.run("npm", "ci", "--no-audit", "--no-fund", external=True)
-    return VERCEL
-
-
-def _real_binary(name: str) -> str:
-    """The executable itself, not a pyenv shim (shims follow .python-version files)."""
-    found = shutil.which(name) or name
-    if "/.pyenv/shims/" in found:
-        which = subprocess.run(["pyenv", "which", name], capture_output=True, text=True, check=False)
-        if which.returncode == 0:
-            return which.stdout.strip()
-    return found
-
-
-def toolchain_env() -> dict[str, str]:
-    """`vercel build` looks for uv and Python 3.12 on PATH."""
-    python = PYTHON if os.path.isabs(PYTHON) else _real_binary("python3.12")
-    path = os.pathsep.join([os.path.dirname(python), os.path.dirname(_real_binary("uv")), os.environ["PATH"]])
-    return {"PATH": path, "VERCEL_TELEMETRY_DISABLED": "1"}
-
-
-@nox.session(python=PYTHON)
 def build(session: nox.Session) -> None:
     """The real Vercel CLI builds offline; then the Build Output is checked (cron, function, size)."""
     sync(session, "ci")
+    vercel_cli(session)
     session.run("python", "-m", "ci.build_check", "--config-only")
-    project = Path(".vercel/project.json")
-    if not project.exists():
-        project.parent.mkdir(exist_ok=True)
-        project.write_text(json.dumps(LOCAL_PROJECT, indent=2))
-    arguments = ["build", "--yes", *(["--prod"] if "--prod" in session.posargs else [])]
-    # The CLI writes .python-version, which would switch every pyenv shim in this checkout.
-    had_python_version = Path(".python-version").exists()
-    try:
-        session.run(vercel_cli(session), *arguments, external=True, env=toolchain_env())
-    finally:
-        if not had_python_version:
-            Path(".python-version").unlink(missing_ok=True)
+    production = "--prod" in session.posargs
+    session.run("python", "-c", f"import ci.vercel as v; v.ensure_project_settings(); v.build(None, {production})")
     session.run("python", "-m", "ci.build_check")
+
+
+@nox.session(python=PYTHON)
+def workflows(session: nox.Session) -> None:
+    """GitHub workflows: check-jsonschema's workflow schema, then zizmor (offline)."""
+    sync(session, "workflows")
+    files = sorted(glob.glob(".github/workflows/*.yml"))
+    session.run("check-jsonschema", "--builtin-schema", "vendor.github-workflows", *files)
+    session.run("zizmor", "--offline", "--min-severity", "informational", ".github/workflows")
+
+
+@nox.session(python=PYTHON)
+def e2e(session: nox.Session) -> None:
+    """Playwright against `--base-url URL`, or against a local app + sandbox it starts itself.
+
+    Uses the system Chromium when there is one, else Playwright's own download. JUnit XML,
+    the HTML report and traces of failures land in test-results/e2e.
+    """
+    sync(session, "e2e")
+    if not (shutil.which("chromium") or shutil.which("chromium-browser")):
+        session.run("playwright", "install", "chromium")
+    Path(E2E_OUTPUT).mkdir(parents=True, exist_ok=True)
+    session.run(
+        "pytest",
+        "tests/e2e",
+        f"--junitxml={E2E_OUTPUT}/junit.xml",
+        f"--html={E2E_OUTPUT}/report.html",
+        "--self-contained-html",
+        f"--output={E2E_OUTPUT}/traces",
+        "--tracing=retain-on-failure",
+        *session.posargs,
+    )
+
+
+@nox.session(python=PYTHON)
+def report(session: nox.Session) -> None:
+    """The e2e JUnit results as Markdown: job summary and (with --comment) the sticky PR comment."""
+    sync(session, "ci")
+    session.run("python", "-m", "ci.report", f"{E2E_OUTPUT}/junit.xml", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def migrate(session: nox.Session) -> None:
+    """`nox -s migrate -- production`: migrations against that Vercel environment's database."""
+    sync(session, "ci")
+    vercel_cli(session)
+    session.run("python", "-m", "ci.deploy", "migrate", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def deploy(session: nox.Session) -> None:
+    """`nox -s deploy -- preview [--reuse]` or `-- production`: build, deploy, wait until READY."""
+    sync(session, "ci")
+    vercel_cli(session)
+    session.run("python", "-m", "ci.deploy", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def rollback(session: nox.Session) -> None:
+    """Production back to the previous READY deployment."""
+    sync(session, "ci")
+    vercel_cli(session)
+    session.run("python", "-m", "ci.deploy", "rollback", *session.posargs)
 
 
 @nox.session(python=PYTHON)
@@ -129,3 +141,17 @@ def dev(session: nox.Session) -> None:
     """Jessie on http://localhost:3000: embedded Postgres, the Gmail sandbox, a local hourly cron."""
     sync(session, "local")
     session.run("python", "-m", "sandbox.local", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """Benchmarks; the last line printed is one JSON object of figures."""
+    sync(session, "test")
+    session.run("python", "-m", "bench", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def cron(session: nox.Session) -> None:
+    """`nox -s cron -- https://production`: one hourly cron call (for Vercel Hobby plans)."""
+    sync(session, "ci")
+    session.run("python", "-m", "ci.cron", *session.posargs)

@@ -52,7 +52,8 @@ class Settings(BaseSettings):
     session_secret: SecretStr | None = Field(None, validation_alias="SESSION_SECRET")
 
     vercel_env: Environment = Field("development", validation_alias="VERCEL_ENV")
-    commit_sha: str = Field("unknown", validation_alias="VERCEL_GIT_COMMIT_SHA")
+    # Vercel sets VERCEL_GIT_COMMIT_SHA for Git deployments; CLI deployments get JESSIE_COMMIT_SHA.
+    commit_sha: str = Field("unknown", validation_alias=AliasChoices("VERCEL_GIT_COMMIT_SHA", "JESSIE_COMMIT_SHA"))
 
     # The sync's knobs.
     sync_concurrency: int = Field(8, ge=1, le=64, validation_alias="JESSIE_SYNC_CONCURRENCY")

@@ -1,0 +1,235 @@
+"""Vercel, as the pipeline drives it: the pinned CLI for pull/build/deploy/rollback, REST to wait.
+
+The token travels in the environment (VERCEL_TOKEN, which the CLI reads), never on a
+command line that logs could show. `VERCEL_API` points both the CLI (its global
+`--api` flag) and the REST calls at another API, which is how the offline pipeline
+test uses a local Vercel.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from ci.http import Api, ApiError
+
+DEFAULT_API = "https://api.vercel.com"
+CLI = os.environ.get("VERCEL_CLI", "node_modules/.bin/vercel")
+READY, FAILED = "READY", ("ERROR", "CANCELED")
+_URL = re.compile(r"https://[^\s\"'<>]+")
+# What `vercel build` needs when the project is not linked (`vercel pull` writes the real one).
+LOCAL_PROJECT = {
+    "projectId": "prj_jessie_local",
+    "orgId": "team_jessie_local",
+    "settings": {
+        "framework": None,
+        "installCommand": None,
+        "buildCommand": None,
+        "outputDirectory": None,
+        "rootDirectory": None,
+        "devCommand": None,
+        "nodeVersion": "20.x",
+    },
+}
+
+
+class MissingConfig(RuntimeError):
+    pass
+
+
+class DeploymentFailed(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class VercelProject:
+    token: str
+    org_id: str
+    project_id: str
+    api: str = DEFAULT_API
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> VercelProject:
+        missing = [name for name in ("VERCEL_TOKEN", "VERCEL_ORG_ID", "VERCEL_PROJECT_ID") if not env.get(name)]
+        if missing:
+            raise MissingConfig(
+                f"missing {', '.join(missing)}: set them as GitHub Actions secrets (Vercel → Settings → Tokens; "
+                "the ids are in .vercel/project.json after `vercel link`)"
+            )
+        return cls(
+            env["VERCEL_TOKEN"], env["VERCEL_ORG_ID"], env["VERCEL_PROJECT_ID"], env.get("VERCEL_API") or DEFAULT_API
+        )
+
+    def rest(self, **options: Any) -> Api:
+        return Api(self.api, {"Authorization": f"Bearer {self.token}", "User-Agent": "jessie-ci"}, **options)
+
+    def query(self, **params: object) -> str:
+        """Team-scoped query string (personal accounts have no teamId)."""
+        values = {key: value for key, value in params.items() if value is not None}
+        if self.org_id.startswith("team_"):
+            values["teamId"] = self.org_id
+        return "?" + urlencode(values) if values else ""
+
+    def cli_env(self) -> dict[str, str]:
+        return {"VERCEL_TOKEN": self.token, "VERCEL_ORG_ID": self.org_id, "VERCEL_PROJECT_ID": self.project_id}
+
+    def cli_flags(self) -> list[str]:
+        return ["--api", self.api] if self.api != DEFAULT_API else []
+
+
+# ---- the CLI ------------------------------------------------------------------------------
+
+
+def _real_binary(name: str) -> str:
+    """The executable itself, not a pyenv shim (shims follow .python-version files)."""
+    found = shutil.which(name) or name
+    if "/.pyenv/shims/" in found:
+        which = subprocess.run(["pyenv", "which", name], capture_output=True, text=True, check=False)
+        if which.returncode == 0:
+            return which.stdout.strip()
+    return found
+
+
+def toolchain_env() -> dict[str, str]:
+    """`vercel build` wants uv and Python 3.12 on PATH: this interpreter's, and the real uv."""
+    python_dir = os.path.dirname(sys.executable)
+    path = os.pathsep.join([python_dir, os.path.dirname(_real_binary("uv")), os.environ.get("PATH", "")])
+    return {"PATH": path, "VERCEL_TELEMETRY_DISABLED": "1"}
+
+
+def run_cli(args: list[str], project: VercelProject | None = None) -> str:
+    """Run the pinned CLI; returns stdout. On failure the error carries the CLI's own words."""
+    env = {**os.environ, **toolchain_env(), **(project.cli_env() if project else {})}
+    command = [CLI, *args, *(project.cli_flags() if project else [])]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        output = (result.stderr or result.stdout).strip().splitlines()[-15:]
+        raise DeploymentFailed(f"vercel {args[0]} failed (exit {result.returncode}):\n" + "\n".join(output))
+    return result.stdout
+
+
+def ensure_project_settings(root: Path = Path()) -> None:
+    """An unlinked checkout gets a local project.json so `vercel build` can run offline."""
+    path = root / ".vercel" / "project.json"
+    if not path.exists():
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(json.dumps(LOCAL_PROJECT, indent=2))
+
+
+def pull(project: VercelProject, environment: str) -> None:
+    run_cli(["pull", "--yes", f"--environment={environment}"], project)
+
+
+def build(project: VercelProject | None, production: bool) -> None:
+    """`vercel build`, then remove the .python-version it writes (it would switch pyenv shims)."""
+    had_python_version = Path(".python-version").exists()
+    try:
+        run_cli(["build", "--yes", *(["--prod"] if production else [])], project)
+    finally:
+        if not had_python_version:
+            Path(".python-version").unlink(missing_ok=True)
+
+
+def parse_deployment_url(stdout: str) -> str:
+    """The one https URL on stdout, alone on its line; a URL inside a warning or a second
+    URL anywhere makes it ambiguous, and ambiguity is refused rather than guessed."""
+    urls = _URL.findall(stdout)
+    alone = [line.strip() for line in stdout.splitlines() if _URL.fullmatch(line.strip())]
+    if len(urls) != 1 or len(alone) != 1:
+        shown = stdout.strip()[:500] or "(nothing)"
+        raise DeploymentFailed(f"expected exactly one deployment URL on stdout, found {len(urls)}: {shown}")
+    return alone[0]
+
+
+def deploy(
+    project: VercelProject, production: bool, meta: Mapping[str, str], env: Mapping[str, str] | None = None
+) -> str:
+    """Upload the prebuilt output; `meta` finds it again by commit, `env` reaches its runtime."""
+    args = ["deploy", "--prebuilt", "--yes", "--no-wait", *(["--prod"] if production else [])]
+    for key, value in meta.items():
+        if value:
+            args += ["--meta", f"{key}={value}"]
+    for key, value in (env or {}).items():
+        args += ["--env", f"{key}={value}"]
+    return parse_deployment_url(run_cli(args, project))
+
+
+def rollback_to(project: VercelProject, url: str) -> None:
+    run_cli(["rollback", url, "--yes", "--timeout", "3m"], project)
+
+
+# ---- REST -----------------------------------------------------------------------------------
+
+
+def _host(url_or_id: str) -> str:
+    return url_or_id.removeprefix("https://").removeprefix("http://").rstrip("/")
+
+
+def get_deployment(project: VercelProject, url_or_id: str, api: Api | None = None) -> dict[str, Any]:
+    result: dict[str, Any] = (api or project.rest()).json(
+        "GET", f"/v13/deployments/{_host(url_or_id)}{project.query()}"
+    )
+    return result
+
+
+def wait_until_ready(
+    project: VercelProject,
+    url_or_id: str,
+    timeout_s: float = 900,
+    poll_s: float = 5,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> dict[str, Any]:
+    """Poll GET /v13/deployments/{id} until READY; ERROR/CANCELED/timeout raise with the inspector URL."""
+    api = project.rest()
+    end = clock() + timeout_s
+    while True:
+        deployment = get_deployment(project, url_or_id, api)
+        state = deployment.get("readyState") or deployment.get("state")
+        inspector = deployment.get("inspectorUrl") or "(no inspector URL)"
+        if state == READY:
+            return deployment
+        if state in FAILED:
+            raise DeploymentFailed(f"deployment {deployment.get('url', url_or_id)} is {state}: see {inspector}")
+        if clock() >= end:
+            raise DeploymentFailed(f"deployment {url_or_id} still {state} after {timeout_s:.0f}s: see {inspector}")
+        sleep(poll_s)
+
+
+def list_deployments(project: VercelProject, **filters: object) -> list[dict[str, Any]]:
+    path = f"/v6/deployments{project.query(projectId=project.project_id, limit=20, **filters)}"
+    deployments: list[dict[str, Any]] = project.rest().json("GET", path).get("deployments", [])
+    return sorted(deployments, key=lambda d: d.get("created") or d.get("createdAt") or 0, reverse=True)
+
+
+def find_preview_for_commit(project: VercelProject, sha: str) -> dict[str, Any] | None:
+    """The newest preview built from this commit that is not failed, to reuse instead of rebuilding."""
+    for deployment in list_deployments(project, **{"meta-githubCommitSha": sha}):
+        state = deployment.get("readyState") or deployment.get("state")
+        if deployment.get("target") in (None, "preview") and state not in FAILED:
+            return deployment
+    return None
+
+
+def previous_production(project: VercelProject, current_url: str | None = None) -> dict[str, Any]:
+    """The newest READY production deployment other than `current_url` (what to roll back to)."""
+    current = _host(current_url) if current_url else None
+    ready = [d for d in list_deployments(project, target="production", state="READY") if _host(d["url"]) != current]
+    if current is None:
+        ready = ready[1:]  # the newest one is the live, failing one
+    if not ready:
+        raise DeploymentFailed("no earlier READY production deployment to roll back to")
+    return ready[0]
+
+
+__all__ = ["ApiError", "DeploymentFailed", "MissingConfig", "VercelProject"]

@@ -1,0 +1,107 @@
+"""ci/: URL extraction, the deploy step's decisions, and the JUnit → Markdown report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ci import deploy, report, vercel
+from ci.vercel import DeploymentFailed
+
+
+@pytest.mark.parametrize(
+    ("stdout", "url"),
+    [
+        ("https://jessie-git-feature-team.vercel.app\n", "https://jessie-git-feature-team.vercel.app"),
+        ("\n  https://jessie-3k2j1.vercel.app  \n\n", "https://jessie-3k2j1.vercel.app"),
+        ("Vercel CLI 58.10.0\nhttps://jessie-3k2j1.vercel.app\n", "https://jessie-3k2j1.vercel.app"),
+    ],
+)
+def test_the_one_url_on_stdout_is_the_deployment(stdout: str, url: str) -> None:
+    assert vercel.parse_deployment_url(stdout) == url
+
+
+@pytest.mark.parametrize(
+    "stdout",
+    [
+        "",
+        "Deployment queued\n",
+        "Inspect: https://vercel.com/team/jessie/abc\nhttps://jessie-3k2j1.vercel.app\n",
+        "https://a.vercel.app\nhttps://b.vercel.app\n",
+        "WARNING! see https://vercel.com/docs for details\n",
+    ],
+)
+def test_anything_but_exactly_one_url_is_refused(stdout: str) -> None:
+    with pytest.raises(DeploymentFailed, match="expected exactly one deployment URL"):
+        vercel.parse_deployment_url(stdout)
+
+
+def test_a_fork_pull_request_is_skipped_not_failed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    event = tmp_path / "event.json"
+    event.write_text(
+        json.dumps(
+            {
+                "pull_request": {
+                    "number": 5,
+                    "head": {"sha": "abc", "repo": {"fork": True, "full_name": "eve/jessie"}},
+                    "base": {"repo": {"full_name": "octo/jessie"}},
+                }
+            }
+        )
+    )
+    output, summary = tmp_path / "output", tmp_path / "summary"
+    for name in ("VERCEL_TOKEN", "VERCEL_ORG_ID", "VERCEL_PROJECT_ID"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("GITHUB_EVENT_PATH", str(event))
+    monkeypatch.setenv("GITHUB_OUTPUT", str(output))
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    assert deploy.main(["preview", "--reuse"]) == 0
+    assert capsys.readouterr().out.startswith("skipped: pull request from the fork eve/jessie")
+    assert output.read_text() == "url=\n"
+    assert "skipped" in summary.read_text()
+
+
+def test_missing_secrets_on_the_main_repository_are_an_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("GITHUB_EVENT_PATH", raising=False)
+    for name in ("VERCEL_TOKEN", "VERCEL_ORG_ID", "VERCEL_PROJECT_ID"):
+        monkeypatch.delenv(name, raising=False)
+    assert deploy.main(["production"]) == 1
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("error: missing VERCEL_TOKEN, VERCEL_ORG_ID, VERCEL_PROJECT_ID")
+    assert "\n" not in error
+
+
+JUNIT = """<?xml version="1.0" encoding="utf-8"?>
+<testsuites><testsuite name="pytest" errors="0" failures="1" skipped="1" tests="4" time="12.5">
+<testcase classname="tests.e2e.test_site" name="test_home" time="1.0"/>
+<testcase classname="tests.e2e.test_site" name="test_health" time="0.5"/>
+<testcase classname="tests.e2e.test_site" name="test_cron[None]" time="0.2">
+  <failure message="AssertionError: assert 500 == 401 | pipe">trace line 1
+trace line 2</failure></testcase>
+<testcase classname="tests.e2e.test_site" name="test_walk" time="0"><skipped message="local only"/></testcase>
+</testsuite></testsuites>"""
+
+
+def test_junit_becomes_a_markdown_table(tmp_path: Path) -> None:
+    path = tmp_path / "junit.xml"
+    path.write_text(JUNIT)
+    results = report.read_junit(path)
+    assert (results.passed, results.failed, results.skipped, results.seconds) == (2, 1, 1, 12.5)
+    text = report.markdown(results, "Playwright on the Preview", "https://github.com/o/r/actions/runs/1")
+    assert text.startswith("### ❌ Playwright on the Preview")
+    assert "| 2 | 1 | 1 | 12.5 s |" in text
+    assert "| `tests.e2e.test_site::test_cron[None]` | AssertionError: assert 500 == 401 \\| pipe |" in text
+    assert text.rstrip().endswith("https://github.com/o/r/actions/runs/1")
+
+
+def test_a_missing_junit_file_is_a_failed_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    summary = tmp_path / "summary"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    assert report.main([str(tmp_path / "absent.xml")]) == 1
+    assert "the suite did not run" in summary.read_text()
