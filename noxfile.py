@@ -16,7 +16,7 @@ import nox
 
 nox.options.default_venv_backend = "uv"
 nox.options.reuse_venv = "yes"
-nox.options.sessions = ["lint", "tests", "build", "workflows", "e2e"]
+nox.options.sessions = ["lint", "tests", "build", "workflows", "e2e", "pipeline"]
 E2E_OUTPUT = "test-results/e2e"
 
 
@@ -69,7 +69,8 @@ def build(session: nox.Session) -> None:
     vercel_cli(session)
     session.run("python", "-m", "ci.build_check", "--config-only")
     production = "--prod" in session.posargs
-    session.run("python", "-c", f"import ci.vercel as v; v.ensure_project_settings(); v.build(None, {production})")
+    build_code = "import ci.vercel as v\nv.ensure_project_settings()\nwith v.python_version_file(): v.build(None, {})"
+    session.run("python", "-c", build_code.format(production))
     session.run("python", "-m", "ci.build_check")
 
 
@@ -103,6 +104,15 @@ def e2e(session: nox.Session) -> None:
         "--tracing=retain-on-failure",
         *session.posargs,
     )
+
+
+@nox.session(python=PYTHON)
+def pipeline(session: nox.Session) -> None:
+    """The whole Git flow offline: the real CLI and the workflows' sessions against a local
+    Vercel and GitHub (push → Preview, PR → Playwright on it, merge → Production → cron)."""
+    sync(session, "pipeline")
+    vercel_cli(session)
+    session.run("pytest", "tests/pipeline", *session.posargs)
 
 
 @nox.session(python=PYTHON)

@@ -62,11 +62,12 @@ def deploy(environment: str, reuse: bool) -> int:
             ready = vercel.wait_until_ready(project, existing["url"])
             _announce("https://" + ready["url"], "Preview", sha, reused=True)
             return 0
-    vercel.pull(project, environment)
-    vercel.build(project, production)
     meta = {"githubCommitSha": sha, "githubCommitRef": branch, "githubPrId": pr}
-    # CLI deployments get no VERCEL_GIT_COMMIT_SHA from Vercel: the app reads this instead.
-    url = vercel.deploy(project, production, meta, env={"JESSIE_COMMIT_SHA": sha})
+    with vercel.python_version_file():
+        vercel.pull(project, environment)
+        vercel.build(project, production)
+        # CLI deployments get no VERCEL_GIT_COMMIT_SHA from Vercel: the app reads this instead.
+        url = vercel.deploy(project, production, meta, env={"JESSIE_COMMIT_SHA": sha})
     vercel.wait_until_ready(project, url)
     _announce(url, "Production" if production else "Preview", sha)
     return 0
@@ -84,6 +85,10 @@ def rollback(current: str | None) -> int:
 
 def migrate(environment: str) -> int:
     """Migrations run with the database settings Vercel holds for that environment."""
+    reason = github.skip_reason()
+    if reason:
+        print(f"skipped: {reason}")
+        return 0
     project = VercelProject.from_env()
     vercel.pull(project, environment)
     values = dotenv_values(f".vercel/.env.{environment}.local")

@@ -8,14 +8,14 @@ test uses a local Vercel.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -90,20 +90,13 @@ class VercelProject:
 # ---- the CLI ------------------------------------------------------------------------------
 
 
-def _real_binary(name: str) -> str:
-    """The executable itself, not a pyenv shim (shims follow .python-version files)."""
-    found = shutil.which(name) or name
-    if "/.pyenv/shims/" in found:
-        which = subprocess.run(["pyenv", "which", name], capture_output=True, text=True, check=False)
-        if which.returncode == 0:
-            return which.stdout.strip()
-    return found
-
-
 def toolchain_env() -> dict[str, str]:
-    """`vercel build` wants uv and Python 3.12 on PATH: this interpreter's, and the real uv."""
-    python_dir = os.path.dirname(sys.executable)
-    path = os.pathsep.join([python_dir, os.path.dirname(_real_binary("uv")), os.environ.get("PATH", "")])
+    """`vercel build` asks `uv python list` for a Python 3.12 and runs uv: first on PATH go
+    this interpreter's real installation (uv may skip virtualenvs), then this environment's
+    own uv (a pinned dependency, so no pyenv shim is involved)."""
+    installation = os.path.dirname(os.path.realpath(sys.executable))
+    environment = os.path.dirname(sys.executable)
+    path = os.pathsep.join([installation, environment, os.environ.get("PATH", "")])
     return {"PATH": path, "VERCEL_TELEMETRY_DISABLED": "1"}
 
 
@@ -130,14 +123,20 @@ def pull(project: VercelProject, environment: str) -> None:
     run_cli(["pull", "--yes", f"--environment={environment}"], project)
 
 
-def build(project: VercelProject | None, production: bool) -> None:
-    """`vercel build`, then remove the .python-version it writes (it would switch pyenv shims)."""
-    had_python_version = Path(".python-version").exists()
+@contextlib.contextmanager
+def python_version_file() -> Iterator[None]:
+    """`vercel build` writes .python-version and the prebuilt output then needs it; remove it
+    afterwards (if it was not there before), since it would switch every pyenv shim here."""
+    existed = Path(".python-version").exists()
     try:
-        run_cli(["build", "--yes", *(["--prod"] if production else [])], project)
+        yield
     finally:
-        if not had_python_version:
+        if not existed:
             Path(".python-version").unlink(missing_ok=True)
+
+
+def build(project: VercelProject | None, production: bool) -> None:
+    run_cli(["build", "--yes", *(["--prod"] if production else [])], project)
 
 
 def parse_deployment_url(stdout: str) -> str:

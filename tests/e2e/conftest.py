@@ -62,11 +62,13 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
 @pytest.fixture(scope="session")
 def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]:
     """Protected Vercel previews let the suite in with the automation bypass secret."""
+    arguments = dict(browser_context_args)
     secret = os.environ.get("VERCEL_AUTOMATION_BYPASS_SECRET")
-    if not secret:
-        return browser_context_args
-    headers = {"x-vercel-protection-bypass": secret, "x-vercel-set-bypass-cookie": "true"}
-    return {**browser_context_args, "extra_http_headers": headers}
+    if secret:
+        arguments["extra_http_headers"] = {"x-vercel-protection-bypass": secret, "x-vercel-set-bypass-cookie": "true"}
+    if os.environ.get("E2E_IGNORE_HTTPS_ERRORS") == "1":  # the offline pipeline's throw-away local CA
+        arguments["ignore_https_errors"] = True
+    return arguments
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

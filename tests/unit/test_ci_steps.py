@@ -10,6 +10,8 @@ import pytest
 from ci import deploy, report, vercel
 from ci.vercel import DeploymentFailed
 
+FIXTURES = Path(__file__).parent / "fixtures"
+
 
 @pytest.mark.parametrize(
     ("stdout", "url"),
@@ -36,6 +38,21 @@ def test_the_one_url_on_stdout_is_the_deployment(stdout: str, url: str) -> None:
 def test_anything_but_exactly_one_url_is_refused(stdout: str) -> None:
     with pytest.raises(DeploymentFailed, match="expected exactly one deployment URL"):
         vercel.parse_deployment_url(stdout)
+
+
+def test_captured_cli_outputs() -> None:
+    """Real `vercel deploy --prebuilt` output from the pinned CLI (see fixtures/capture_vercel_outputs.py)."""
+    captured = json.loads((FIXTURES / "vercel_deploy_outputs.json").read_text())
+    assert {case["name"] for case in captured} >= {"preview", "production", "bad token"}
+    for case in captured:
+        if case["exit"] == 0:
+            assert vercel.parse_deployment_url(case["stdout"]) == case["url"], case["name"]
+            # stderr carries the same URL beside an inspector link: taking it from there is refused
+            with pytest.raises(DeploymentFailed):
+                vercel.parse_deployment_url(case["stderr"])
+        else:
+            with pytest.raises(DeploymentFailed):
+                vercel.parse_deployment_url(case["stdout"])
 
 
 def test_a_fork_pull_request_is_skipped_not_failed(

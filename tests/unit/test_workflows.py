@@ -46,7 +46,7 @@ def test_ci_runs_the_checks_on_every_push_and_pull_request() -> None:
 def test_a_push_to_a_branch_deploys_a_preview() -> None:
     preview = load("preview.yml")
     assert preview["on"] == {"push": {"branches-ignore": ["main"]}}
-    assert "nox -s deploy -- preview" in runs(preview, "deploy")
+    assert runs(preview, "deploy")[1:] == ["nox -s migrate -- preview", "nox -s deploy -- preview"]
     assert preview["jobs"]["deploy"]["permissions"] == {"contents": "read", "deployments": "write"}
     assert preview["concurrency"]["cancel-in-progress"] is True
 
@@ -56,6 +56,7 @@ def test_a_pull_request_tests_the_preview_of_its_head_commit() -> None:
     assert pr["on"] == {"pull_request": {"branches": ["main"]}}
     commands = runs(pr, "e2e")
     assert commands[1:] == [
+        "nox -s migrate -- preview",
         "nox -s deploy -- preview --reuse",
         'nox -s e2e -- --base-url "${PREVIEW_URL}"',
         'nox -s report -- --comment --artifact-url "${RUN_URL}"',

@@ -1,0 +1,49 @@
+"""The local Vercel as one object: REST API, runtime, Production alias, cron clock."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+from sandbox.serving import ServerThread
+
+from .alias import AliasForwarder
+from .api import create_app
+from .cron import CronRunner
+from .runtime import Runtime
+from .state import VercelState
+from .tls import write_certificates
+
+
+class LocalVercel:
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = root or Path(tempfile.mkdtemp(prefix="jessie-vercel-"))
+        self.ca, cert, key = write_certificates(self.root / "tls")
+        self.state = VercelState(self.root)
+        self.alias = AliasForwarder(self.state)
+        self.runtime = Runtime(self.state, cert, key)
+        self.cron = CronRunner(self.state, str(self.ca))
+        self._server = ServerThread(create_app(self.state, self.runtime, self.cron, lambda: self.url))
+        self.url = self._server.url
+
+    @property
+    def production_url(self) -> str:
+        return f"https://{self.state.alias_host}"
+
+    def start(self) -> LocalVercel:
+        self.alias.start()
+        self._server.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.stop()
+        self.runtime.stop()
+        self.alias.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def __enter__(self) -> LocalVercel:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
