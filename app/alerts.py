@@ -1,9 +1,10 @@
 """Alerts: one per failure episode, to a Slack-compatible webhook, always logged as errors.
 
-An episode starts when a run fails, or when an account has failed
-`JESSIE_ALERT_AFTER_FAILURES` runs in a row; it ends when the run (or the account)
-succeeds again. Only the start of an episode is sent, so a sync that stays broken for
-a day sends one message, not twenty-four.
+An episode starts when a run fails, when an account has failed
+`JESSIE_ALERT_AFTER_FAILURES` runs in a row, or when Google revokes an account's token
+(it is then parked until reconnected); it ends when the run (or the account) recovers.
+Only the start of an episode is sent, so a sync that stays broken for a day sends one
+message, not twenty-four.
 """
 
 from __future__ import annotations
@@ -67,16 +68,22 @@ def evaluate(conn: Connection, settings: Settings, run: dict[str, Any]) -> list[
             sent.append(f"Jessie sync run {run['run_id']} failed: {run.get('error') or 'every account failed'}")
     else:
         _end_episode(conn, RUN_FAILED)
+    # A revoked token parks the account (needs_reauth): it fails no more runs, so it is news at once.
     failing = conn.execute(
-        """select email, consecutive_failures, last_sync_error from jessie.accounts
-           where consecutive_failures >= %s""",
+        """select email, consecutive_failures, last_sync_error, status from jessie.accounts
+           where consecutive_failures >= %s or status = 'needs_reauth'""",
         [settings.alert_after_failures],
     ).fetchall()
-    for email, failures, error in failing:
-        if _start_episode(conn, f"account:{email}"):
+    for email, failures, error, status in failing:
+        if not _start_episode(conn, f"account:{email}"):
+            continue
+        if status == "needs_reauth":
+            sent.append(f"Jessie: {email} must reconnect Gmail: {error or 'Google refused its token'}")
+        else:
             sent.append(f"Jessie: {email} has failed {failures} sync runs in a row: {error or 'unknown error'}")
     healthy = conn.execute(
-        """select 'account:' || email from jessie.accounts where consecutive_failures < %s""",
+        """select 'account:' || email from jessie.accounts
+           where consecutive_failures < %s and status <> 'needs_reauth'""",
         [settings.alert_after_failures],
     ).fetchall()
     if healthy:

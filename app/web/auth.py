@@ -12,6 +12,8 @@ import hmac
 import secrets
 from typing import Any
 
+import httplib2
+from cryptography.fernet import InvalidToken
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
@@ -120,7 +122,7 @@ def disconnect(request: Request) -> Any:
         if account is not None:
             try:
                 revoke(settings, TokenCipher.from_settings(settings).decrypt(account["refresh_token_encrypted"]))
-            except (OSError, ValueError) as failure:  # Google unreachable: the data still goes
+            except (OSError, ValueError, httplib2.HttpLib2Error, InvalidToken) as failure:  # the data still goes
                 log_event("oauth.revoke_failed", account=email, error=type(failure).__name__)
             accounts.remove_account(conn, email)
     log_event("account.disconnected", account=email)
