@@ -35,11 +35,10 @@ def cron_email_sync(request: Request) -> JSONResponse:
         return JSONResponse({"error": str(error)}, 500)
     if not bearer_matches(request.headers.get("authorization"), secret):
         return JSONResponse({"error": "unauthorized"}, 401, headers={"WWW-Authenticate": "Bearer"})
-    trigger = "cron" if request.headers.get("user-agent", "").startswith("vercel-cron/") else "cron-manual"
     try:
-        summary = run_sync(trigger, settings.cron_budget_s, settings=settings, pool=pool_of(request))
+        summary = run_sync("cron", settings.cron_budget_s, settings=settings, pool=pool_of(request))
     except Exception as error:  # no run could even be recorded (database down, …)
-        log_event("sync.run.not_started", logging.ERROR, trigger=trigger, error=type(error).__name__)
+        log_event("sync.run.not_started", logging.ERROR, trigger="cron", error=type(error).__name__)
         return JSONResponse({"message": "Email sync failed", "error": type(error).__name__}, 500)
     body = {"run": summary.contract() | {"accounts_incomplete": summary.accounts_incomplete, "error": summary.error}}
     if summary.status == "failed":
