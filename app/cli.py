@@ -91,21 +91,11 @@ def _sync(args: argparse.Namespace) -> int:
 
 
 def _runs(args: argparse.Namespace) -> int:
-    from psycopg.rows import dict_row
-
     from app.db.connection import connect
+    from app.sync.store import recent_runs
 
     with connect(get_settings()) as conn:
-        rows = (
-            conn.cursor(row_factory=dict_row)
-            .execute(
-                """select id, trigger, status, started_at, accounts_ok, accounts_failed, messages_added,
-                          messages_updated, messages_deleted, quota_units, duration_ms
-                   from jessie.sync_runs order by id desc limit %s""",
-                [args.limit],
-            )
-            .fetchall()
-        )
+        rows = recent_runs(conn, args.limit)
     columns = [
         "id",
         "trigger",

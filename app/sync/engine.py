@@ -15,6 +15,7 @@ import base64
 import html
 import itertools
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -198,16 +199,29 @@ class AccountSync:
         new_ids = [i for i in ids if i not in done and i not in known]
         old_ids = [i for i in ids if i not in done and i in known]
         batches = itertools.chain(fetcher.fetch(new_ids, "raw"), fetcher.fetch(old_ids, "minimal"))
-        remaining = len(new_ids) + len(old_ids)
+        self._commit(batches, len(new_ids) + len(old_ids), known, lambda conn, _: self._page_done(conn, next_token))
+
+    def _commit(
+        self,
+        batches: Iterator[list[Fetched]],
+        total: int,
+        known: dict[str, list[str]],
+        progress: Callable[[store.Connection, set[str]], None],
+    ) -> None:
+        """Each batch in its own transaction; the last one's (or a lone one, when there was
+        nothing to fetch) also moves the account's progress, given the ids fetched."""
+        if total == 0:
+            with self.pool.connection() as conn:
+                progress(conn, set())
+            return
+        remaining, fetched = total, set()
         for results in batches:
             remaining -= len(results)
+            fetched |= {item.gmail_id for item in results}
             with self.pool.connection() as conn:
-                self._save(conn, results, generation, known)
+                self._save(conn, results, known)
                 if remaining == 0:
-                    self._page_done(conn, next_token)
-        if not new_ids and not old_ids:
-            with self.pool.connection() as conn:
-                self._page_done(conn, next_token)
+                    progress(conn, fetched)
 
     def _page_done(self, conn: store.Connection, next_token: str | None) -> None:
         account = self.account
@@ -243,18 +257,12 @@ class AccountSync:
         with self.pool.connection() as conn:
             stored = store.stored_labels(conn, account.id, changes.to_fetch)
         to_fetch = [gmail_id for gmail_id in changes.to_fetch if gmail_id not in stored]
-        fetched: set[str] = set()
-        remaining = len(to_fetch)
-        for results in fetcher.fetch(to_fetch, "raw"):
-            remaining -= len(results)
-            fetched |= {item.gmail_id for item in results}
-            with self.pool.connection() as conn:
-                self._save(conn, results, account.full_sync_generation, {})
-                if remaining == 0:
-                    self._apply_window(conn, changes.deleted, changes.label_ops, fetched, latest)
-        if not to_fetch:
-            with self.pool.connection() as conn:
-                self._apply_window(conn, changes.deleted, changes.label_ops, fetched, latest)
+        self._commit(
+            fetcher.fetch(to_fetch, "raw"),
+            len(to_fetch),
+            {},
+            lambda conn, fetched: self._apply_window(conn, changes.deleted, changes.label_ops, fetched, latest),
+        )
 
     def _apply_window(
         self,
@@ -276,9 +284,7 @@ class AccountSync:
 
     # ---- writing --------------------------------------------------------------------------
 
-    def _save(
-        self, conn: store.Connection, results: list[Fetched], generation: int, known: dict[str, list[str]]
-    ) -> None:
+    def _save(self, conn: store.Connection, results: list[Fetched], known: dict[str, list[str]]) -> None:
         rows, labels = [], {}
         for item in results:
             if item.message is None:
@@ -288,6 +294,7 @@ class AccountSync:
                 rows.append(message_row(item.message, self.settings.max_body_chars))
             else:
                 labels[item.gmail_id] = list(item.message.get("labelIds", []))
+        generation = self.account.full_sync_generation
         added, updated = store.save_messages(conn, self.account.id, rows, generation)
         updated += store.save_labels(conn, self.account.id, labels, generation, known)
         self.result.added += added
