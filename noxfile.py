@@ -46,6 +46,13 @@ def vercel_cli(session: nox.Session) -> None:
         session.run("npm", "ci", "--no-audit", "--no-fund", external=True)
 
 
+def ci_deploy(session: nox.Session, *command: str) -> None:
+    """`python -m ci.deploy COMMAND ARGS`, with the ci group and the pinned Vercel CLI."""
+    sync(session, "ci")
+    vercel_cli(session)
+    session.run("python", "-m", "ci.deploy", *command, *session.posargs)
+
+
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
     """ruff (lint + format check) and mypy."""
@@ -125,25 +132,19 @@ def report(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def migrate(session: nox.Session) -> None:
     """`nox -s migrate -- production`: migrations against that Vercel environment's database."""
-    sync(session, "ci")
-    vercel_cli(session)
-    session.run("python", "-m", "ci.deploy", "migrate", *session.posargs)
+    ci_deploy(session, "migrate")
 
 
 @nox.session(python=PYTHON)
 def deploy(session: nox.Session) -> None:
     """`nox -s deploy -- preview [--reuse]` or `-- production`: build, deploy, wait until READY."""
-    sync(session, "ci")
-    vercel_cli(session)
-    session.run("python", "-m", "ci.deploy", *session.posargs)
+    ci_deploy(session)
 
 
 @nox.session(python=PYTHON)
 def rollback(session: nox.Session) -> None:
     """Production back to the previous READY deployment."""
-    sync(session, "ci")
-    vercel_cli(session)
-    session.run("python", "-m", "ci.deploy", "rollback", *session.posargs)
+    ci_deploy(session, "rollback")
 
 
 @nox.session(python=PYTHON)

@@ -2,26 +2,20 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import requests
 
+from sandbox.gmail.cli import spawn
+
 
 @contextmanager
 def sandbox_process(*args: str) -> Iterator[str]:
     """`jessie sandbox` in its own process (its own core), yielding its URL."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "sandbox", "--port", "0", *args], stdout=subprocess.PIPE, text=True
-    )
+    process, url = spawn("--port", "0", *args)
     try:
-        assert process.stdout is not None
-        line = process.stdout.readline().strip()
-        if not line.startswith("sandbox ready "):
-            raise RuntimeError(f"the sandbox did not start: {line!r}")
-        yield line.removeprefix("sandbox ready ")
+        yield url
     finally:
         process.terminate()
         process.wait(timeout=30)

@@ -27,6 +27,7 @@ import requests
 from app.config import Settings
 from app.db.connection import connect
 from app.db.migrate import migrate
+from sandbox.gmail.cli import spawn
 from sandbox.gmail.oauth import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 from sandbox.serving import listening_socket
 
@@ -81,26 +82,8 @@ class LocalStack:
         return self
 
     def _start_sandbox(self) -> None:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "app.cli",
-                "sandbox",
-                "--port",
-                str(self.sandbox_port),
-                "--quota",
-                str(self.quota_units_per_second),
-            ],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
+        process, self.sandbox_url = spawn("--port", str(self.sandbox_port), "--quota", str(self.quota_units_per_second))
         self._processes.append(process)
-        assert process.stdout is not None
-        line = process.stdout.readline().strip()
-        if not line.startswith("sandbox ready "):
-            raise RuntimeError(f"the Gmail sandbox did not start: {line!r}")
-        self.sandbox_url = line.removeprefix("sandbox ready ")
         created = requests.post(
             f"{self.sandbox_url}/_sandbox/accounts",
             json={"email": DEMO_ACCOUNT, "messages": self.demo_messages, "seed": 7},

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import subprocess
+import sys
 
 from .faults import FaultConfig
 from .quota import QuotaConfig
@@ -48,3 +50,14 @@ def run(args: argparse.Namespace) -> int:
     server = SandboxServer(state, args.host, args.port)
     server.serve_forever(lambda url: print(f"sandbox ready {url}", flush=True))
     return 0
+
+
+def spawn(*args: str) -> tuple[subprocess.Popen[str], str]:
+    """`jessie sandbox ARGS` in its own process: the process and the URL it announced."""
+    process = subprocess.Popen([sys.executable, "-m", "app.cli", "sandbox", *args], stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    line = process.stdout.readline().strip()
+    if not line.startswith("sandbox ready "):
+        process.terminate()
+        raise RuntimeError(f"the Gmail sandbox did not start: {line!r}")
+    return process, line.removeprefix("sandbox ready ")

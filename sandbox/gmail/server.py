@@ -84,14 +84,13 @@ def create_app(state: SandboxState) -> Starlette:
         if seconds:
             await asyncio.sleep(seconds)
 
-    def send(answer: ApiResponse, content_type: str | None = None, body: bytes | None = None) -> Response:
+    def send(answer: ApiResponse, content_type: str | None = None) -> Response:
         headers = dict(answer.headers)
-        media = content_type or headers.pop("Content-Type", errors.JSON_TYPE)
-        headers.pop("Content-Type", None)
+        media = headers.pop("Content-Type", errors.JSON_TYPE)
         cls = ResetResponse if state.faults.reset() else Response
         if cls is ResetResponse:
             state.resets += 1
-        return cls(body if body is not None else answer.body, answer.status, headers, media_type=media)
+        return cls(answer.body, answer.status, headers, media_type=content_type or media)
 
     async def gmail(request: Request) -> Response:
         call = ApiCall(
@@ -144,7 +143,7 @@ def create_app(state: SandboxState) -> Starlette:
             for email, count in granted.items():
                 quota.leave(email, count)
         content_type, body = build_batch_response(parts, answers)
-        return send(ApiResponse(200, body), content_type, body)
+        return send(ApiResponse(200, body), content_type)
 
     async def authorize(request: Request) -> Response:
         if request.method == "POST":

@@ -14,6 +14,7 @@ import requests
 
 from app.db.migrate import load_migrations
 from ci import vercel as ci_vercel
+from tests.integration.web_helpers import consent
 from tests.pipeline.conftest import ADMIN, GITHUB_REPOSITORY, World, migrated
 
 pytestmark = pytest.mark.timeout(1800)
@@ -59,16 +60,8 @@ def _connect_gmail(base_url: str, world: World) -> requests.Session:
     browser.verify = str(world.vercel.ca)
     started = browser.get(f"{base_url}/auth/google", allow_redirects=False, timeout=30)
     assert started.status_code == 303, started.text
-    page = browser.get(started.headers["Location"], timeout=30)
-    form = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', page.text))
-    form = {name: value.replace("&amp;", "&") for name, value in form.items()}
-    answer = browser.post(
-        started.headers["Location"].split("?")[0],
-        data={**form, "account": ADMIN, "decision": "allow"},
-        allow_redirects=False,
-        timeout=30,
-    )
-    done = browser.get(answer.headers["Location"], allow_redirects=False, timeout=60)
+    callback = consent(browser, started.headers["Location"], ADMIN)
+    done = browser.get(callback, allow_redirects=False, timeout=60)
     assert (done.status_code, done.headers.get("Location")) == (303, "/inbox"), done.text
     return browser
 
