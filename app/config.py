@@ -126,8 +126,15 @@ def _development_secret(data_dir: Path, name: str) -> str:
             pass
         finally:
             draft.unlink()
+    return _published_secrets(path.resolve())[name]
+
+
+@cache
+def _published_secrets(path: Path) -> dict[str, str]:
+    """Read once per process: a published secrets file never changes (signing every session
+    cookie must not read a file)."""
     stored: dict[str, str] = json.loads(path.read_text())
-    return stored[name]
+    return stored
 
 
 @cache
