@@ -71,14 +71,12 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def build(session: nox.Session) -> None:
-    """The real Vercel CLI builds offline; then the Build Output is checked (cron, function, size)."""
+    """The real Vercel CLI builds offline (`-- --prod` for Production); then the Build Output is
+    checked: cron, function, completeness (it imports from its own files alone), size."""
     sync(session, "ci")
     vercel_cli(session)
     session.run("python", "-m", "ci.build_check", "--config-only")
-    production = "--prod" in session.posargs
-    build_code = "import ci.vercel as v\nv.ensure_project_settings()\nwith v.python_version_file(): v.build(None, {})"
-    session.run("python", "-c", build_code.format(production))
-    session.run("python", "-m", "ci.build_check")
+    session.run("python", "-m", "ci.deploy", "build", *session.posargs)
 
 
 @nox.session(python=PYTHON)

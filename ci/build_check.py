@@ -1,26 +1,50 @@
 """Check a Vercel Build Output (`.vercel/output`) before anything is deployed from it.
 
 - vercel.json is valid JSON and carries the hourly cron exactly as designed;
-- the Build Output's config.json lists that cron;
+- the Build Output's config.json lists the cron this Vercel plan accepts (`ci/plans.py`);
 - following config.json's routes, /api/cron/email-sync reaches a function that exists;
-- that function's bundle (files listed in its .vc-config.json plus what sits in its
-  folder) is under Vercel's 250 MB limit; its size is reported.
+- the function is complete as Vercel will see it: every `filePathMap` source exists, none
+  is dropped by a `.vercelignore` rule (the CLI applies it to those sources when it uploads
+  a prebuilt output), and, assembled from those files alone and run on a bare Python of
+  its runtime, the generated handler and every module of `app` import;
+- that bundle is under Vercel's 250 MB limit; its size is reported.
 
 Every failure is one line that says what to fix.
 """
 
 from __future__ import annotations
 
-import json
-import re
+import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-CRON_PATH = "/api/cron/email-sync"
-CRON = {"path": CRON_PATH, "schedule": "0 * * * *"}
+import pathspec
+
+from ci.plans import CRON_PATH, HOURLY, UnknownPlan, cron_for, plan_from_env
+from sandbox.vercel.build_output import (
+    BuildOutputError,
+    assemble,
+    bare_python,
+    function_config,
+    function_environment,
+    function_files,
+    load_json,
+    resolve_function,
+)
+
 BUNDLE_LIMIT_BYTES = 250 * 1024 * 1024
+# What Vercel's runtime does with the function (import the generated handler from the task
+# root), then every module of the app, so a dependency used only inside a function counts too.
+IMPORT_PROBE = """
+import importlib, pkgutil, sys
+sys.path.insert(0, ".")
+import vc__handler__python
+import app
+for module in pkgutil.walk_packages(app.__path__, "app."):
+    importlib.import_module(module.name)
+"""
 
 
 class BuildCheckError(Exception):
@@ -32,6 +56,7 @@ class BuildReport:
     function: str
     crons: list[dict[str, str]]
     bundle_bytes: int
+    files: int
     runtime: str
     max_duration: int | None
 
@@ -39,84 +64,85 @@ class BuildReport:
         return [
             f"function serving {CRON_PATH}: {self.function} ({self.runtime}, maxDuration {self.max_duration}s)",
             "crons: " + ", ".join(f"{c['path']} @ '{c['schedule']}'" for c in self.crons),
-            f"bundle: {self.bundle_bytes / 1024 / 1024:.1f} MB of {BUNDLE_LIMIT_BYTES // 1024 // 1024} MB",
+            f"bundle: {self.files} files, {self.bundle_bytes / 1024 / 1024:.1f} MB of "
+            f"{BUNDLE_LIMIT_BYTES // 1024 // 1024} MB; imports from the function alone",
         ]
 
 
-def _load_json(path: Path, what: str) -> Any:
-    if not path.exists():
-        raise BuildCheckError(f"{path} is missing: {what}")
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as error:
-        where = f"line {error.lineno}, column {error.colno}"
-        raise BuildCheckError(f"{path} is not valid JSON ({where}): {error.msg}") from None
-
-
 def check_vercel_json(path: Path) -> None:
-    config = _load_json(path, "the project's Vercel configuration")
+    try:
+        config = load_json(path, "the project's Vercel configuration")
+    except BuildOutputError as error:
+        raise BuildCheckError(str(error)) from None
     if not isinstance(config, dict):
         raise BuildCheckError(f"{path} must hold a JSON object")
     crons = config.get("crons")
-    if not isinstance(crons, list) or CRON not in crons:
-        raise BuildCheckError(f'{path} must declare the hourly cron {json.dumps(CRON)} under "crons"')
+    hourly = {"path": CRON_PATH, "schedule": HOURLY}
+    if not isinstance(crons, list) or hourly not in crons:
+        raise BuildCheckError(f'{path} must declare the hourly cron {hourly} under "crons"')
 
 
-def _substitute(destination: str, match: re.Match[str]) -> str:
-    """`$1`-style references in a route's dest, filled from its src match."""
-    return re.sub(r"\$(\d+)", lambda ref: match.group(int(ref.group(1))) or "", destination)
+def ignored_sources(project: Path, sources: list[str]) -> list[str]:
+    """The sources a `.vercelignore` rule matches (gitignore semantics, as the CLI's)."""
+    ignore_file = project / ".vercelignore"
+    if not ignore_file.exists():
+        return []
+    spec = pathspec.GitIgnoreSpec.from_lines(ignore_file.read_text().splitlines())
+    return [source for source in sources if spec.match_file(source)]
 
 
-def resolve_function(output: Path, routes: list[dict[str, Any]], path: str) -> Path:
-    """Follow the Build Output's routes (before the filesystem miss phase) to a function folder."""
-    functions = output / "functions"
-    current = path
-    for route in routes:
-        if "handle" in route:
-            if route["handle"] in ("error", "miss"):
-                break
-            continue
-        match = re.match(route.get("src", "^$"), current)
-        if not match:
-            continue
-        if "status" in route and "dest" not in route:
-            raise BuildCheckError(f"{path} is answered with status {route['status']} by a route, not a function")
-        if "dest" in route:
-            current = _substitute(route["dest"], match).split("?")[0]
-        if not route.get("continue"):
-            break
-    candidate = functions / (current.strip("/") + ".func")
-    if not candidate.is_dir():
-        raise BuildCheckError(f"{path} routes to {current}, but {candidate} does not exist")
-    return candidate
+def check_imports(function: Path, project: Path, files: dict[str, str]) -> None:
+    config = function_config(function)
+    with tempfile.TemporaryDirectory(prefix="jessie-function-") as scratch:
+        root = Path(scratch) / "task"
+        assemble({inside: project / source for inside, source in files.items()}, root, link=True)
+        python = bare_python(str(config.get("runtime", "python3.12")), Path(scratch) / "python")
+        done = subprocess.run(
+            [str(python), "-c", IMPORT_PROBE],
+            cwd=root,
+            env=function_environment(config),
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=300,
+        )
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
+        raise BuildCheckError(f"{function.name} does not import from its own files: {last}")
 
 
-def bundle_bytes(function: Path, project: Path) -> int:
-    config = _load_json(function / ".vc-config.json", "the function's configuration")
-    total = sum(f.stat().st_size for f in function.rglob("*") if f.is_file())
-    for source in (config.get("filePathMap") or {}).values():
-        file = project / source
-        if file.is_file():
-            total += file.stat().st_size
-    return total
-
-
-def check_output(project: Path) -> BuildReport:
+def check_output(project: Path, plan: str = "pro") -> BuildReport:
     check_vercel_json(project / "vercel.json")
     output = project / ".vercel" / "output"
-    config = _load_json(output / "config.json", "run `vercel build` first")
-    crons = config.get("crons") or []
-    if CRON not in crons:
-        raise BuildCheckError(f"the build output lists no hourly cron {json.dumps(CRON)} (crons: {crons})")
-    function = resolve_function(output, config.get("routes") or [], CRON_PATH)
-    size = bundle_bytes(function, project)
-    if size >= BUNDLE_LIMIT_BYTES:
-        raise BuildCheckError(f"{function.name} is {size / 1024 / 1024:.1f} MB, over Vercel's 250 MB limit")
-    vc_config = _load_json(function / ".vc-config.json", "the function's configuration")
+    try:
+        config = load_json(output / "config.json", "run `vercel build` first")
+        crons = config.get("crons") or []
+        wanted = cron_for(plan)
+        if crons != [wanted]:
+            raise BuildCheckError(f"on the {plan} plan the build output must list the cron {wanted} (crons: {crons})")
+        function = resolve_function(output, config.get("routes") or [], CRON_PATH)
+        files = function_files(function, project)
+        missing = sorted(source for source in files.values() if not (project / source).is_file())
+        if missing:
+            raise BuildCheckError(f"{len(missing)} filePathMap source(s) do not exist, e.g. {missing[0]}")
+        dropped = ignored_sources(project, sorted(set(files.values())))
+        if dropped:
+            raise BuildCheckError(
+                f".vercelignore drops {len(dropped)} file(s) the function needs from the upload, e.g. "
+                f"{dropped[0]}: anchor the rule that matches it (a leading /)"
+            )
+        size = sum((project / source).stat().st_size for source in files.values())
+        if size >= BUNDLE_LIMIT_BYTES:
+            raise BuildCheckError(f"{function.name} is {size / 1024 / 1024:.1f} MB, over Vercel's 250 MB limit")
+        check_imports(function, project, files)
+        vc_config = function_config(function)
+    except BuildOutputError as error:
+        raise BuildCheckError(str(error)) from None
     return BuildReport(
         function=str(function.relative_to(output)),
         crons=crons,
         bundle_bytes=size,
+        files=len(files),
         runtime=str(vc_config.get("runtime")),
         max_duration=vc_config.get("maxDuration"),
     )
@@ -131,8 +157,8 @@ def main(argv: list[str]) -> int:
         if config_only:
             check_vercel_json(project / "vercel.json")
             return 0
-        report = check_output(project)
-    except BuildCheckError as error:
+        report = check_output(project, plan_from_env())
+    except (BuildCheckError, UnknownPlan) as error:
         print(f"build check failed: {error}", file=sys.stderr)
         return 1
     for line in report.lines():

@@ -15,10 +15,11 @@ import argparse
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 from dotenv import dotenv_values
 
-from ci import github, vercel
+from ci import build_check, github, plans, vercel
 from ci.http import ApiError
 from ci.vercel import DeploymentFailed, MissingConfig, VercelProject
 
@@ -65,7 +66,7 @@ def deploy(environment: str, reuse: bool) -> int:
     meta = {"githubCommitSha": sha, "githubCommitRef": branch, "githubPrId": pr}
     with vercel.python_version_file():
         vercel.pull(project, environment)
-        vercel.build(project, production)
+        _build_and_check(project, production)
         # CLI deployments get no VERCEL_GIT_COMMIT_SHA from Vercel: the app reads this instead.
         url = vercel.deploy(project, production, meta, env={"JESSIE_COMMIT_SHA": sha})
     vercel.wait_until_ready(project, url)
@@ -99,9 +100,30 @@ def migrate(environment: str) -> int:
     return subprocess.run([sys.executable, "-m", "app.cli", "migrate"], env=env, check=False).returncode
 
 
+def _build_and_check(project: VercelProject | None, production: bool) -> None:
+    """`vercel build`, then the Build Output check: nothing incomplete is ever uploaded."""
+    plan = plans.plan_from_env()
+    vercel.build(project, production, plan)
+    try:
+        report = build_check.check_output(Path.cwd(), plan)
+    except build_check.BuildCheckError as error:
+        raise DeploymentFailed(f"the build output is not deployable: {error}") from None
+    for line in report.lines():
+        print(line)
+
+
+def build_locally(production: bool) -> int:
+    """`vercel build` of an unlinked checkout, offline, and its check (`nox -s build`)."""
+    vercel.ensure_project_settings()
+    with vercel.python_version_file():
+        _build_and_check(None, production)
+    return 0
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m ci.deploy")
     commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("build", help="build locally, offline").add_argument("--prod", action="store_true")
     for name in ("preview", "production"):
         command = commands.add_parser(name)
         command.add_argument("--reuse", action="store_true", help="reuse this commit's preview if there is one")
@@ -111,10 +133,12 @@ def main(argv: list[str]) -> int:
     try:
         if args.command in ("preview", "production"):
             return deploy(args.command, args.reuse)
+        if args.command == "build":
+            return build_locally(args.prod)
         if args.command == "rollback":
             return rollback(args.current)
         return migrate(args.environment)
-    except (MissingConfig, DeploymentFailed, ApiError) as error:
+    except (MissingConfig, DeploymentFailed, ApiError, plans.UnknownPlan) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
 

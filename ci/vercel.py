@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+from ci import plans
 from ci.http import Api, ApiError
 
 DEFAULT_API = "https://api.vercel.com"
@@ -100,9 +101,29 @@ def toolchain_env() -> dict[str, str]:
     return {"PATH": path, "VERCEL_TELEMETRY_DISABLED": "1"}
 
 
+# An active virtualenv (nox exports VIRTUAL_ENV, UV_PYTHON…) would capture the builder's
+# `uv pip install vercel-runtime`: uv follows them instead of the build's own .venv, and the
+# function ships without the module its handler imports first.
+_FOREIGN_ENVIRONMENT = (
+    "VIRTUAL_ENV",
+    "UV_PYTHON",
+    "UV_PROJECT_ENVIRONMENT",
+    "CONDA_PREFIX",
+    "PYTHONHOME",
+    "PYTHONPATH",
+)
+
+
+def cli_environment(project: VercelProject | None = None) -> dict[str, str]:
+    """What the CLI runs with: this machine's environment minus any active Python
+    environment, plus the toolchain and the project's credentials."""
+    inherited = {key: value for key, value in os.environ.items() if key not in _FOREIGN_ENVIRONMENT}
+    return {**inherited, **toolchain_env(), **(project.cli_env() if project else {})}
+
+
 def run_cli(args: list[str], project: VercelProject | None = None) -> str:
     """Run the pinned CLI; returns stdout. On failure the error carries the CLI's own words."""
-    env = {**os.environ, **toolchain_env(), **(project.cli_env() if project else {})}
+    env = cli_environment(project)
     command = [CLI, *args, *(project.cli_flags() if project else [])]
     result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     if result.returncode != 0:
@@ -135,8 +156,10 @@ def python_version_file() -> Iterator[None]:
             Path(".python-version").unlink(missing_ok=True)
 
 
-def build(project: VercelProject | None, production: bool) -> None:
-    run_cli(["build", "--yes", *(["--prod"] if production else [])], project)
+def build(project: VercelProject | None, production: bool, plan: str = "pro") -> None:
+    """`vercel build`, with vercel.json as this Vercel plan accepts it (`ci/plans.py`)."""
+    with plans.vercel_json_for(plan):
+        run_cli(["build", "--yes", *(["--prod"] if production else [])], project)
 
 
 def parse_deployment_url(stdout: str) -> str:

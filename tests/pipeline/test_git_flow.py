@@ -3,7 +3,6 @@ mail; and the two ways it must fail safely. In order: each step builds on the la
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import xml.etree.ElementTree as ElementTree
@@ -171,7 +170,7 @@ def _vercel_cli(world: World, *args: str) -> subprocess.CompletedProcess[str]:
     project = ci_vercel.VercelProject(
         world.vercel.state.token, world.vercel.state.team["id"], world.vercel.state.project_id, world.vercel.url
     )
-    env = {**os.environ, **ci_vercel.toolchain_env(), **project.cli_env()}
+    env = ci_vercel.cli_environment(project)
     return subprocess.run(
         [ci_vercel.CLI, *args, *project.cli_flags()],
         cwd=world.workspace,

@@ -1,9 +1,11 @@
-"""The Build Output check, on small hand-made outputs shaped like `vercel build` writes them."""
+"""The Build Output check, on small hand-made outputs shaped like `vercel build` writes them:
+a handler in the `.func` folder, the app and its vendored dependency in `filePathMap`."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,6 +18,7 @@ ROUTES = [
     {"src": "^(?:/(.*))$", "dest": "/api/index", "check": True},
     {"handle": "error"},
 ]
+VENDORED = ".vercel/python/.venv/lib/python3.12/site-packages"
 
 
 def _project(
@@ -24,14 +27,32 @@ def _project(
     crons: object = None,
     routes: object = None,
     function: str = "api/index",
+    handler: str = "import dependency\nimport app\n",
+    file_path_map: dict[str, str] | None = None,
 ) -> Path:
     tmp_path.mkdir(parents=True, exist_ok=True)
     (tmp_path / "vercel.json").write_text(vercel_json if isinstance(vercel_json, str) else json.dumps(vercel_json))
     output = tmp_path / ".vercel" / "output"
     func = output / "functions" / f"{function}.func"
     func.mkdir(parents=True)
-    (tmp_path / "app.py").write_bytes(b"x" * 1000)
-    config = {"runtime": "python3.12", "maxDuration": 300, "filePathMap": {"app.py": "app.py"}}
+    (func / "vc__handler__python.py").write_text(handler)
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "__init__.py").write_text("")
+    (tmp_path / "app" / "web.py").write_text("import dependency\n" + "# padding\n" * 100)
+    (tmp_path / VENDORED).mkdir(parents=True)
+    (tmp_path / VENDORED / "dependency.py").write_text("VALUE = 1\n")
+    mapping = file_path_map or {
+        "app/__init__.py": "app/__init__.py",
+        "app/web.py": "app/web.py",
+        "_vendor/dependency.py": f"{VENDORED}/dependency.py",
+    }
+    config: dict[str, Any] = {
+        "runtime": "python3.12",
+        "handler": "vc__handler__python.vc_handler",
+        "maxDuration": 300,
+        "environment": {"PYTHONPATH": "_vendor"},
+        "filePathMap": mapping,
+    }
     (func / ".vc-config.json").write_text(json.dumps(config))
     crons = GOOD_VERCEL_JSON["crons"] if crons is None else crons
     (output / "config.json").write_text(json.dumps({"version": 3, "routes": routes or ROUTES, "crons": crons}))
@@ -41,9 +62,9 @@ def _project(
 def test_a_good_output_is_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     report = check_output(_project(tmp_path))
     assert report.function == "functions/api/index.func"
-    assert report.bundle_bytes > 1000
+    assert (report.files, report.bundle_bytes > 1000) == (4, True)
     assert main([str(tmp_path)]) == 0
-    assert "bundle: 0.0 MB of 250 MB" in capsys.readouterr().out
+    assert "bundle: 4 files, 0.0 MB of 250 MB; imports from the function alone" in capsys.readouterr().out
 
 
 def test_malformed_vercel_json_is_named_with_its_position(tmp_path: Path) -> None:
@@ -55,14 +76,19 @@ DAILY = {"crons": [{"path": "/api/cron/email-sync", "schedule": "0 0 * * *"}]}
 
 
 @pytest.mark.parametrize("vercel_json", [{}, {"crons": []}, DAILY])
-def test_a_missing_or_changed_cron_fails(tmp_path: Path, vercel_json: dict) -> None:
+def test_a_missing_or_changed_cron_fails(tmp_path: Path, vercel_json: dict[str, Any]) -> None:
     with pytest.raises(BuildCheckError, match="must declare the hourly cron"):
         check_output(_project(tmp_path, vercel_json=vercel_json))
 
 
-def test_the_output_must_list_the_cron_too(tmp_path: Path) -> None:
-    with pytest.raises(BuildCheckError, match="lists no hourly cron"):
+def test_the_output_must_list_the_cron_of_the_plan(tmp_path: Path) -> None:
+    with pytest.raises(BuildCheckError, match="on the pro plan the build output must list the cron"):
         check_output(_project(tmp_path, crons=[]))
+    hourly = _project(tmp_path / "hourly")
+    with pytest.raises(BuildCheckError, match=r"on the hobby plan .* '0 5 \* \* \*'"):
+        check_output(hourly, "hobby")
+    daily = [{"path": "/api/cron/email-sync", "schedule": "0 5 * * *"}]
+    assert check_output(_project(tmp_path / "daily", crons=daily), "hobby").crons == daily
 
 
 def test_the_cron_path_must_reach_an_existing_function(tmp_path: Path) -> None:
@@ -71,6 +97,31 @@ def test_the_cron_path_must_reach_an_existing_function(tmp_path: Path) -> None:
     forbidding = [{"src": "^/api(/.*)?$", "status": 404}]
     with pytest.raises(BuildCheckError, match="answered with status 404"):
         check_output(_project(tmp_path / "b", routes=forbidding))
+
+
+def test_an_unanchored_vercelignore_rule_that_drops_the_dependencies_fails(tmp_path: Path) -> None:
+    project = _project(tmp_path)
+    (project / ".vercelignore").write_text("/tests\n.venv\n")
+    with pytest.raises(BuildCheckError, match=r"\.vercelignore drops 1 file\(s\) .*dependency\.py: anchor the rule"):
+        check_output(project)
+    (project / ".vercelignore").write_text("/tests\n/.venv\n")
+    check_output(project)
+
+
+def test_a_dependency_missing_from_the_function_fails_even_if_this_machine_has_it(tmp_path: Path) -> None:
+    # pytest is installed where this test runs, but a function only has its own files.
+    with pytest.raises(BuildCheckError, match=r"does not import from its own files: .*No module named 'pytest'"):
+        check_output(_project(tmp_path, handler="import pytest\n"))
+    # A module of the app imports something the map left out: caught although the handler never imports it.
+    partial = {"app/__init__.py": "app/__init__.py", "app/web.py": "app/web.py"}
+    with pytest.raises(BuildCheckError, match="No module named 'dependency'"):
+        check_output(_project(tmp_path / "b", handler="import app\n", file_path_map=partial))
+
+
+def test_a_missing_source_is_named(tmp_path: Path) -> None:
+    mapping = {"app/__init__.py": "app/__init__.py", "_vendor/gone.py": f"{VENDORED}/gone.py"}
+    with pytest.raises(BuildCheckError, match=r"1 filePathMap source\(s\) do not exist, e.g. .*gone\.py"):
+        check_output(_project(tmp_path, file_path_map=mapping))
 
 
 def test_an_oversized_bundle_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -122,3 +122,18 @@ def test_a_missing_junit_file_is_a_failed_report(tmp_path: Path, monkeypatch: py
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     assert report.main([str(tmp_path / "absent.xml")]) == 1
     assert "the suite did not run" in summary.read_text()
+
+
+def test_the_vercel_cli_never_inherits_an_active_python_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """nox exports VIRTUAL_ENV and UV_PYTHON; the builder's `uv pip install vercel-runtime`
+    would follow them into nox's environment and the function would ship without it."""
+    for name, value in {
+        "VIRTUAL_ENV": "/x/.nox/build",
+        "UV_PYTHON": "/x/python",
+        "UV_PROJECT_ENVIRONMENT": "/x",
+    }.items():
+        monkeypatch.setenv(name, value)
+    project = vercel.VercelProject("token", "team_1", "prj_1")
+    env = vercel.cli_environment(project)
+    assert not {"VIRTUAL_ENV", "UV_PYTHON", "UV_PROJECT_ENVIRONMENT"} & set(env)
+    assert (env["VERCEL_TOKEN"], env["VERCEL_PROJECT_ID"]) == ("token", "prj_1")
