@@ -135,13 +135,20 @@ def migrate(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def deploy(session: nox.Session) -> None:
-    """`nox -s deploy -- preview [--reuse]` or `-- production`: build, deploy, wait until READY."""
+    """`nox -s deploy -- preview [--reuse]` or `-- production` (not yet on the domain):
+    build, check, deploy, wait until READY."""
     ci_deploy(session)
 
 
 @nox.session(python=PYTHON)
+def promote(session: nox.Session) -> None:
+    """`nox -s promote -- URL`: that deployment takes the Production domain."""
+    ci_deploy(session, "promote")
+
+
+@nox.session(python=PYTHON)
 def rollback(session: nox.Session) -> None:
-    """Production back to the previous READY deployment."""
+    """`nox -s rollback -- --to URL`: the Production domain back to an earlier deployment."""
     ci_deploy(session, "rollback")
 
 

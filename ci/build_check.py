@@ -19,6 +19,7 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pathspec
 
@@ -35,11 +36,11 @@ from sandbox.vercel.build_output import (
 )
 
 BUNDLE_LIMIT_BYTES = 250 * 1024 * 1024
-# What Vercel's runtime does with the function (import the generated handler from the task
-# root), then every module of the app, so a dependency used only inside a function counts too.
+# What Vercel's runtime does with the function (import the generated handler, with the task
+# root, here the working directory, first on sys.path: the handler puts `_vendor` after it),
+# then every module of the app, so a dependency used only inside a function counts too.
 IMPORT_PROBE = """
-import importlib, pkgutil, sys
-sys.path.insert(0, ".")
+import importlib, pkgutil
 import vc__handler__python
 import app
 for module in pkgutil.walk_packages(app.__path__, "app."):
@@ -91,11 +92,10 @@ def ignored_sources(project: Path, sources: list[str]) -> list[str]:
     return [source for source in sources if spec.match_file(source)]
 
 
-def check_imports(function: Path, project: Path, files: dict[str, str]) -> None:
-    config = function_config(function)
+def check_imports(config: dict[str, Any], project: Path, files: dict[str, str], name: str) -> None:
     with tempfile.TemporaryDirectory(prefix="jessie-function-") as scratch:
         root = Path(scratch) / "task"
-        assemble({inside: project / source for inside, source in files.items()}, root, link=True)
+        assemble({inside: project / source for inside, source in files.items()}, root, how="symlink")
         python = bare_python(str(config.get("runtime", "python3.12")), Path(scratch) / "python")
         done = subprocess.run(
             [str(python), "-c", IMPORT_PROBE],
@@ -108,7 +108,7 @@ def check_imports(function: Path, project: Path, files: dict[str, str]) -> None:
         )
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
-        raise BuildCheckError(f"{function.name} does not import from its own files: {last}")
+        raise BuildCheckError(f"{name} does not import from its own files: {last}")
 
 
 def check_output(project: Path, plan: str = "pro") -> BuildReport:
@@ -121,7 +121,9 @@ def check_output(project: Path, plan: str = "pro") -> BuildReport:
         if crons != [wanted]:
             raise BuildCheckError(f"on the {plan} plan the build output must list the cron {wanted} (crons: {crons})")
         function = resolve_function(output, config.get("routes") or [], CRON_PATH)
-        files = function_files(function, project)
+        vc_config = function_config(function)
+        listing = [str(path.relative_to(project)) for path in function.rglob("*") if path.is_file()]
+        files = function_files(str(function.relative_to(project)), listing, vc_config)
         missing = sorted(source for source in files.values() if not (project / source).is_file())
         if missing:
             raise BuildCheckError(f"{len(missing)} filePathMap source(s) do not exist, e.g. {missing[0]}")
@@ -134,8 +136,7 @@ def check_output(project: Path, plan: str = "pro") -> BuildReport:
         size = sum((project / source).stat().st_size for source in files.values())
         if size >= BUNDLE_LIMIT_BYTES:
             raise BuildCheckError(f"{function.name} is {size / 1024 / 1024:.1f} MB, over Vercel's 250 MB limit")
-        check_imports(function, project, files)
-        vc_config = function_config(function)
+        check_imports(vc_config, project, files, function.name)
     except BuildOutputError as error:
         raise BuildCheckError(str(error)) from None
     return BuildReport(

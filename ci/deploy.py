@@ -1,12 +1,19 @@
 """The pipeline's deployment steps, one command each (nox sessions call them):
 
     python -m ci.deploy preview [--reuse]   build and deploy a Preview (or reuse the commit's)
-    python -m ci.deploy production          build and deploy Production
-    python -m ci.deploy rollback [--from URL]  back to the previous Production deployment
+    python -m ci.deploy production          build and deploy Production, not yet on the domain
+    python -m ci.deploy promote URL         give that deployment the Production domain
+    python -m ci.deploy rollback --to URL   give the domain back to an earlier deployment
     python -m ci.deploy migrate ENVIRONMENT  apply migrations with that environment's database
+    python -m ci.deploy build [--prod]      build locally, offline (`nox -s build`)
 
-Each prints one line per fact, writes the deployment URL to $GITHUB_OUTPUT, and fails
-with one line that says what to fix.
+Production is deployed with `--skip-domain`: Vercel marks a deployment READY whether or
+not its function imports, so the smoke suite runs against the deployment URL first, and
+only a deployment that passed it is promoted. Promoting is always explicit, so a deploy
+after a rollback (which turns Vercel's automatic assignment off) reaches the domain too.
+
+Each prints one line per fact, writes its URL to $GITHUB_OUTPUT, and fails with one line
+that says what to fix.
 """
 
 from __future__ import annotations
@@ -33,12 +40,11 @@ def _commit() -> tuple[str, str, str]:
     return sha, branch, str(pull_request.get("number") or "")
 
 
-def _announce(url: str, environment: str, sha: str, reused: bool = False) -> None:
+def _announce(url: str, environment: str, sha: str, note: str = "", record: bool = True) -> None:
     print(url)
     github.write_output("url", url)
-    note = " (reused: already built for this commit)" if reused else ""
     github.write_summary(f"### {environment} deployment\n\n{url}{note}\n\ncommit `{sha[:12]}`\n")
-    if os.environ.get("GITHUB_TOKEN") and os.environ.get("GITHUB_REPOSITORY") and sha:
+    if record and os.environ.get("GITHUB_TOKEN") and os.environ.get("GITHUB_REPOSITORY") and sha:
         try:
             run_url = f"{os.environ.get('GITHUB_SERVER_URL', '')}/{os.environ['GITHUB_REPOSITORY']}/actions/runs/"
             log_url = run_url + os.environ["GITHUB_RUN_ID"] if os.environ.get("GITHUB_RUN_ID") else None
@@ -61,7 +67,7 @@ def deploy(environment: str, reuse: bool) -> int:
         existing = vercel.find_preview_for_commit(project, sha)
         if existing:
             ready = vercel.wait_until_ready(project, existing["url"])
-            _announce("https://" + ready["url"], "Preview", sha, reused=True)
+            _announce("https://" + ready["url"], "Preview", sha, " (reused: already built for this commit)")
             return 0
     meta = {"githubCommitSha": sha, "githubCommitRef": branch, "githubPrId": pr}
     with vercel.python_version_file():
@@ -70,33 +76,77 @@ def deploy(environment: str, reuse: bool) -> int:
         # CLI deployments get no VERCEL_GIT_COMMIT_SHA from Vercel: the app reads this instead.
         url = vercel.deploy(project, production, meta, env={"JESSIE_COMMIT_SHA": sha})
     vercel.wait_until_ready(project, url)
-    _announce(url, "Production" if production else "Preview", sha)
+    if production:
+        _announce(url, "Production", sha, " (not on the Production domain until it passes the smoke)", record=False)
+    else:
+        _announce(url, "Preview", sha)
     return 0
 
 
-def rollback(current: str | None) -> int:
+def promote(url: str) -> int:
+    """Give `url` the Production domain; `previous` names what served it before (for rollback)."""
     project = VercelProject.from_env()
-    target = vercel.previous_production(project, current)
-    vercel.rollback_to(project, "https://" + target["url"])
-    message = f"rolled Production back to https://{target['url']}"
+    previous = vercel.current_production(project)
+    github.write_output("previous", "https://" + previous["url"] if previous else "")
+    deployment = vercel.promote(project, url)
+    domain = os.environ.get("PRODUCTION_URL") or vercel.production_domain(deployment)
+    sha = (deployment.get("meta") or {}).get("githubCommitSha", "")
+    _announce(domain, "Production", sha, f" now serves {url}")
+    return 0
+
+
+def rollback(to: str) -> int:
+    if not to:
+        raise DeploymentFailed("no earlier Production deployment to roll back to: this was the first")
+    project = VercelProject.from_env()
+    vercel.rollback_to(project, to)
+    message = f"rolled Production back to {to}"
     print(message)
     github.write_summary(f"### ⏪ Rollback\n\n{message}\n")
     return 0
 
 
+UNREADABLE = ("", "[SENSITIVE]")  # what `vercel pull` writes for a Sensitive variable
+
+
+def migration_database(environment: str, pulled: dict[str, str | None]) -> str:
+    """The URL migrations use: the workflow's DATABASE_URL secret, else what Vercel returned.
+
+    Vercel keeps Production and Preview variables Sensitive by default, and `vercel pull`
+    gets those back empty: such a value is missing, and the message says what to do.
+    """
+    given = os.environ.get("DATABASE_URL", "").strip()
+    if given:
+        return given
+    names = ("DATABASE_URL", "POSTGRES_URL_NON_POOLING", "POSTGRES_URL")
+    for name in names:
+        value = (pulled.get(name) or "").strip()
+        if value not in UNREADABLE:
+            return value
+    secret = f"{environment.upper()}_DATABASE_URL"
+    if any(name in pulled for name in names):
+        raise MissingConfig(
+            f"the {environment} DATABASE_URL on Vercel is a Sensitive variable, which `vercel pull` cannot "
+            f"read back: store the same URL as the GitHub secret {secret} (the workflow passes it as DATABASE_URL)"
+        )
+    raise MissingConfig(
+        f"the {environment} environment on Vercel has no DATABASE_URL (or POSTGRES_URL): set it there, "
+        f"and as the GitHub secret {secret}"
+    )
+
+
 def migrate(environment: str) -> int:
-    """Migrations run with the database settings Vercel holds for that environment."""
+    """Migrations against that environment's database."""
     reason = github.skip_reason()
     if reason:
         print(f"skipped: {reason}")
         return 0
-    project = VercelProject.from_env()
-    vercel.pull(project, environment)
-    values = dotenv_values(f".vercel/.env.{environment}.local")
-    url = values.get("DATABASE_URL") or values.get("POSTGRES_URL_NON_POOLING") or values.get("POSTGRES_URL")
-    if not url:
-        raise MissingConfig(f"the {environment} environment on Vercel has no DATABASE_URL (or POSTGRES_URL)")
-    env = {**os.environ, "DATABASE_URL": url, "VERCEL_ENV": environment}
+    pulled: dict[str, str | None] = {}
+    if not os.environ.get("DATABASE_URL", "").strip():
+        project = VercelProject.from_env()
+        vercel.pull(project, environment)
+        pulled = dict(dotenv_values(f".vercel/.env.{environment}.local"))
+    env = {**os.environ, "DATABASE_URL": migration_database(environment, pulled), "VERCEL_ENV": environment}
     return subprocess.run([sys.executable, "-m", "app.cli", "migrate"], env=env, check=False).returncode
 
 
@@ -127,7 +177,8 @@ def main(argv: list[str]) -> int:
     for name in ("preview", "production"):
         command = commands.add_parser(name)
         command.add_argument("--reuse", action="store_true", help="reuse this commit's preview if there is one")
-    commands.add_parser("rollback").add_argument("--from", dest="current", help="the failing deployment's URL")
+    commands.add_parser("promote").add_argument("url", help="the deployment that passed the smoke")
+    commands.add_parser("rollback").add_argument("--to", required=True, help="the deployment to serve again")
     commands.add_parser("migrate").add_argument("environment", choices=["preview", "production"])
     args = parser.parse_args(argv)
     try:
@@ -135,8 +186,10 @@ def main(argv: list[str]) -> int:
             return deploy(args.command, args.reuse)
         if args.command == "build":
             return build_locally(args.prod)
+        if args.command == "promote":
+            return promote(args.url)
         if args.command == "rollback":
-            return rollback(args.current)
+            return rollback(args.to)
         return migrate(args.environment)
     except (MissingConfig, DeploymentFailed, ApiError, plans.UnknownPlan) as error:
         print(f"error: {error}", file=sys.stderr)

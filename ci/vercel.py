@@ -25,7 +25,7 @@ from ci import plans
 from ci.http import Api, ApiError
 
 DEFAULT_API = "https://api.vercel.com"
-CLI = os.environ.get("VERCEL_CLI", "node_modules/.bin/vercel")
+CLI = os.environ.get("VERCEL_CLI") or str(Path(__file__).resolve().parents[1] / "node_modules" / ".bin" / "vercel")
 READY, FAILED = "READY", ("ERROR", "CANCELED")
 _URL = re.compile(r"https://[^\s\"'<>]+")
 # What `vercel build` needs when the project is not linked (`vercel pull` writes the real one).
@@ -145,15 +145,16 @@ def pull(project: VercelProject, environment: str) -> None:
 
 
 @contextlib.contextmanager
-def python_version_file() -> Iterator[None]:
+def python_version_file(root: Path = Path()) -> Iterator[None]:
     """`vercel build` writes .python-version and the prebuilt output then needs it; remove it
     afterwards (if it was not there before), since it would switch every pyenv shim here."""
-    existed = Path(".python-version").exists()
+    path = root / ".python-version"
+    existed = path.exists()
     try:
         yield
     finally:
         if not existed:
-            Path(".python-version").unlink(missing_ok=True)
+            path.unlink(missing_ok=True)
 
 
 def build(project: VercelProject | None, production: bool, plan: str = "pro") -> None:
@@ -177,7 +178,8 @@ def deploy(
     project: VercelProject, production: bool, meta: Mapping[str, str], env: Mapping[str, str] | None = None
 ) -> str:
     """Upload the prebuilt output; `meta` finds it again by commit, `env` reaches its runtime."""
-    args = ["deploy", "--prebuilt", "--yes", "--no-wait", *(["--prod"] if production else [])]
+    # Production never takes the domain on creation: it is promoted once its smoke passed.
+    args = ["deploy", "--prebuilt", "--yes", "--no-wait", *(["--prod", "--skip-domain"] if production else [])]
     for key, value in meta.items():
         if value:
             args += ["--meta", f"{key}={value}"]
@@ -188,6 +190,13 @@ def deploy(
 
 def rollback_to(project: VercelProject, url: str) -> None:
     run_cli(["rollback", url, "--yes", "--timeout", "3m"], project)
+
+
+def promote(project: VercelProject, url: str) -> dict[str, Any]:
+    """`vercel promote`: the deployment takes the Production domain (and automatic assignment
+    is on again after a rollback). Returns the deployment as it is now."""
+    run_cli(["promote", url, "--yes", "--timeout", "3m"], project)
+    return get_deployment(project, url)
 
 
 # ---- REST -----------------------------------------------------------------------------------
@@ -243,15 +252,19 @@ def find_preview_for_commit(project: VercelProject, sha: str) -> dict[str, Any] 
     return None
 
 
-def previous_production(project: VercelProject, current_url: str | None = None) -> dict[str, Any]:
-    """The newest READY production deployment other than `current_url` (what to roll back to)."""
-    current = _host(current_url) if current_url else None
-    ready = [d for d in list_deployments(project, target="production", state="READY") if _host(d["url"]) != current]
-    if current is None:
-        ready = ready[1:]  # the newest one is the live, failing one
-    if not ready:
-        raise DeploymentFailed("no earlier READY production deployment to roll back to")
-    return ready[0]
+def current_production(project: VercelProject) -> dict[str, Any] | None:
+    """The deployment the Production domain serves now (None before the first promote)."""
+    found: dict[str, Any] = project.rest().json("GET", f"/v9/projects/{project.project_id}{project.query()}")
+    production: dict[str, Any] | None = (found.get("targets") or {}).get("production")
+    return production
+
+
+def production_domain(deployment: dict[str, Any]) -> str:
+    """The domain a promoted deployment answers on (set PRODUCTION_URL to name it yourself)."""
+    aliases = deployment.get("alias") or []
+    if not aliases:
+        raise DeploymentFailed(f"{deployment.get('url')} has no Production domain after the promote")
+    return "https://" + _host(str(aliases[0]))
 
 
 __all__ = ["ApiError", "DeploymentFailed", "MissingConfig", "VercelProject"]

@@ -15,9 +15,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .cron import CronRunner
+from .cron import CronRunner, at_most_daily
 from .runtime import Runtime
-from .state import TARGETS, Deployment, VercelState
+from .state import DEFAULT_ENV_TYPES, PLANS, TARGETS, Deployment, EnvVar, VercelState
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -99,7 +99,7 @@ def create_app(state: VercelState, runtime: Runtime, cron: CronRunner, api_url: 
         if target not in TARGETS:
             return _error(400, "bad_request", f"Invalid target {target}")
         with state.lock:
-            values = dict(state.env[target])
+            values = {key: variable.readable for key, variable in state.env[target].items()}
         return JSONResponse({"env": values, "buildEnv": values})
 
     async def env_list(request: Request) -> Response:
@@ -107,9 +107,9 @@ def create_app(state: VercelState, runtime: Runtime, cron: CronRunner, api_url: 
             return missing
         with state.lock:
             records = [
-                {"id": f"env_{target}_{key}", "key": key, "type": "encrypted", "target": [target]}
+                {"id": f"env_{target}_{key}", "key": key, "type": variable.type, "target": [target]}
                 for target in TARGETS
-                for key in state.env[target]
+                for key, variable in state.env[target].items()
             ]
         return JSONResponse({"envs": records})
 
@@ -136,6 +136,8 @@ def create_app(state: VercelState, runtime: Runtime, cron: CronRunner, api_url: 
             return _error(400, "missing_files", "Missing files", missing=missing)
         if request.query_params.get("prebuilt") != "1":
             return _error(400, "bad_request", "This local Vercel only takes prebuilt deployments")
+        if (refused := refuse_crons(files)) is not None:
+            return refused
         deployment_id = state.new_id()
         port = runtime.reserve_port(deployment_id)
         deployment = Deployment(
@@ -147,6 +149,7 @@ def create_app(state: VercelState, runtime: Runtime, cron: CronRunner, api_url: 
             meta={k: str(v) for k, v in (body.get("meta") or {}).items()},
             env={k: str(v) for k, v in (body.get("env") or {}).items()},
             files=files,
+            auto_assign_domains=body.get("autoAssignCustomDomains") is not False,
             created_at=state.now_ms(),
             inspector_url=f"{api_url()}/_sandbox/deployments/{deployment_id}",
         )
@@ -155,6 +158,21 @@ def create_app(state: VercelState, runtime: Runtime, cron: CronRunner, api_url: 
             answer = deployment.to_json(state.team, [])
         runtime.build_in_background(deployment)
         return JSONResponse(answer)
+
+    def refuse_crons(files: list[dict[str, Any]]) -> JSONResponse | None:
+        """Hobby refuses, at creation, a deployment whose crons run more than once a day."""
+        if state.plan != "hobby":
+            return None
+        config = next((f for f in files if f.get("file") == ".vercel/output/config.json"), None)
+        crons = json.loads(state.files[config["sha"]].read_bytes()).get("crons") or [] if config else []
+        for cron in crons:
+            if not at_most_daily(cron["schedule"]):
+                message = (
+                    f"Hobby accounts are limited to daily cron jobs. This cron expression ({cron['schedule']}) "
+                    "would run more than once per day. Upgrade to pro to unlock all Cron Jobs features on Vercel."
+                )
+                return _error(400, "invalid_cron", message)
+        return None
 
     async def get_deployment(request: Request) -> Response:
         with state.lock:
@@ -192,7 +210,11 @@ def create_app(state: VercelState, runtime: Runtime, cron: CronRunner, api_url: 
                 deployment = state.find(request.path_params["deployment"])
                 if deployment is None or deployment.ready_state != "READY":
                     return _error(400, "invalid_deployment", "Only READY deployments can be promoted")
-                state.production_id = deployment.id
+                if kind == "rollback" and not deployment.served_production:
+                    message = "Only deployments that were aliased to a production domain can be rolled back to"
+                    return _error(400, "invalid_deployment", message)
+                state.assign_production(deployment)
+                state.auto_assign = kind == "promote"  # a rollback stops automatic assignment
                 state.last_alias_request = {
                     "jobStatus": "succeeded",
                     "requestedAt": state.now_ms(),
@@ -220,11 +242,26 @@ def create_app(state: VercelState, runtime: Runtime, cron: CronRunner, api_url: 
     # ---- admin ------------------------------------------------------------------------------
 
     async def admin_env(request: Request) -> Response:
+        """`{target: {KEY: "value" | {"value", "type"}}}`; the type defaults as Vercel's does."""
         body = json.loads(await request.body())
         with state.lock:
             for target, values in body.items():
-                state.env[target] = {**state.env[target], **{k: str(v) for k, v in values.items()}}
+                for key, given in values.items():
+                    value, kind = (given["value"], given["type"]) if isinstance(given, dict) else (given, None)
+                    state.env[target][key] = EnvVar(str(value), kind or DEFAULT_ENV_TYPES[target])
         return JSONResponse({"targets": {t: sorted(v) for t, v in state.env.items()}})
+
+    async def admin_project(request: Request) -> Response:
+        body = json.loads(await request.body())
+        if body.get("plan") not in PLANS:
+            return _error(400, "bad_request", f"plan must be one of {', '.join(PLANS)}")
+        with state.lock:
+            state.plan = body["plan"]
+        return JSONResponse({"plan": state.plan})
+
+    async def admin_logs(_request: Request) -> Response:
+        with state.lock:
+            return JSONResponse({"logs": list(state.logs)})
 
     async def admin_clock(request: Request) -> Response:
         body = json.loads(await request.body())
@@ -237,6 +274,7 @@ def create_app(state: VercelState, runtime: Runtime, cron: CronRunner, api_url: 
                 {
                     "production": production.id if production else None,
                     "alias": f"https://{state.alias_host}",
+                    "auto_assign": state.auto_assign,
                     "deployments": [d.to_json(state.team, state.aliases_of(d)) for d in state.deployments.values()],
                     "cron_calls": state.cron_calls,
                     "unhandled": state.unhandled,
@@ -275,6 +313,8 @@ def create_app(state: VercelState, runtime: Runtime, cron: CronRunner, api_url: 
         Route("/v10/projects/{project}/promote/{deployment}", authorized(move_alias("promote")), methods=["POST"]),
         Route("/v1/projects/{project}/crons/run", authorized(run_cron), methods=["POST"]),
         Route("/_sandbox/env", admin_env, methods=["PUT"]),
+        Route("/_sandbox/project", admin_project, methods=["PUT"]),
+        Route("/_sandbox/logs", admin_logs),
         Route("/_sandbox/clock", admin_clock, methods=["POST"]),
         Route("/_sandbox/state", admin_state),
         Route("/_sandbox/deployments/{id}", admin_deployment),

@@ -15,8 +15,9 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 
 class BuildOutputError(Exception):
@@ -75,33 +76,40 @@ def function_config(function: Path) -> dict[str, Any]:
     return config
 
 
-def function_files(function: Path, output_root: Path) -> dict[str, str]:
-    """Path inside the function → path of its source relative to `output_root` (the folder
-    holding `.vercel/output`, which is also the root of a prebuilt upload)."""
+def function_files(function: str, uploaded: Iterable[str], config: dict[str, Any]) -> dict[str, str]:
+    """Path inside the function → path of its source in the upload.
+
+    `function` is the `.func` folder relative to the upload root (the folder holding
+    `.vercel/output`); `uploaded` lists the upload's files, relative to that root.
+    """
+    prefix = function.rstrip("/") + "/"
     files = {
-        str(path.relative_to(function)): str(path.relative_to(output_root))
-        for path in sorted(function.rglob("*"))
-        if path.is_file() and path.name != ".vc-config.json"
+        path.removeprefix(prefix): path
+        for path in uploaded
+        if path.startswith(prefix) and path != prefix + ".vc-config.json"
     }
-    for inside, source in (function_config(function).get("filePathMap") or {}).items():
-        files[inside] = source
+    files.update(config.get("filePathMap") or {})
     return files
 
 
-def assemble(files: dict[str, Path], target: Path, *, link: bool) -> None:
-    """Lay the function out under `target`; every source must exist (a missing one is an
-    error naming it, never a silently smaller function)."""
-    missing = sorted(inside for inside, source in files.items() if not source.is_file())
+def assemble(files: dict[str, Path | None], target: Path, *, how: Literal["symlink", "hardlink"]) -> None:
+    """Lay the function out under `target`; every source must exist (a missing one, or one
+    given as None, is an error naming it, never a silently smaller function)."""
+    missing = sorted(inside for inside, source in files.items() if source is None or not source.is_file())
     if missing:
         shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
         raise BuildOutputError(f"{len(missing)} file(s) of the function are missing from the upload: {shown}")
     for inside, source in files.items():
+        assert source is not None
         destination = target / inside
         destination.parent.mkdir(parents=True, exist_ok=True)
-        if link:
+        if how == "symlink":
             destination.symlink_to(source.resolve())
         else:
-            shutil.copyfile(source, destination)
+            try:
+                destination.hardlink_to(source)
+            except OSError:  # another filesystem
+                shutil.copyfile(source, destination)
 
 
 def bare_python(runtime: str, directory: Path) -> Path:

@@ -44,6 +44,12 @@ def due(schedule: str, moment: datetime.datetime) -> bool:
     return all(_matches(f, v, lo, hi) for f, v, (lo, hi) in zip(fields, values, _FIELDS, strict=True))
 
 
+def at_most_daily(schedule: str) -> bool:
+    """True when the expression fires at most once a day (one fixed minute and hour)."""
+    minute, hour, *_ = schedule.split()
+    return minute.isdigit() and hour.isdigit()
+
+
 class CronRunner:
     def __init__(self, state: VercelState, ca_bundle: str) -> None:
         self.state = state
@@ -53,7 +59,7 @@ class CronRunner:
     def call(self, path: str, reason: str) -> dict[str, Any]:
         with self.state.lock:
             production = self.state.production()
-            secret = self.state.env["production"].get("CRON_SECRET", "")
+            secret = self.state.env_values("production").get("CRON_SECRET", "")
         record: dict[str, Any] = {
             "path": path,
             "reason": reason,

@@ -1,84 +1,142 @@
-"""What Vercel's edge adds in front of a deployment's function, as pure ASGI (no dependencies,
-because it runs inside the deployment's own environment):
+"""Vercel's edge in front of one deployment: what happens to a request before and after
+the function runs.
 
 - Deployment Protection: without `x-vercel-protection-bypass: <secret>` (or the cookie that
-  `x-vercel-set-bypass-cookie: true` sets) a protected deployment answers 401;
-- the `x-forwarded-proto`/`x-forwarded-host` headers Vercel sets, and `x-vercel-id`.
-
-Loaded as `_vercel_edge:app` with JESSIE_EDGE_APP=module:attribute naming the function.
+  `x-vercel-set-bypass-cookie: true` sets) a deployment URL answers 401; the Production
+  domain is public (Standard Protection covers deployment URLs only).
+- The request body limit of Vercel Functions, 4.5 MB: 413 FUNCTION_PAYLOAD_TOO_LARGE.
+- Routing as the Build Output says: static files first, then config.json's routes to a
+  function, else 404 NOT_FOUND. The function sees the URL the client asked for.
+- The headers Vercel sets, overwriting any copy the client sent: `x-forwarded-for`,
+  `x-real-ip`, `x-vercel-forwarded-for`, `x-forwarded-host`, `x-forwarded-proto`,
+  `x-vercel-id`, `x-vercel-deployment-url`; the response carries `x-vercel-id` too.
 """
 
 from __future__ import annotations
 
 import hmac
-import importlib
-import os
+import mimetypes
+import secrets
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
+from pathlib import Path
 from typing import Any
+
+from .build_output import route
+from .functions import FunctionPool, Outcome, Request, failed
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 BYPASS_COOKIE = "_vercel_protection_bypass"
+BODY_LIMIT_BYTES = 4_718_592  # 4.5 MB
+REGION = "local1"
+# Client-sent headers Vercel replaces with its own (and the runtime's internal ones).
+_REPLACED = ("x-forwarded-", "x-real-ip", "x-vercel-id", "x-vercel-forwarded-for", "x-vercel-deployment-url")
 
 
-def _load() -> Callable[[Scope, Receive, Send], Awaitable[None]]:
-    module_name, _, attribute = os.environ["JESSIE_EDGE_APP"].partition(":")
-    return getattr(importlib.import_module(module_name), attribute)  # type: ignore[no-any-return]
+class Edge:
+    def __init__(
+        self,
+        deployment_host: str,
+        open_host: Callable[[str], bool],
+        bypass_secret: str,
+        routes: list[dict[str, Any]],
+        static: dict[str, Path],
+        functions: dict[str, FunctionPool],
+    ) -> None:
+        self.deployment_host = deployment_host
+        self.open_host = open_host  # the Production domain, while it points here
+        self.bypass_secret = bypass_secret
+        self.routes = routes
+        self.static = static  # URL path → file
+        self.functions = functions  # function path (/api/index) → its instances
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        request_id = f"{REGION}::{secrets.token_hex(3)}-{int(time.time() * 1000)}-{secrets.token_hex(6)}"
+        headers = [(key.decode("latin-1").lower(), value.decode("latin-1")) for key, value in scope["headers"]]
+        host = next((value for key, value in headers if key == "host"), "")
+        if not self._allowed(host, headers):
+            body = b"Authentication Required: this deployment is protected (Vercel Deployment Protection)."
+            await _send(send, Outcome(401, [("content-type", "text/plain")], body), request_id)
+            return
+        received = await _read_body(receive, headers)
+        if received is None:
+            await _send(send, failed("FUNCTION_PAYLOAD_TOO_LARGE", 413, request_id), request_id)
+            return
+        outcome = await self._answer(scope, request_id, host, headers, received)
+        if self.bypass_secret and _header(headers, "x-vercel-set-bypass-cookie") == "true":
+            cookie = f"{BYPASS_COOKIE}={self.bypass_secret}; Path=/; HttpOnly; Secure; SameSite=None"
+            outcome.headers.append(("set-cookie", cookie))
+        await _send(send, outcome, request_id)
+
+    def _allowed(self, host: str, headers: list[tuple[str, str]]) -> bool:
+        if not self.bypass_secret or self.open_host(host):
+            return True
+        presented = _header(headers, "x-vercel-protection-bypass")
+        if presented and hmac.compare_digest(presented, self.bypass_secret):
+            return True
+        cookies = dict(part.strip().split("=", 1) for part in _header(headers, "cookie").split(";") if "=" in part)
+        return hmac.compare_digest(cookies.get(BYPASS_COOKIE, ""), self.bypass_secret)
+
+    async def _answer(
+        self, scope: Scope, request_id: str, host: str, headers: list[tuple[str, str]], body: bytes
+    ) -> Outcome:
+        path = scope["path"]
+        if path in self.static and scope["method"] in ("GET", "HEAD"):
+            kind = mimetypes.guess_type(path)[0] or "application/octet-stream"
+            return Outcome(200, [("content-type", kind)], self.static[path].read_bytes())
+        reached = route(self.routes, path)
+        pool = self.functions.get(reached) if isinstance(reached, str) else None
+        if pool is None:
+            return failed("NOT_FOUND", reached if isinstance(reached, int) else 404, request_id)
+        client = (scope.get("client") or ("127.0.0.1", 0))[0]
+        forwarded = [
+            ("x-forwarded-for", client),
+            ("x-real-ip", client),
+            ("x-vercel-forwarded-for", client),
+            ("x-forwarded-host", host),
+            ("x-forwarded-proto", "https"),
+            ("x-vercel-id", request_id),
+            ("x-vercel-deployment-url", self.deployment_host),
+        ]
+        kept = [(key, value) for key, value in headers if not key.startswith(_REPLACED)]
+        query = scope.get("query_string", b"").decode("latin-1")
+        target = scope.get("raw_path", path.encode()).decode("latin-1") + (f"?{query}" if query else "")
+        request = Request(request_id, scope["method"], target, host, [*kept, *forwarded], body)
+        return await pool.invoke(request)
 
 
-_function = _load()
-_secret = os.environ.get("JESSIE_EDGE_BYPASS_SECRET", "")
-# Production domains are not protected (Vercel's Standard Protection covers deployment URLs).
-_open_hosts = {host for host in os.environ.get("JESSIE_EDGE_OPEN_HOSTS", "").split(",") if host}
+def _header(headers: list[tuple[str, str]], name: str) -> str:
+    return next((value for key, value in headers if key == name), "")
 
 
-def _header(scope: Scope, name: bytes) -> str:
-    for key, value in scope.get("headers", []):
-        if key.lower() == name:
-            return bytes(value).decode("latin-1")
-    return ""
+async def _read_body(receive: Receive, headers: list[tuple[str, str]]) -> bytes | None:
+    """The whole body, or None once it passes the limit (declared or streamed)."""
+    declared = _header(headers, "content-length")
+    if declared.isdigit() and int(declared) > BODY_LIMIT_BYTES:
+        return None
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > BODY_LIMIT_BYTES:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            return b"".join(chunks)
 
 
-def _allowed(scope: Scope) -> bool:
-    if not _secret or _header(scope, b"host") in _open_hosts:
-        return True
-    presented = _header(scope, b"x-vercel-protection-bypass")
-    if presented and hmac.compare_digest(presented, _secret):
-        return True
-    cookies = dict(part.strip().split("=", 1) for part in _header(scope, b"cookie").split(";") if "=" in part)
-    return hmac.compare_digest(cookies.get(BYPASS_COOKIE, ""), _secret)
-
-
-async def app(scope: Scope, receive: Receive, send: Send) -> None:
-    if scope["type"] != "http":
-        await _function(scope, receive, send)
-        return
-    if not _allowed(scope):
-        body = b"Authentication Required: this deployment is protected (Vercel Deployment Protection)."
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 401,
-                "headers": [(b"content-type", b"text/plain"), (b"content-length", str(len(body)).encode())],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
-        return
-    host = _header(scope, b"host")
-    scope = dict(scope)
-    scope["headers"] = [
-        *scope["headers"],
-        (b"x-forwarded-proto", b"https"),
-        (b"x-forwarded-host", host.encode()),
-        (b"x-vercel-id", b"local::" + os.environ.get("VERCEL_DEPLOYMENT_ID", "").encode()),
+async def _send(send: Send, outcome: Outcome, request_id: str) -> None:
+    dropped = {"content-length", "transfer-encoding", "connection", "content-encoding", "x-vercel-id"}
+    headers = [(key.encode("latin-1"), value.encode("latin-1")) for key, value in outcome.headers if key not in dropped]
+    headers += [
+        (b"content-length", str(len(outcome.body)).encode()),
+        (b"x-vercel-id", request_id.encode()),
+        (b"server", b"Vercel"),
     ]
-    set_cookie = _secret and _header(scope, b"x-vercel-set-bypass-cookie") == "true"
-
-    async def send_with_cookie(message: MutableMapping[str, Any]) -> None:
-        if set_cookie and message["type"] == "http.response.start":
-            cookie = f"{BYPASS_COOKIE}={_secret}; Path=/; HttpOnly; Secure; SameSite=None".encode()
-            message = {**message, "headers": [*message.get("headers", []), (b"set-cookie", cookie)]}
-        await send(message)
-
-    await _function(scope, receive, send_with_cookie)
+    await send({"type": "http.response.start", "status": outcome.status, "headers": headers})
+    await send({"type": "http.response.body", "body": outcome.body})

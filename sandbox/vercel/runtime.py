@@ -1,40 +1,45 @@
-"""Turning an uploaded prebuilt deployment into a running function, as Vercel's build does.
+"""A prebuilt deployment, from upload to served, as Vercel handles it.
 
-QUEUED → BUILDING: the uploaded files are written out; the Python dependencies are
-installed from the uploaded uv.lock (the CLI does not upload the vendored packages, the
-platform installs them); the function is imported once, and a deployment whose function
-fails to import ends in ERROR with its log. READY: the function serves HTTPS on the port
-its URL names, behind the edge wrapper (Deployment Protection, forwarded headers).
+QUEUED → BUILDING: each function is assembled from the uploaded files only, as its
+`.vc-config.json` says (its `.func` folder plus `filePathMap`); nothing is installed and
+nothing is imported, so a function that cannot import still makes a READY deployment,
+which answers 500 FUNCTION_INVOCATION_FAILED (as on Vercel). A `filePathMap` source that
+was not uploaded fails the deployment (ERROR) with the files it lacks. READY: the edge
+(`edge.py`) serves HTTPS on the port the deployment's URL names and invokes the functions
+(`functions.py`) in their own processes, on a bare Python.
+
+A Production deployment takes the Production domain when READY unless it was created with
+`--skip-domain` (`autoAssignCustomDomains: false`) or a rollback has turned automatic
+assignment off, until the next promote.
+
+Everything asynchronous (the edges, the instances) runs on one event loop thread.
 """
 
 from __future__ import annotations
 
-import hashlib
-import importlib.metadata
+import asyncio
+import itertools
 import json
-import os
-import shutil
+import re
 import socket
-import subprocess
-import sys
 import threading
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+import uvicorn
 
 from sandbox.serving import listening_socket
 
+from .build_output import BuildOutputError, assemble, bare_python, function_environment, function_files
+from .edge import REGION, Edge
+from .functions import FunctionPool, LogLine, Request
 from .state import Deployment, VercelState
 
-EDGE_SOURCE = Path(__file__).parent / "edge.py"
-
-
-class BuildFailed(Exception):
-    pass
-
-
-def _uv() -> str:
-    """This environment's own uv (a pinned dependency of the local group)."""
-    return str(Path(sys.executable).parent / "uv")
+OUTPUT = ".vercel/output/"
+_FUNCTION_CONFIG = re.compile(r"^\.vercel/output/functions/(.+)\.func/\.vc-config\.json$")
+DEFAULT_MAX_DURATION_S = 300
 
 
 @dataclass
@@ -43,8 +48,21 @@ class Runtime:
     cert: Path
     key: Path
     sockets: dict[str, socket.socket] = field(default_factory=dict)
-    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
-    _env_lock: threading.Lock = field(default_factory=threading.Lock)
+    servers: dict[str, tuple[uvicorn.Server, asyncio.Task[None]]] = field(default_factory=dict)
+    pools: dict[str, dict[str, FunctionPool]] = field(default_factory=dict)
+    _loop: asyncio.AbstractEventLoop = field(default_factory=asyncio.new_event_loop)
+    _thread: threading.Thread | None = None
+    _python: Path | None = None
+    _python_lock: threading.Lock = field(default_factory=threading.Lock)
+    _log_ids: itertools.count[int] = field(default_factory=itertools.count)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True, name="vercel-edge")
+        self._thread.start()
+
+    def _run(self, coroutine: Any) -> Any:
+        future: Future[Any] = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
+        return future.result()
 
     def reserve_port(self, deployment_id: str) -> int:
         """The deployment's URL is known at creation, so its socket is bound then."""
@@ -63,14 +81,8 @@ class Runtime:
         with self.state.lock:
             deployment.ready_state, deployment.building_at = "BUILDING", self.state.now_ms()
         try:
-            directory = self._materialize(deployment)
-            config = json.loads((directory / ".vercel" / "output" / "config.json").read_text())
-            deployment.crons = list(config.get("crons") or [])
-            python = self._environment(deployment, directory)
-            env = self._function_env(deployment, directory)
-            self._import_check(deployment, python, directory, env)
-            self._start(deployment, python, directory, env)
-        except (BuildFailed, OSError, ValueError, KeyError) as error:
+            edge = self._prepare(deployment)
+        except (BuildOutputError, OSError, ValueError, KeyError) as error:
             with self.state.lock:
                 deployment.ready_state, deployment.error_message = "ERROR", str(error).splitlines()[0][:300]
             self._log(deployment, f"Error: {error}")
@@ -78,117 +90,128 @@ class Runtime:
             if sock is not None:
                 sock.close()
             return
+        self._run(self._serve(deployment, edge))
         with self.state.lock:
             deployment.ready_state, deployment.ready_at = "READY", self.state.now_ms()
-            if deployment.target == "production":
-                self.state.production_id = deployment.id  # production deployments are promoted when ready
+            if deployment.target == "production" and deployment.auto_assign_domains and self.state.auto_assign:
+                self.state.assign_production(deployment)
         self._log(deployment, "Deployment completed")
 
-    def _materialize(self, deployment: Deployment) -> Path:
-        directory = self.state.root / "deployments" / deployment.id
-        for entry in deployment.files:
-            target = directory / entry["file"]
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(self.state.files[entry["sha"]], target)
-            target.chmod(entry.get("mode", 0o100644) & 0o777)
-        self._log(deployment, f"Retrieved {len(deployment.files)} files")
-        return directory
+    def _prepare(self, deployment: Deployment) -> Edge:
+        uploaded = {entry["file"]: self.state.files[entry["sha"]] for entry in deployment.files}
+        config = json.loads(uploaded[OUTPUT + "config.json"].read_bytes())
+        deployment.crons = list(config.get("crons") or [])
+        static = {
+            "/" + path.removeprefix(OUTPUT + "static/"): blob
+            for path, blob in uploaded.items()
+            if path.startswith(OUTPUT + "static/")
+        }
+        functions = {}
+        for path in sorted(uploaded):
+            match = _FUNCTION_CONFIG.match(path)
+            if match:
+                functions["/" + match.group(1)] = self._function(deployment, match.group(1), uploaded)
+        self._log(deployment, f"Retrieved {len(uploaded)} files; {len(functions)} function(s) assembled")
+        self.pools[deployment.id] = functions
+        return Edge(
+            deployment.url,
+            lambda host: host == self.state.alias_host and self.state.production_id == deployment.id,
+            self.state.protection_bypass,
+            list(config.get("routes") or []),
+            static,
+            functions,
+        )
 
-    def _environment(self, deployment: Deployment, directory: Path) -> Path:
-        """A virtualenv from the uploaded uv.lock, shared by deployments with the same lock."""
-        lock = (directory / "uv.lock").read_bytes() + (directory / "pyproject.toml").read_bytes()
-        venv = self.state.root / "environments" / hashlib.sha256(lock).hexdigest()[:16]
-        python = venv / "bin" / "python"
-        with self._env_lock:
-            if python.exists():
-                self._log(deployment, "Using the cached dependencies of this uv.lock")
-                return python
-            self._log(deployment, "Installing dependencies from uv.lock")
-            uv = _uv()
-            uvicorn = importlib.metadata.version("uvicorn")
-            steps = [
-                [uv, "venv", "--quiet", "-p", sys.executable, str(venv)],
-                [uv, "sync", "--frozen", "--no-dev", "--no-default-groups", "--no-install-project", "--quiet"],
-                [uv, "pip", "install", "--quiet", "--python", str(python), f"uvicorn=={uvicorn}"],
-            ]
-            for step in steps:
-                done = subprocess.run(
-                    step,
-                    cwd=directory,
-                    capture_output=True,
-                    text=True,
-                    check=False,
-                    env={**os.environ, "UV_PROJECT_ENVIRONMENT": str(venv)},
-                )
-                if done.returncode != 0:
-                    shutil.rmtree(venv, ignore_errors=True)
-                    raise BuildFailed(f"installing dependencies failed: {done.stderr.strip()[-500:]}")
-        return python
-
-    def _function_env(self, deployment: Deployment, directory: Path) -> dict[str, str]:
+    def _function(self, deployment: Deployment, name: str, uploaded: dict[str, Path]) -> FunctionPool:
+        folder = f"{OUTPUT}functions/{name}.func"
+        config: dict[str, Any] = json.loads(uploaded[f"{folder}/.vc-config.json"].read_bytes())
+        files = function_files(folder, uploaded, config)
+        task = self.state.root / "deployments" / deployment.id / "functions" / name
+        assemble({inside: uploaded.get(source) for inside, source in files.items()}, task, how="hardlink")
+        python = self._bare_python(str(config.get("runtime", "python3.12")))
         target = deployment.target or "preview"
-        return {
-            "PATH": os.environ.get("PATH", ""),
-            "HOME": os.environ.get("HOME", str(self.state.root)),
-            **self.state.env.get(target, {}),
+        with self.state.lock:
+            project_env = self.state.env_values(target)
+        env = {
+            **function_environment(config),
+            **project_env,
             **deployment.env,
             "VERCEL": "1",
             "VERCEL_ENV": target,
             "VERCEL_URL": deployment.url,
+            "VERCEL_REGION": REGION,
             "VERCEL_DEPLOYMENT_ID": deployment.id,
-            "PYTHONPATH": str(directory),
-            "PYTHONDONTWRITEBYTECODE": "1",
-            "JESSIE_EDGE_APP": "api.index:app",
-            "JESSIE_EDGE_BYPASS_SECRET": self.state.protection_bypass,
-            "JESSIE_EDGE_OPEN_HOSTS": self.state.alias_host,
+            "VERCEL_PROJECT_PRODUCTION_URL": self.state.alias_host,
         }
+        max_duration = float(config.get("maxDuration") or DEFAULT_MAX_DURATION_S)
+        sink = self._sink(deployment, target)
+        pool: FunctionPool = self._run(self._pool(python, task, env, max_duration, sink))
+        return pool
 
-    def _import_check(self, deployment: Deployment, python: Path, directory: Path, env: dict[str, str]) -> None:
-        shutil.copyfile(EDGE_SOURCE, directory / "_vercel_edge.py")
-        done = subprocess.run(
-            [str(python), "-c", "import api.index"],
-            cwd=directory,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=120,
-        )
-        for line in (done.stdout + done.stderr).splitlines()[-40:]:
-            self._log(deployment, line)
-        if done.returncode != 0:
-            last = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
-            raise BuildFailed(f"the function failed to import: {last}")
+    @staticmethod
+    async def _pool(python: Path, task: Path, env: dict[str, str], max_duration: float, sink: Any) -> FunctionPool:
+        return FunctionPool(python, task, env, max_duration, sink)  # its asyncio parts belong to the edge loop
 
-    def _start(self, deployment: Deployment, python: Path, directory: Path, env: dict[str, str]) -> None:
+    def _bare_python(self, runtime: str) -> Path:
+        with self._python_lock:
+            if self._python is None:
+                self._python = bare_python(runtime, self.state.root / "runtime" / runtime)
+            return self._python
+
+    def _sink(self, deployment: Deployment, environment: str) -> Any:
+        """Log entries in the shape of Vercel's log drains, one per line a request produced."""
+
+        def record(request: Request, status: int, lines: list[LogLine]) -> None:
+            entries = [
+                {
+                    "id": f"{deployment.id}-{next(self._log_ids)}",
+                    "message": line.message,
+                    "timestamp": line.timestamp_ms,
+                    "type": line.stream,
+                    "source": "lambda",
+                    "projectId": self.state.project_id,
+                    "deploymentId": deployment.id,
+                    "host": request.host,
+                    "path": request.target.split("?", 1)[0],
+                    "requestId": request.id,
+                    "statusCode": status,
+                    "level": line.level,
+                    "environment": environment,
+                }
+                for line in lines
+            ]
+            with self.state.lock:
+                self.state.logs.extend(entries)
+
+        return record
+
+    async def _serve(self, deployment: Deployment, edge: Edge) -> None:
         sock = self.sockets.pop(deployment.id)
-        log = (directory / "function.log").open("ab")
-        command = [
-            str(python),
-            "-m",
-            "uvicorn",
-            "_vercel_edge:app",
-            "--fd",
-            str(sock.fileno()),
-            "--ssl-keyfile",
-            str(self.key),
-            "--ssl-certfile",
-            str(self.cert),
-            "--log-level",
-            "warning",
-        ]
-        self.processes[deployment.id] = subprocess.Popen(
-            command, cwd=directory, env=env, pass_fds=[sock.fileno()], stdout=log, stderr=log
+        config = uvicorn.Config(
+            edge,
+            ssl_keyfile=str(self.key),
+            ssl_certfile=str(self.cert),
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            timeout_keep_alive=30,
+            proxy_headers=False,  # the edge is the proxy: it sets x-forwarded-*, never trusts them
         )
-        sock.close()  # the function holds it now; connections queue until it serves
+        server = uvicorn.Server(config)
+        self.servers[deployment.id] = (server, asyncio.create_task(server.serve(sockets=[sock])))
+
+    async def _shutdown(self) -> None:
+        for server, task in self.servers.values():
+            server.should_exit = True
+            await task
+        for functions in self.pools.values():
+            for pool in functions.values():
+                await pool.close()
 
     def stop(self) -> None:
-        for process in self.processes.values():
-            process.terminate()
-        for process in self.processes.values():
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        if self._thread is not None:
+            self._run(self._shutdown())
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=10)
         for sock in self.sockets.values():
             sock.close()

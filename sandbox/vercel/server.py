@@ -32,6 +32,7 @@ class LocalVercel:
         return f"https://{self.state.alias_host}"
 
     def start(self) -> LocalVercel:
+        self.runtime.start()
         self.alias.start()
         self._server.start()
         return self

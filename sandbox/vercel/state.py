@@ -30,6 +30,8 @@ class Deployment:
     building_at: int | None = None
     ready_at: int | None = None
     error_message: str | None = None
+    auto_assign_domains: bool = True  # false when deployed with --skip-domain
+    served_production: bool = False  # only these can be rolled back to
     crons: list[dict[str, str]] = field(default_factory=list)
     log: list[str] = field(default_factory=list)
 
@@ -63,6 +65,23 @@ class Deployment:
 
 
 @dataclass
+class EnvVar:
+    """A project environment variable. Sensitive ones (Vercel's default for Production and
+    Preview) reach the functions but never come back out of the API: `vercel pull` gets ""."""
+
+    value: str
+    type: str  # sensitive | encrypted | plain
+
+    @property
+    def readable(self) -> str:
+        return "" if self.type == "sensitive" else self.value
+
+
+DEFAULT_ENV_TYPES = {"production": "sensitive", "preview": "sensitive", "development": "encrypted"}
+PLANS = ("hobby", "pro", "enterprise")
+
+
+@dataclass
 class VercelState:
     root: Path
     token: str = field(default_factory=lambda: "vercellocal" + secrets.token_hex(16))  # the CLI refuses "-"
@@ -71,16 +90,19 @@ class VercelState:
     )
     project_id: str = "prj_jessie"
     project_name: str = "jessie"
-    env: dict[str, dict[str, str]] = field(default_factory=lambda: {target: {} for target in TARGETS})
+    plan: str = "pro"
+    env: dict[str, dict[str, EnvVar]] = field(default_factory=lambda: {target: {} for target in TARGETS})
     protection_bypass: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     files: dict[str, Path] = field(default_factory=dict)  # sha1 → stored blob
     deployments: dict[str, Deployment] = field(default_factory=dict)
     production_id: str | None = None  # the deployment the Production alias serves
+    auto_assign: bool = True  # a rollback turns automatic assignment off until the next promote
     alias_host: str = ""
     last_alias_request: dict[str, Any] | None = None
     cron_calls: list[dict[str, Any]] = field(default_factory=list)
     crons_disabled: bool = False
     unhandled: list[str] = field(default_factory=list)
+    logs: list[dict[str, Any]] = field(default_factory=list)  # runtime log entries, drain-shaped
     lock: threading.RLock = field(default_factory=threading.RLock)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -104,6 +126,15 @@ class VercelState:
 
     def aliases_of(self, deployment: Deployment) -> list[str]:
         return [self.alias_host] if deployment.id == self.production_id else []
+
+    def env_values(self, target: str) -> dict[str, str]:
+        """What a function of this target runs with."""
+        return {key: variable.value for key, variable in self.env.get(target, {}).items()}
+
+    def assign_production(self, deployment: Deployment) -> None:
+        """The Production domain now serves `deployment` (call with the lock held)."""
+        self.production_id = deployment.id
+        deployment.served_production = True
 
     def production(self) -> Deployment | None:
         return self.deployments.get(self.production_id) if self.production_id else None

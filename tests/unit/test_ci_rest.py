@@ -169,30 +169,22 @@ def test_no_preview_for_a_commit_means_none() -> None:
 
 
 @responses.activate
-def test_rollback_target_is_the_previous_ready_production() -> None:
-    responses.get(
-        f"{API}/v6/deployments",
-        json={
-            "deployments": [
-                {"uid": "a", "url": "one.vercel.app", "state": "READY", "target": "production", "created": 1},
-                {"uid": "c", "url": "three.vercel.app", "state": "READY", "target": "production", "created": 3},
-                {"uid": "b", "url": "two.vercel.app", "state": "READY", "target": "production", "created": 2},
-            ]
-        },
-    )
-    assert vercel.previous_production(PROJECT, "https://three.vercel.app")["uid"] == "b"
-    assert vercel.previous_production(PROJECT)["uid"] == "b"
-    assert vercel.previous_production(PROJECT, "https://two.vercel.app")["uid"] == "c"
+def test_the_current_production_is_read_from_the_project() -> None:
+    project_url = f"{API}/v9/projects/prj_xyz"
+    live = {"id": "dpl_live", "url": "jessie-abc.vercel.app"}
+    responses.get(project_url, json={"id": "prj_xyz", "targets": {"production": live}})
+    responses.get(project_url, json={"id": "prj_xyz", "targets": {}})
+    assert vercel.current_production(PROJECT) == live
+    assert vercel.current_production(PROJECT) is None  # before the first promote
+    assert responses.calls[0].request.url == project_url + "?teamId=team_abc"
 
 
-@responses.activate
-def test_no_earlier_production_to_roll_back_to() -> None:
-    responses.get(
-        f"{API}/v6/deployments",
-        json={"deployments": [{"uid": "a", "url": "one.vercel.app", "state": "READY", "created": 1}]},
+def test_the_production_domain_is_the_promoted_deployments_alias() -> None:
+    assert vercel.production_domain({"url": "d.vercel.app", "alias": ["jessie.example.com"]}) == (
+        "https://jessie.example.com"
     )
-    with pytest.raises(DeploymentFailed, match="no earlier READY production deployment"):
-        vercel.previous_production(PROJECT, "https://one.vercel.app")
+    with pytest.raises(DeploymentFailed, match="has no Production domain after the promote"):
+        vercel.production_domain({"url": "d.vercel.app", "alias": []})
 
 
 def test_personal_accounts_send_no_team_id() -> None:

@@ -69,16 +69,25 @@ def test_a_pull_request_tests_the_preview_of_its_head_commit() -> None:
     assert pr["jobs"]["pr-check"]["permissions"] == {}
 
 
-def test_a_merge_migrates_deploys_smokes_and_rolls_back_on_failure() -> None:
+def test_a_merge_smokes_the_deployment_before_promoting_it_and_rolls_back_after() -> None:
     production = load("production.yml")
     assert production["on"] == {"push": {"branches": ["main"]}}
     assert runs(production, "deploy")[1:] == [
         "nox -s migrate -- production",
         "nox -s deploy -- production",
+        'nox -s e2e -- --base-url "${DEPLOYMENT_URL}" -m smoke',
+        'nox -s promote -- "${DEPLOYMENT_URL}"',
         'nox -s e2e -- --base-url "${PRODUCTION_URL}" -m smoke',
-        'nox -s rollback -- --from "${PRODUCTION_URL}"',
+        'nox -s rollback -- --to "${PREVIOUS_URL}"',
     ]
-    assert step(production, "deploy", "nox -s rollback")["if"] == "${{ failure() && steps.deploy.outputs.url != '' }}"
+    assert step(production, "deploy", "nox -s migrate")["env"]["DATABASE_URL"] == (
+        "${{ secrets.PRODUCTION_DATABASE_URL }}"
+    )
+    assert step(production, "deploy", "nox -s promote")["env"]["DEPLOYMENT_URL"] == "${{ steps.deploy.outputs.url }}"
+    # Rollback only after a promote happened, to what served before it.
+    rollback = step(production, "deploy", "nox -s rollback")
+    assert rollback["if"] == "${{ failure() && steps.promote.outputs.previous != '' }}"
+    assert rollback["env"]["PREVIOUS_URL"] == "${{ steps.promote.outputs.previous }}"
     assert production["concurrency"] == {"group": "production", "cancel-in-progress": False}
     assert production["jobs"]["deploy"]["permissions"] == {"contents": "read", "deployments": "write"}
 

@@ -1,0 +1,289 @@
+"""Vercel Functions, locally: instances of a deployed function, started on demand and
+invoked one request at a time, as Vercel's functions runtime does it.
+
+An instance is the function's own files (assembled from the upload, nothing installed)
+run on a bare Python by `lambda_bootstrap.py`. Vercel's runtime inside it announces its
+HTTP port over a Unix socket (VERCEL_IPC_PATH; NUL-delimited JSON messages
+`server-started`, `handler-started`, `log`, `end`, `unrecoverable-error`) and reports
+its log lines there. A request goes to an idle instance or to a new one (a cold start);
+an instance serves one request at a time, so parallel requests run in parallel processes.
+
+What Vercel enforces is enforced here:
+- maxDuration: an invocation that outlives it is killed with its instance; the caller
+  gets 504 FUNCTION_INVOCATION_TIMEOUT and the log says "Task timed out after N seconds";
+- a function that does not import, or an instance that dies mid-request: 500
+  FUNCTION_INVOCATION_FAILED (the deployment itself stays READY: nothing checks imports);
+- every line the instance writes (stdout, stderr, the runtime's log messages) is a log
+  line of the request it belongs to, handed to the deployment's log sink with the
+  request's final status (-1 when the runtime died).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+BOOTSTRAP = (Path(__file__).parent / "lambda_bootstrap.py").read_text()
+INIT_TIMEOUT_S = 60.0  # Lambda's init phase has a limit of its own
+DEFAULT_MAX_INSTANCES = 16
+
+
+@dataclass
+class Request:
+    """One request as the edge hands it to a function."""
+
+    id: str  # the x-vercel-id the caller sees
+    method: str
+    target: str  # path and query, as the client sent them
+    host: str
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+@dataclass
+class Outcome:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+    error: str | None = None  # Vercel's error code when the platform answered, not the function
+
+
+@dataclass
+class LogLine:
+    message: str
+    level: str  # info | warning | error | fatal
+    stream: str  # stdout | stderr
+    timestamp_ms: int = field(default_factory=lambda: int(time.time() * 1000))
+
+
+LogSink = Callable[[Request, int, list[LogLine]], None]  # a request's lines, with its final status
+
+
+class StartFailed(Exception):
+    """The instance exited (or reported an unrecoverable error) before serving."""
+
+    def __init__(self, reason: str, lines: list[LogLine]) -> None:
+        super().__init__(reason)
+        self.lines = lines
+
+
+class Instance:
+    """One process of the function, serving one request at a time."""
+
+    def __init__(self, python: Path, task: Path, env: dict[str, str], ipc_dir: Path, number: int) -> None:
+        self.python, self.task, self.env = python, task, env
+        self.ipc_path = ipc_dir / f"i{number}.sock"
+        self.tmp = ipc_dir / f"tmp{number}"
+        self.port: int | None = None
+        self.lines: list[LogLine] = []  # of the current request (init lines go to the first one)
+        self.fatal: str | None = None
+        self.process: asyncio.subprocess.Process | None = None
+        self._server: asyncio.AbstractServer | None = None
+        self._ready: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._readers: list[asyncio.Task[None]] = []
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.returncode is None
+
+    async def start(self) -> None:
+        self.tmp.mkdir(parents=True, exist_ok=True)
+        self._server = await asyncio.start_unix_server(self._ipc, path=str(self.ipc_path))
+        env = {**self.env, "VERCEL_IPC_PATH": str(self.ipc_path), "TMPDIR": str(self.tmp)}
+        self.process = await asyncio.create_subprocess_exec(
+            str(self.python),
+            "-c",
+            BOOTSTRAP,
+            cwd=self.task,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        assert self.process.stdout is not None
+        assert self.process.stderr is not None
+        self._readers = [
+            asyncio.create_task(self._read(self.process.stdout, "stdout", "info")),
+            asyncio.create_task(self._read(self.process.stderr, "stderr", "error")),
+        ]
+        exited = asyncio.create_task(self.process.wait())
+        try:
+            done, _ = await asyncio.wait({self._ready, exited}, timeout=INIT_TIMEOUT_S, return_when="FIRST_COMPLETED")
+        finally:
+            exited.cancel()
+        if self._ready in done and not self._ready.exception():
+            self.port = self._ready.result()
+            return
+        await self.stop()
+        reason = self.fatal or f"the runtime exited during initialization (status {self.process.returncode})"
+        raise StartFailed(reason, self.take_lines())
+
+    async def _read(self, stream: asyncio.StreamReader, name: str, level: str) -> None:
+        while line := await stream.readline():
+            self.lines.append(LogLine(line.decode(errors="replace").rstrip("\n"), level, name))
+
+    async def _ipc(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+            while True:
+                raw = await reader.readuntil(b"\0")
+                self._message(json.loads(raw[:-1]))
+        writer.close()
+
+    def _message(self, message: dict[str, Any]) -> None:
+        kind, payload = message.get("type"), message.get("payload") or {}
+        if kind == "server-started" and not self._ready.done():
+            self._ready.set_result(int(payload["httpPort"]))
+        elif kind == "unrecoverable-error":
+            self.fatal = str(payload.get("message", "unrecoverable error"))
+        elif kind == "log":  # print() and sys.std* carry a stream, the logging module a level
+            text = base64.b64decode(payload.get("message", "")).decode(errors="replace").rstrip("\n")
+            if "stream" in payload:
+                stream = str(payload["stream"])
+                level = "error" if stream == "stderr" else "info"
+            else:
+                level = {"warn": "warning"}.get(payload.get("level", "info"), payload.get("level", "info"))
+                stream = "stderr" if level in ("error", "fatal", "warning") else "stdout"
+            self.lines += [LogLine(part, level, stream) for part in text.splitlines() or [""]]
+
+    def take_lines(self) -> list[LogLine]:
+        lines, self.lines = self.lines, []
+        return lines
+
+    async def stop(self) -> None:
+        if self.process is not None and self.process.returncode is None:
+            self.process.kill()
+            await self.process.wait()
+        for reader in self._readers:  # let the pipes drain what the process wrote last
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(reader, 5)
+        if self._server is not None:
+            self._server.close()
+        self.ipc_path.unlink(missing_ok=True)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+class FunctionPool:
+    """The instances of one deployed function."""
+
+    def __init__(
+        self,
+        python: Path,
+        task: Path,
+        env: dict[str, str],
+        max_duration_s: float,
+        sink: LogSink,
+        max_instances: int = DEFAULT_MAX_INSTANCES,
+    ) -> None:
+        self.python, self.task, self.env = python, task, env
+        self.max_duration_s = max_duration_s
+        self.sink = sink
+        self.max_instances = max_instances
+        self.invocations = 0
+        self.cold_starts = 0
+        self._ipc_dir = Path(tempfile.mkdtemp(prefix="vc-"))  # short: Unix socket paths are limited
+        self._idle: list[Instance] = []
+        self._all: set[Instance] = set()
+        self._freed = asyncio.Condition()
+        self._numbers = 0
+        # No client timeout: maxDuration (asyncio.timeout in _run) bounds every invocation.
+        self._client = httpx.AsyncClient(timeout=None, follow_redirects=False)  # noqa: S113
+
+    async def invoke(self, request: Request) -> Outcome:
+        self.invocations += 1
+        try:
+            instance = await self._acquire()
+        except StartFailed as failure:
+            self.sink(request, -1, [*failure.lines, LogLine(f"Error: {failure}", "error", "stderr")])
+            return failed("FUNCTION_INVOCATION_FAILED", 500, request.id)
+        outcome = await self._run(instance, request)
+        crashed = outcome.error == "FUNCTION_INVOCATION_FAILED"
+        self.sink(request, -1 if crashed else outcome.status, instance.take_lines())
+        await self._release(instance)
+        return outcome
+
+    async def _run(self, instance: Instance, request: Request) -> Outcome:
+        assert instance.port is not None
+        headers = [
+            *request.headers,
+            ("x-vercel-internal-invocation-id", request.id),
+            ("x-vercel-internal-request-id", str(self.invocations)),
+        ]
+        url = f"http://127.0.0.1:{instance.port}{request.target}"
+        try:
+            async with asyncio.timeout(self.max_duration_s):
+                response = await self._client.request(request.method, url, headers=headers, content=request.body)
+        except TimeoutError:
+            await instance.stop()
+            duration = f"{self.max_duration_s:g}"
+            instance.lines.append(LogLine(f"Task timed out after {duration} seconds", "error", "stderr"))
+            return failed("FUNCTION_INVOCATION_TIMEOUT", 504, request.id)
+        except httpx.TransportError:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(5):
+                    await instance.process.wait()  # type: ignore[union-attr]
+            code = instance.process.returncode if instance.process else None
+            await instance.stop()
+            instance.lines.append(LogLine(f"Error: Runtime exited with error: exit status {code}", "error", "stderr"))
+            return failed("FUNCTION_INVOCATION_FAILED", 500, request.id)
+        return Outcome(response.status_code, list(response.headers.multi_items()), response.content)
+
+    async def _acquire(self) -> Instance:
+        async with self._freed:
+            while True:
+                if self._idle:
+                    return self._idle.pop()
+                if len(self._all) < self.max_instances:
+                    break
+                await self._freed.wait()
+            self._numbers += 1
+            instance = Instance(self.python, self.task, self.env, self._ipc_dir, self._numbers)
+            self._all.add(instance)
+        self.cold_starts += 1
+        try:
+            await instance.start()
+        except StartFailed:
+            async with self._freed:
+                self._all.discard(instance)
+                self._freed.notify()
+            raise
+        return instance
+
+    async def _release(self, instance: Instance) -> None:
+        async with self._freed:
+            if instance.alive:
+                self._idle.append(instance)
+            else:
+                self._all.discard(instance)
+            self._freed.notify()
+
+    async def close(self) -> None:
+        await self._client.aclose()
+        for instance in list(self._all):
+            await instance.stop()
+        self._all.clear()
+        self._idle.clear()
+        shutil.rmtree(self._ipc_dir, ignore_errors=True)
+
+    @property
+    def instances(self) -> int:
+        return len(self._all)
+
+
+STATUS_NAMES = {404: "NOT_FOUND", 413: "PAYLOAD_TOO_LARGE", 500: "INTERNAL_SERVER_ERROR", 504: "GATEWAY_TIMEOUT"}
+
+
+def failed(code: str, status: int, request_id: str) -> Outcome:
+    """Vercel's own error response: `x-vercel-error` names the code, the body says it plainly."""
+    body = f"{status}: {STATUS_NAMES.get(status, 'ERROR')}\nCode: {code}\nID: {request_id}\n".encode()
+    headers = [("content-type", "text/plain; charset=utf-8"), ("x-vercel-error", code)]
+    return Outcome(status, headers, body, code)

@@ -1,0 +1,281 @@
+"""The local Vercel runs a function as Vercel does: built by the real CLI, uploaded with it,
+assembled from the uploaded files alone, run on a bare Python by Vercel's own runtime, and
+held to the platform's limits (maxDuration, body size, read-only filesystem, headers)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from ci import plans
+from ci import vercel as ci_vercel
+from sandbox.vercel.server import LocalVercel
+
+TINY = Path(__file__).parent / "tiny_function"
+pytestmark = pytest.mark.timeout(300)
+
+
+def build_tiny(
+    tmp: Path,
+    *,
+    index_prefix: str = "",
+    vercelignore: str | None = None,
+    hourly_cron_on: str | None = None,
+    production: bool = False,
+) -> Path:
+    """The tiny function, built offline by the pinned CLI into `tmp` (with the hourly cron
+    of vercel.json as `ci/plans.py` turns it for the plan `hourly_cron_on`, if given)."""
+    project = tmp / "project"
+    shutil.copytree(TINY, project)
+    if hourly_cron_on is not None:
+        config = json.loads((project / "vercel.json").read_text())
+        config["crons"] = [plans.cron_for("pro")]
+        (project / "vercel.json").write_text(json.dumps(config))
+    if index_prefix:
+        index = project / "api" / "index.py"
+        index.write_text(index_prefix + index.read_text())
+    if vercelignore is not None:
+        (project / ".vercelignore").write_text(vercelignore)
+    ci_vercel.ensure_project_settings(project)
+    with plans.vercel_json_for(hourly_cron_on or "pro", project):
+        done = subprocess.run(
+            [ci_vercel.CLI, "build", "--yes", *(["--prod"] if production else [])],
+            cwd=project,
+            env=ci_vercel.cli_environment(),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return project
+
+
+def upload(vercel: LocalVercel, project: Path, *flags: str) -> subprocess.CompletedProcess[str]:
+    """`vercel deploy --prebuilt` to the local Vercel, as the CLI answered."""
+    target = ci_vercel.VercelProject(vercel.state.token, vercel.state.team["id"], vercel.state.project_id, vercel.url)
+    return subprocess.run(
+        [ci_vercel.CLI, "deploy", "--prebuilt", "--yes", "--no-wait", *flags, *target.cli_flags()],
+        cwd=project,
+        env=ci_vercel.cli_environment(target),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def deploy(vercel: LocalVercel, project: Path, *flags: str) -> str:
+    """`vercel deploy --prebuilt`, then READY; returns the deployment URL."""
+    target = ci_vercel.VercelProject(vercel.state.token, vercel.state.team["id"], vercel.state.project_id, vercel.url)
+    done = upload(vercel, project, *flags)
+    assert done.returncode == 0, done.stderr[-2000:]
+    url = ci_vercel.parse_deployment_url(done.stdout)
+    ci_vercel.wait_until_ready(target, url, poll_s=0.2)
+    return url
+
+
+class Client:
+    def __init__(self, vercel: LocalVercel) -> None:
+        self.vercel = vercel
+        self.session = requests.Session()
+        self.session.verify = str(vercel.ca)
+        self.session.trust_env = False
+
+    def get(self, url: str, bypass: bool = True, **kwargs: Any) -> requests.Response:
+        headers = {"x-vercel-protection-bypass": self.vercel.state.protection_bypass} if bypass else {}
+        headers |= kwargs.pop("headers", {})
+        return self.session.get(url, headers=headers, timeout=60, **kwargs)
+
+    def post(self, url: str, data: bytes) -> requests.Response:
+        headers = {"x-vercel-protection-bypass": self.vercel.state.protection_bypass}
+        return self.session.post(url, data=data, headers=headers, timeout=60)
+
+    def logs(self, url: str) -> list[dict[str, Any]]:
+        deployment = self.vercel.state.find(url)
+        assert deployment is not None
+        entries: list[dict[str, Any]] = requests.get(f"{self.vercel.url}/_sandbox/logs", timeout=10).json()["logs"]
+        return [entry for entry in entries if entry["deploymentId"] == deployment.id]
+
+
+@pytest.fixture(scope="module")
+def vercel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalVercel]:
+    with LocalVercel(tmp_path_factory.mktemp("vercel")) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def tiny(vercel: LocalVercel, tmp_path_factory: pytest.TempPathFactory) -> str:
+    return deploy(vercel, build_tiny(tmp_path_factory.mktemp("tiny")))
+
+
+@pytest.fixture
+def client(vercel: LocalVercel) -> Client:
+    return Client(vercel)
+
+
+def test_the_function_runs_from_its_own_files_on_a_bare_python(tiny: str, client: Client) -> None:
+    answer = client.get(tiny + "/hello")
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["path"] == "/hello"  # the rewrite leaves the URL the client asked for
+    assert answer.json()["env"] == "preview"
+    # This test's own environment has pytest and requests; a function has only what it shipped.
+    assert client.get(tiny + "/import", params={"name": "pytest"}).json() == {"result": "ModuleNotFoundError"}
+    assert client.get(tiny + "/import", params={"name": "vercel_runtime"}).json() == {"result": "imported"}
+    assert client.get(tiny + "/hello", bypass=False).status_code == 401  # Deployment Protection
+
+
+def test_vercel_sets_the_forwarded_headers_whatever_the_client_sent(tiny: str, client: Client) -> None:
+    spoofed = {
+        "x-forwarded-for": "6.6.6.6",
+        "x-real-ip": "6.6.6.6",
+        "x-vercel-id": "forged",
+        "x-forwarded-host": "evil",
+    }
+    answer = client.get(tiny + "/headers", headers=spoofed)
+    seen = answer.json()
+    assert (seen["x-forwarded-for"], seen["x-real-ip"]) == ("127.0.0.1", "127.0.0.1")
+    assert seen["x-forwarded-host"] == tiny.removeprefix("https://")
+    assert seen["x-forwarded-proto"] == "https"
+    assert seen["x-vercel-id"].startswith("local1::") and seen["x-vercel-id"] == answer.headers["x-vercel-id"]
+    assert not any(key.startswith("x-vercel-internal") for key in seen)
+
+
+def test_a_body_over_4_5_mb_is_refused_before_the_function_runs(tiny: str, client: Client) -> None:
+    before = len(client.logs(tiny))
+    refused = client.post(tiny + "/echo", b"x" * 4_718_593)
+    assert (refused.status_code, refused.headers["x-vercel-error"]) == (413, "FUNCTION_PAYLOAD_TOO_LARGE")
+    accepted = client.post(tiny + "/echo", b"x" * 4_718_592)
+    assert accepted.json()["body_bytes"] == 4_718_592
+    assert len(client.logs(tiny)) == before
+
+
+def test_an_invocation_past_max_duration_is_killed_with_a_504(tiny: str, client: Client) -> None:
+    timed_out = client.get(tiny + "/sleep", params={"seconds": 60})
+    assert (timed_out.status_code, timed_out.headers["x-vercel-error"]) == (504, "FUNCTION_INVOCATION_TIMEOUT")
+    assert "504: GATEWAY_TIMEOUT" in timed_out.text
+    lines = [e for e in client.logs(tiny) if e["requestId"] == timed_out.headers["x-vercel-id"]]
+    assert [(e["message"], e["statusCode"], e["level"]) for e in lines] == [
+        ("Task timed out after 3 seconds", 504, "error")
+    ]
+    assert client.get(tiny + "/hello").status_code == 200  # a new instance serves the next request
+
+
+def test_a_crash_mid_request_is_a_500_and_logged_with_status_minus_one(tiny: str, client: Client) -> None:
+    crashed = client.get(tiny + "/crash")
+    assert (crashed.status_code, crashed.headers["x-vercel-error"]) == (500, "FUNCTION_INVOCATION_FAILED")
+    lines = [e for e in client.logs(tiny) if e["requestId"] == crashed.headers["x-vercel-id"]]
+    assert {e["statusCode"] for e in lines} == {-1}
+    assert "about to crash" in [e["message"] for e in lines]
+    assert "Error: Runtime exited with error: exit status 3" in [e["message"] for e in lines]
+
+
+def test_the_filesystem_is_read_only_outside_tmp(tiny: str, client: Client) -> None:
+    assert client.get(tiny + "/write", params={"path": "api/new.txt"}).json() == {
+        "result": "OSError: Read-only file system"
+    }
+    assert client.get(tiny + "/write", params={"path": "/tmp/jessie-scratch.txt"}).json() == {"result": "written"}
+
+
+def test_output_becomes_log_lines_of_its_request(tiny: str, client: Client) -> None:
+    printed = client.get(tiny + "/print")
+    lines = [e for e in client.logs(tiny) if e["requestId"] == printed.headers["x-vercel-id"]]
+    assert {(e["message"], e["level"]) for e in lines} >= {("to stdout", "info"), ("to stderr", "error")}
+    assert all(e["source"] == "lambda" and e["path"] == "/print" and e["statusCode"] == 200 for e in lines)
+
+
+def test_parallel_requests_run_in_parallel_instances(tiny: str, client: Client) -> None:
+    with ThreadPoolExecutor(3) as pool:
+        answers = list(pool.map(lambda _: client.get(tiny + "/sleep", params={"seconds": 1}).json(), range(3)))
+    assert len({answer["pid"] for answer in answers}) == 3
+
+
+def test_a_function_that_cannot_import_is_ready_and_answers_500(
+    vercel: LocalVercel, client: Client, tmp_path: Path
+) -> None:
+    url = deploy(vercel, build_tiny(tmp_path, index_prefix="import not_shipped  # noqa\n"))
+    deployment = vercel.state.find(url)
+    assert deployment is not None and deployment.ready_state == "READY"
+    failed = client.get(url + "/hello")
+    assert (failed.status_code, failed.headers["x-vercel-error"]) == (500, "FUNCTION_INVOCATION_FAILED")
+    messages = "\n".join(e["message"] for e in client.logs(url))
+    assert "ModuleNotFoundError: No module named 'not_shipped'" in messages
+
+
+def test_sources_missing_from_the_upload_fail_the_deployment_by_name(
+    vercel: LocalVercel, client: Client, tmp_path: Path
+) -> None:
+    project = build_tiny(tmp_path, vercelignore=".venv\n")  # unanchored: drops the vendored runtime
+    target = ci_vercel.VercelProject(vercel.state.token, vercel.state.team["id"], vercel.state.project_id, vercel.url)
+    url = ci_vercel.parse_deployment_url(upload(vercel, project).stdout)
+    with pytest.raises(ci_vercel.DeploymentFailed, match="is ERROR"):
+        ci_vercel.wait_until_ready(target, url, poll_s=0.2)
+    deployment = vercel.state.find(url)
+    assert deployment is not None
+    assert re.match(
+        r"\d+ file\(s\) of the function are missing from the upload: _vendor/", deployment.error_message or ""
+    )
+
+
+def test_sensitive_variables_reach_functions_but_never_come_back_out(vercel: LocalVercel) -> None:
+    requests.put(
+        f"{vercel.url}/_sandbox/env",
+        json={"production": {"SECRET_ONE": "s1", "PLAIN_ONE": {"value": "p1", "type": "plain"}}},
+        timeout=10,
+    )
+    pulled = requests.get(
+        f"{vercel.url}/v3/env/pull/{vercel.state.project_id}/production",
+        headers={"Authorization": f"Bearer {vercel.state.token}"},
+        timeout=10,
+    ).json()["env"]
+    assert (pulled["SECRET_ONE"], pulled["PLAIN_ONE"]) == ("", "p1")
+    assert vercel.state.env_values("production")["SECRET_ONE"] == "s1"
+
+
+def test_max_duration_comes_from_the_function_config(tiny: str, vercel: LocalVercel) -> None:
+    deployment = vercel.state.find(tiny)
+    assert deployment is not None
+    assert vercel.runtime.pools[deployment.id]["/api/index"].max_duration_s == 3  # tiny_function/vercel.json
+
+
+def test_hobby_refuses_an_hourly_cron_and_takes_the_plan_aware_build(vercel: LocalVercel, tmp_path: Path) -> None:
+    requests.put(f"{vercel.url}/_sandbox/project", json={"plan": "hobby"}, timeout=10)
+    try:
+        refused = upload(vercel, build_tiny(tmp_path / "hourly", hourly_cron_on="pro"))
+        assert refused.returncode != 0
+        assert "Hobby accounts are limited to daily cron jobs. This cron expression (0 * * * *)" in refused.stderr
+        url = deploy(vercel, build_tiny(tmp_path / "daily", hourly_cron_on="hobby"))
+        deployment = vercel.state.find(url)
+        assert deployment is not None and deployment.crons == [plans.cron_for("hobby")]
+    finally:
+        requests.put(f"{vercel.url}/_sandbox/project", json={"plan": "pro"}, timeout=10)
+
+
+def test_a_rollback_stops_automatic_assignment_until_the_next_promote(vercel: LocalVercel, tmp_path: Path) -> None:
+    project = build_tiny(tmp_path, production=True)
+    target = ci_vercel.VercelProject(vercel.state.token, vercel.state.team["id"], vercel.state.project_id, vercel.url)
+    first = deploy(vercel, project, "--prod")
+    second = deploy(vercel, project, "--prod")
+
+    def production() -> str:
+        found = vercel.state.production()
+        return "https://" + found.url if found else ""
+
+    assert production() == second  # without --skip-domain, READY takes the domain
+    skipped = deploy(vercel, project, "--prod", "--skip-domain")
+    assert production() == second
+    ci_vercel.rollback_to(target, first)
+    assert (production(), vercel.state.auto_assign) == (first, False)
+    third = deploy(vercel, project, "--prod")
+    assert production() == first  # automatic assignment is off since the rollback
+    with pytest.raises(ci_vercel.DeploymentFailed, match="rollback"):
+        ci_vercel.rollback_to(target, skipped)  # it never served the domain
+    ci_vercel.promote(target, third)
+    assert (production(), vercel.state.auto_assign) == (third, True)
