@@ -1,8 +1,11 @@
 """HTTP for the pipeline's REST calls: always a timeout, and retries that respect rate limits.
 
-429 and 5xx (and GitHub's 403 with `x-ratelimit-remaining: 0`) are retried. The wait is
-the server's `Retry-After` (seconds or HTTP date) or `X-RateLimit-Reset` (epoch
-seconds, as GitHub and Vercel send it), else exponential backoff; a wait longer than
+Retried: 5xx, 429, and a 403 that is a rate limit (GitHub answers its primary and its
+secondary rate limits with 403 or 429: a `Retry-After` header, `x-ratelimit-remaining: 0`,
+or a message about a rate limit; any other 403 is a refusal and final). The wait is the
+server's `Retry-After` (seconds or HTTP date), else `X-RateLimit-Reset` (epoch seconds, as
+GitHub and Vercel send it) when nothing remains, else for a rate limit at least a minute,
+doubling (GitHub's advice), and for a 5xx a short exponential backoff. A wait longer than
 `max_wait_s` is not taken: the call fails with the reason instead.
 """
 
@@ -15,7 +18,8 @@ from typing import Any
 
 import requests
 
-RETRY_STATUSES = {429, 500, 502, 503, 504}
+SERVER_ERRORS = {500, 502, 503, 504}
+RATE_LIMIT_WAIT_S = 60.0  # GitHub: without a header saying otherwise, wait at least a minute
 
 
 class ApiError(RuntimeError):
@@ -36,15 +40,27 @@ def _wait_from_headers(response: requests.Response, now: float) -> float | None:
         except (TypeError, ValueError):
             pass
     reset = response.headers.get("X-RateLimit-Reset")
-    if reset and reset.strip().isdigit():
+    if reset and reset.strip().isdigit() and response.headers.get("X-RateLimit-Remaining") == "0":
         return max(0.0, float(reset) - now)
     return None
 
 
+def _message(response: requests.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    return str(body.get("message", "")) if isinstance(body, dict) else ""
+
+
 def _rate_limited(response: requests.Response) -> bool:
-    if response.status_code in RETRY_STATUSES:
+    if response.status_code == 429:
         return True
-    return response.status_code == 403 and response.headers.get("X-RateLimit-Remaining") == "0"
+    return response.status_code == 403 and (
+        "Retry-After" in response.headers
+        or response.headers.get("X-RateLimit-Remaining") == "0"
+        or "rate limit" in _message(response).lower()
+    )
 
 
 class Api:
@@ -79,10 +95,12 @@ class Api:
                     raise ApiError(f"{where}: {type(error).__name__} after {attempt} attempts") from None
                 self._sleep(min(self.max_wait_s, 2.0**attempt))
                 continue
-            if not _rate_limited(response):
+            rate_limited = _rate_limited(response)
+            if not rate_limited and response.status_code not in SERVER_ERRORS:
                 return response
             wait = _wait_from_headers(response, self._clock())
-            wait = min(60.0, 2.0**attempt) if wait is None else wait
+            if wait is None:
+                wait = RATE_LIMIT_WAIT_S * 2.0 ** (attempt - 1) if rate_limited else min(60.0, 2.0**attempt)
             if attempt == self.max_attempts or wait > self.max_wait_s:
                 raise ApiError(f"{where}: HTTP {response.status_code} after {attempt} attempts", response.status_code)
             self._sleep(wait)

@@ -2,7 +2,9 @@
 
 Tokens carry permissions as a workflow's GITHUB_TOKEN does; a pull request from a fork
 gets a read-only token, and writes with it answer 403 "Resource not accessible by
-integration", as GitHub does.
+integration", as GitHub does. Every answer carries GitHub's `x-ratelimit-*` headers
+(1,000 requests an hour for a GITHUB_TOKEN), and a test can make the next requests meet a
+secondary rate limit: 403 or 429, with or without `retry-after`, GitHub's message.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import itertools
 import json
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -33,12 +36,24 @@ class GitHubState:
     comments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     deployments: list[dict[str, Any]] = field(default_factory=list)
     calls: list[str] = field(default_factory=list)
+    used: int = 0  # of this hour's primary rate limit
+    secondary: list[dict[str, Any]] = field(default_factory=list)  # answers the next requests get
     lock: threading.Lock = field(default_factory=threading.Lock)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1001))
 
 
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+RATE_LIMIT = 1000  # requests an hour for a workflow's GITHUB_TOKEN
+SECONDARY_MESSAGE = (
+    "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. "
+    "If you reach out to GitHub Support for help, please include the request ID."
+)
+
+
+PRIMARY_MESSAGE = "API rate limit exceeded for installation. Wait until the rate limit resets."
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -56,9 +71,31 @@ def create_app(state: GitHubState) -> Starlette:
     def guarded(scope: str, write: bool) -> Callable[[Handler], Handler]:
         def decorate(handler: Handler) -> Handler:
             async def check(request: Request) -> Response:
-                granted = permissions(request)
                 with state.lock:
                     state.calls.append(f"{request.method} {request.url.path}")
+                    state.used += 1
+                    limited = state.secondary.pop(0) if state.secondary else None
+                    if state.used > RATE_LIMIT:  # the primary limit: nothing left this hour
+                        limited = {"status": 403, "retry_after": None, "message": PRIMARY_MESSAGE}
+                    headers = {
+                        "x-ratelimit-limit": str(RATE_LIMIT),
+                        "x-ratelimit-remaining": str(max(0, RATE_LIMIT - state.used)),
+                        "x-ratelimit-used": str(state.used),
+                        "x-ratelimit-reset": str(int(time.time()) + 3600),
+                        "x-ratelimit-resource": "core",
+                    }
+                if limited is not None:
+                    answer = _error(int(limited["status"]), limited.get("message", SECONDARY_MESSAGE))
+                    if limited.get("retry_after") is not None:
+                        answer.headers["retry-after"] = str(limited["retry_after"])
+                    answer.headers.update(headers)
+                    return answer
+                response = await unguarded(request)
+                response.headers.update(headers)
+                return response
+
+            async def unguarded(request: Request) -> Response:
+                granted = permissions(request)
                 if granted is None:
                     return _error(401, "Bad credentials")
                 if f"{request.path_params['owner']}/{request.path_params['repo']}" != state.repository:
@@ -131,6 +168,14 @@ def create_app(state: GitHubState) -> Starlette:
             state.tokens[body["token"]] = dict(body["permissions"])
         return JSONResponse({})
 
+    async def admin_secondary_limit(request: Request) -> Response:
+        """`{"requests": n, "status": 403 | 429, "retry_after": seconds | null}`"""
+        body = json.loads(await request.body())
+        answer = {"status": int(body.get("status", 403)), "retry_after": body.get("retry_after")}
+        with state.lock:
+            state.secondary.extend(answer for _ in range(int(body.get("requests", 1))))
+        return JSONResponse({"pending": len(state.secondary)})
+
     async def admin_state(_request: Request) -> Response:
         with state.lock:
             return JSONResponse({"comments": state.comments, "deployments": state.deployments, "calls": state.calls})
@@ -145,6 +190,7 @@ def create_app(state: GitHubState) -> Starlette:
             Route(repo + "/deployments/{id:int}/statuses", create_status, methods=["POST"]),
             Route("/_sandbox/tokens", admin_tokens, methods=["POST"]),
             Route("/_sandbox/state", admin_state),
+            Route("/_sandbox/secondary-limit", admin_secondary_limit, methods=["POST"]),
         ]
     )
 

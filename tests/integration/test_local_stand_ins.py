@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from ci import github
-from ci.http import ApiError
+from ci.http import Api, ApiError
 from sandbox.github.server import READ_ONLY, WORKFLOW, LocalGitHub
 from sandbox.vercel.cron import due
 from sandbox.vercel.server import LocalVercel
@@ -43,6 +43,29 @@ def test_the_workflow_token_comments_once_and_records_deployments(local_github: 
     state = requests.get(f"{local_github.url}/_sandbox/state", timeout=10).json()
     assert [c["body"].splitlines()[-1] for c in state["comments"]["3"]] == ["two"]
     assert state["deployments"][0]["statuses"][0]["environment_url"] == "https://127.0.0.1:1"
+
+
+def test_the_local_github_sends_rate_limit_headers_and_secondary_limits(local_github: LocalGitHub) -> None:
+    sleeps: list[float] = []
+    api = Api(local_github.url, {"Authorization": "Bearer workflow"}, sleep=sleeps.append)
+    listed = api.request("GET", "/repos/jessie/jessie/issues/3/comments")
+    assert int(listed.headers["x-ratelimit-remaining"]) == 1000 - int(listed.headers["x-ratelimit-used"])
+    requests.post(f"{local_github.url}/_sandbox/secondary-limit", json={"requests": 1, "status": 403}, timeout=10)
+    requests.post(
+        f"{local_github.url}/_sandbox/secondary-limit",
+        json={"requests": 1, "status": 429, "retry_after": 7},
+        timeout=10,
+    )
+    assert api.json("GET", "/repos/jessie/jessie/issues/3/comments") == []
+    assert sleeps == [60.0, 7.0]  # a minute without retry-after (GitHub's advice), else what it says
+    # The sticky comment survives a secondary limit (here with a one-second retry-after).
+    requests.post(
+        f"{local_github.url}/_sandbox/secondary-limit",
+        json={"requests": 1, "status": 403, "retry_after": 1},
+        timeout=10,
+    )
+    repo = github.Repository("workflow", "jessie/jessie", local_github.url)
+    assert github.upsert_sticky_comment(repo, 4, "report")[0] == "created"
 
 
 @pytest.fixture(scope="module")

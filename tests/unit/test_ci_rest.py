@@ -55,6 +55,29 @@ def test_a_rate_limit_reset_header_is_honoured() -> None:
     assert sleeps.calls == [42]
 
 
+SECONDARY = {"message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."}
+
+
+@responses.activate
+@pytest.mark.parametrize("status", [403, 429])
+def test_a_secondary_rate_limit_without_headers_waits_a_minute_then_longer(status: int) -> None:
+    responses.get(f"{API}/z", status=status, json=SECONDARY)
+    responses.get(f"{API}/z", status=status, json=SECONDARY)
+    responses.get(f"{API}/z", json={"ok": True})
+    sleeps = Sleeps()
+    assert Api(API, {}, sleep=sleeps, max_wait_s=300).json("GET", "/z") == {"ok": True}
+    assert sleeps.calls == [60.0, 120.0]
+
+
+@responses.activate
+def test_a_403_that_is_a_refusal_is_not_retried() -> None:
+    responses.get(f"{API}/no", status=403, json={"message": "Resource not accessible by integration"})
+    sleeps = Sleeps()
+    with pytest.raises(ApiError, match=r"HTTP 403: .*Resource not accessible by integration"):
+        Api(API, {}, sleep=sleeps).json("GET", "/no")
+    assert sleeps.calls == []
+
+
 @responses.activate
 def test_5xx_backs_off_and_gives_up_with_a_clear_error() -> None:
     for _ in range(3):
