@@ -109,6 +109,9 @@ class World:
             "GITHUB_TOKEN": token,
             "REQUESTS_CA_BUNDLE": str(self.vercel.ca),
             "E2E_IGNORE_HTTPS_ERRORS": "1",
+            # A nested pytest keeps its temporary folders apart: its retention cleanup must
+            # never reach this session's (the Postgres data directory lives there).
+            "PYTEST_DEBUG_TEMPROOT": str(files),
             **(extra or {}),
         }
         if secrets:
@@ -202,11 +205,12 @@ def world(postgres_admin_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
     gmail = SandboxServer(SandboxState(seed=3)).start()
     requests.post(f"{gmail.url}/_sandbox/accounts", json={"email": ADMIN, "messages": 40, "seed": 5}, timeout=60)
     vercel = LocalVercel(root / "vercel").start()
-    requests.put(
-        f"{vercel.url}/_sandbox/env",
-        timeout=10,
-        json={target: _app_env(databases[target], gmail.url) for target in ("preview", "production")},
-    )
+    env = {target: _app_env(databases[target], gmail.url) for target in ("preview", "production")}
+    # Production's callback is the one registered with Google; it hands Previews their codes.
+    env["production"]["OAUTH_RELAY_ORIGINS"] = "https://127.0.0.1:*"
+    requests.put(f"{vercel.url}/_sandbox/env", timeout=10, json=env)
+    callback = f"https://{vercel.state.alias_host}/auth/callback"
+    requests.put(f"{gmail.url}/_sandbox/oauth", json={"redirect_uris": {DEFAULT_CLIENT_ID: [callback]}}, timeout=10)
     github = LocalGitHub().start()
     github.token("workflow-token", WORKFLOW)
     github.token("fork-token", READ_ONLY)
