@@ -16,6 +16,7 @@ from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
 from pydantic import AliasChoices, Field, SecretStr, field_validator
@@ -52,6 +53,14 @@ class Settings(BaseSettings):
     session_secret: SecretStr | None = Field(None, validation_alias="SESSION_SECRET")
 
     vercel_env: Environment = Field("development", validation_alias="VERCEL_ENV")
+    # Where this deployment answers (Vercel's system variables: hosts without a scheme).
+    vercel_url: str | None = Field(None, validation_alias="VERCEL_URL")
+    vercel_branch_url: str | None = Field(None, validation_alias="VERCEL_BRANCH_URL")
+    vercel_production_url: str | None = Field(None, validation_alias="VERCEL_PROJECT_PRODUCTION_URL")
+    # The one callback registered with Google (default: the Production domain's). Previews use it
+    # too: Production hands the code back to a Preview whose origin OAUTH_RELAY_ORIGINS allows.
+    oauth_redirect_uri: str | None = Field(None, validation_alias="OAUTH_REDIRECT_URI")
+    oauth_relay_origins: str = Field("", validation_alias="OAUTH_RELAY_ORIGINS")  # comma-separated globs
     # Vercel sets VERCEL_GIT_COMMIT_SHA for Git deployments; CLI deployments get JESSIE_COMMIT_SHA.
     commit_sha: str = Field("unknown", validation_alias=AliasChoices("VERCEL_GIT_COMMIT_SHA", "JESSIE_COMMIT_SHA"))
 
@@ -100,11 +109,40 @@ class Settings(BaseSettings):
         return {email.strip().lower() for email in self.admin_emails.split(",") if email.strip()}
 
     @property
+    def redirect_uri(self) -> str:
+        """The registered OAuth callback, from configuration only (never from request headers)."""
+        if self.oauth_redirect_uri:
+            return self.oauth_redirect_uri
+        if self.vercel_production_url:
+            return f"https://{self.vercel_production_url}/auth/callback"
+        raise MissingSetting("OAUTH_REDIRECT_URI is not set (the Google OAuth callback registered for this app)")
+
+    @property
+    def own_origins(self) -> list[str]:
+        """The origins this deployment answers on; the first is the one to use by default."""
+        hosts = [self.vercel_url, self.vercel_branch_url]
+        if self.vercel_env == "production":
+            hosts.insert(0, self.vercel_production_url)
+        origins = [f"https://{host}" for host in hosts if host]
+        if self.oauth_redirect_uri and (self.is_development or not origins):
+            origins.insert(0, origin_of(self.oauth_redirect_uri))
+        return origins
+
+    @property
+    def relay_patterns(self) -> list[str]:
+        return [pattern.strip() for pattern in self.oauth_relay_origins.split(",") if pattern.strip()]
+
+    @property
     def cron_budget_s(self) -> float:
         return max(10.0, self.function_max_duration_s - self.cron_margin_s)
 
     def encryption_keys(self) -> list[str]:
         return [key.strip() for key in self.require("jessie_encryption_key").split(",") if key.strip()]
+
+
+def origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def _development_secret(data_dir: Path, name: str) -> str:

@@ -61,6 +61,7 @@ class LocalStack:
             "GOOGLE_CLIENT_ID": DEFAULT_CLIENT_ID,
             "GOOGLE_CLIENT_SECRET": DEFAULT_CLIENT_SECRET,
             "ADMIN_EMAILS": os.environ.get("ADMIN_EMAILS", DEMO_ACCOUNT),
+            "OAUTH_REDIRECT_URI": self.callback,
             "JESSIE_QUOTA_UNITS_PER_SECOND": str(self.quota_units_per_second),
         }
 
@@ -91,9 +92,19 @@ class LocalStack:
         )
         created.raise_for_status()
 
+    @property
+    def callback(self) -> str:
+        return f"{self.app_url}/auth/callback"
+
     def _start_app(self) -> None:
         sock = listening_socket("127.0.0.1", self.app_port)
         self.app_url = f"http://localhost:{sock.getsockname()[1]}"
+        registered = requests.put(  # as the app's owner does in the Google Cloud Console
+            f"{self.sandbox_url}/_sandbox/oauth",
+            json={"redirect_uris": {DEFAULT_CLIENT_ID: [self.callback]}},
+            timeout=10,
+        )
+        registered.raise_for_status()
         process = subprocess.Popen(
             [sys.executable, "-m", "app.cli", "serve", "--fd", str(sock.fileno())],
             env=self.environment(),

@@ -1,10 +1,12 @@
-"""messages.get in batches: adaptive size, and failed parts retried on their own.
+"""messages.get in batches: adaptive size, bounded memory, failed parts retried on their own.
 
 google-api-python-client's `BatchHttpRequest.execute()` never retries a part (except
 after a 401), so this module does: transient parts go back to the front of the queue,
 the batch shrinks when Gmail says "too many concurrent requests" or rate-limits, and
-grows back after clean batches, never above 50 (Gmail's advice). Results are yielded
-one HTTP batch at a time so the caller can commit each batch in one transaction.
+grows back after clean batches, never above 50 (Gmail's advice). `format=raw` batches
+are also bounded by the messages' size class (`sizes.py`): large messages come alone.
+Results are yielded one HTTP batch at a time so the caller can commit each batch in one
+transaction.
 """
 
 from __future__ import annotations
@@ -20,8 +22,7 @@ from googleapiclient.http import BatchHttpRequest
 from app.gmail.budget import MIN_CALL_SECONDS
 from app.gmail.client import GmailSession
 from app.gmail.retry import Verdict, classify
-
-MAX_BATCH = 50
+from app.gmail.sizes import CENSUS_MIN_IDS, IN_FLIGHT, MAX_BATCH, MAX_MESSAGE_BYTES, SizeCensus, pack
 
 
 @dataclass(frozen=True)
@@ -38,17 +39,43 @@ class Fetched:
 class BatchFetcher:
     def __init__(self, session: GmailSession, max_size: int = MAX_BATCH) -> None:
         self.session = session
+        self.census = SizeCensus(session)
         self.max_size = min(max_size, MAX_BATCH)
         self.size = self.max_size
 
     def fetch(self, ids: list[str], fmt: str) -> Iterator[list[Fetched]]:
-        queue: deque[tuple[str, int]] = deque((gmail_id, 0) for gmail_id in dict.fromkeys(ids))
+        unique = list(dict.fromkeys(ids))
+        if fmt != "raw":  # labels only: every answer is small
+            yield from self._fetch(unique, fmt, {})
+            return
+        sizes = self.census.sizes(unique) if len(unique) >= CENSUS_MIN_IDS else self._probe(unique)
+        yield from self._fetch(sorted(unique, key=lambda gmail_id: sizes[gmail_id]), fmt, sizes)
+
+    def _probe(self, ids: list[str]) -> dict[str, int]:
+        """Exact sizes from one cheap `format=minimal` batch (what fails here is fetched alone)."""
+        sizes = dict.fromkeys(ids, MAX_MESSAGE_BYTES)
+        for results in self._fetch(ids, "minimal", {}, fields="id,sizeEstimate"):
+            for item in results:
+                if item.message is not None:
+                    sizes[item.gmail_id] = int(item.message.get("sizeEstimate", MAX_MESSAGE_BYTES))
+        return sizes
+
+    def _fetch(
+        self, ids: list[str], fmt: str, sizes: dict[str, int], fields: str | None = None
+    ) -> Iterator[list[Fetched]]:
+        """Batches of `ids`, packed by `sizes` (none given: the answers are small)."""
+        queue: deque[tuple[str, int]] = deque((gmail_id, 0) for gmail_id in ids)
         while queue:
-            self.session.deadline.ensure(MIN_CALL_SECONDS, "fetching messages")
-            chunk = [queue.popleft() for _ in range(min(self.size, len(queue)))]
-            done, again = self._send(chunk, fmt)
-            if done:
-                yield done
+            deadline = self.session.deadline
+            deadline.ensure(MIN_CALL_SECONDS, "fetching messages")
+            waiting = [gmail_id for gmail_id, _ in queue]
+            count = pack(waiting, sizes, self.size) if sizes else min(self.size, len(queue))
+            chunk = [queue.popleft() for _ in range(count)]
+            weight = sum(sizes.get(gmail_id, 0) for gmail_id, _ in chunk)
+            with IN_FLIGHT.holding(weight, deadline):
+                done, again = self._send(chunk, fmt, fields)
+                if done:
+                    yield done
             if not again:
                 self.size = min(self.max_size, self.size + max(1, self.size // 4))
                 continue
@@ -61,7 +88,9 @@ class BatchFetcher:
             self.session.meter.retries += len(again)
             queue.extendleft((gmail_id, attempt) for gmail_id, _, _ in reversed(again))
 
-    def _send(self, chunk: list[tuple[str, int]], fmt: str) -> tuple[list[Fetched], list[tuple[str, int, Verdict]]]:
+    def _send(
+        self, chunk: list[tuple[str, int]], fmt: str, fields: str | None
+    ) -> tuple[list[Fetched], list[tuple[str, int, Verdict]]]:
         responses: dict[str, tuple[Any, HttpError | None]] = {}
 
         def collect(request_id: str, response: Any, error: HttpError | None) -> None:
@@ -69,7 +98,9 @@ class BatchFetcher:
 
         batch = BatchHttpRequest(callback=collect, batch_uri=self.session.batch_uri)
         for gmail_id, _ in chunk:
-            batch.add(self.session.messages.get(userId="me", id=gmail_id, format=fmt), request_id=gmail_id)
+            batch.add(
+                self.session.messages.get(userId="me", id=gmail_id, format=fmt, fields=fields), request_id=gmail_id
+            )
         try:
             batch.execute(http=self.session.http)
         except Exception as failure:  # the whole HTTP request failed: every part is retried

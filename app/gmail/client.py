@@ -15,12 +15,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httplib2
+from google.auth.exceptions import RefreshError
 from google.oauth2.credentials import Credentials
 from google_auth_httplib2 import AuthorizedHttp
 from googleapiclient.discovery import build
 
 from app.config import Settings
 from app.gmail.budget import Deadline
+from app.gmail.errors import token_error
 from app.gmail.quota import UNIT_COSTS, Pacer, QuotaMeter, method_for, methods_in_batch
 from app.gmail.retry import RetryPolicy, classify
 
@@ -42,6 +44,12 @@ class MeteredHttp(AuthorizedHttp):  # type: ignore[misc]
         self.deadline = deadline
 
     def request(self, uri: str, method: str = "GET", body: Any = None, headers: Any = None, **kwargs: Any) -> Any:
+        try:
+            return self._paced_request(uri, method, body, headers, **kwargs)
+        except RefreshError as error:  # before the call, or after a 401 inside it
+            raise token_error(error) from None
+
+    def _paced_request(self, uri: str, method: str, body: Any, headers: Any, **kwargs: Any) -> Any:
         path = urlsplit(uri).path
         if path.startswith("/batch") or "/batch/" in path:
             text = body.decode() if isinstance(body, bytes) else str(body or "")
@@ -120,6 +128,26 @@ class GmailSession:
         return self.execute(
             self.messages.list(userId="me", maxResults=page_size, pageToken=page_token, includeSpamTrash=True)
         )
+
+    def list_ids(self, query: str) -> set[str]:
+        """Every id a search matches, spam and trash included (ids only: `fields`)."""
+        ids: set[str] = set()
+        token = None
+        while True:
+            page = self.execute(
+                self.messages.list(
+                    userId="me",
+                    q=query,
+                    maxResults=500,
+                    pageToken=token,
+                    includeSpamTrash=True,
+                    fields="messages(id),nextPageToken",
+                )
+            )
+            ids.update(item["id"] for item in page.get("messages", []))
+            token = page.get("nextPageToken")
+            if token is None:
+                return ids
 
     def history_page(self, start_history_id: int, page_token: str | None) -> Json:
         return self.execute(

@@ -1,9 +1,9 @@
 """The one retry policy: what is transient, how long to wait, and when to give up.
 
 Transient: 429; 403 with reason rateLimitExceeded/userRateLimitExceeded; 408 and 5xx;
-connection errors, resets and timeouts; a token refresh that google-auth marks
-retryable. Everything else (400, 401 after a refresh, other 403s, 404, invalid_grant)
-is final. The server's `Retry-After` header or its "Retry after <RFC 3339 time>" text
+connection errors, resets and timeouts; Google's token endpoint failing. Everything else
+(400, 401 after a refresh, other 403s, 404, a revoked grant, a refused OAuth client) is
+final. The server's `Retry-After` header or its "Retry after <RFC 3339 time>" text
 sets the least wait; otherwise exponential backoff with full jitter. A wait that would
 outlive the run's budget is refused (BudgetExhausted) instead of taken.
 """
@@ -22,10 +22,11 @@ from datetime import datetime
 from email.utils import parsedate_to_datetime
 
 import httplib2
-from google.auth.exceptions import RefreshError, TransportError
+from google.auth.exceptions import TransportError
 from googleapiclient.errors import HttpError
 
 from app.gmail.budget import Deadline
+from app.gmail.errors import GrantRevoked, OAuthClientRejected, TokenEndpointFailed
 
 RATE_REASONS = {"rateLimitExceeded", "userRateLimitExceeded"}
 TRANSIENT_STATUSES = {408, 429, 500, 502, 503, 504}
@@ -38,6 +39,7 @@ class Verdict:
     rate_limited: bool = False
     retry_after: float | None = None  # seconds the server asked for, if it did
     reason: str = ""
+    systemic: bool = False  # Google's outage or Jessie's configuration, not this account's doing
 
 
 def _reasons(content: bytes) -> set[str]:
@@ -76,8 +78,12 @@ def classify(error: BaseException, now: float | None = None) -> Verdict:
         if status in TRANSIENT_STATUSES:
             return Verdict(True, False, wait, label)
         return Verdict(False, reason=label)
-    if isinstance(error, RefreshError):
-        return Verdict(bool(getattr(error, "retryable", False)), reason="token refresh failed")
+    if isinstance(error, TokenEndpointFailed):
+        return Verdict(True, reason=str(error), systemic=True)
+    if isinstance(error, OAuthClientRejected):
+        return Verdict(False, reason=str(error), systemic=True)
+    if isinstance(error, GrantRevoked):
+        return Verdict(False, reason=str(error))
     if isinstance(error, TransportError | TimeoutError | socket.timeout | ConnectionError):
         return Verdict(True, reason=type(error).__name__)
     if isinstance(error, http.client.HTTPException | httplib2.HttpLib2Error | OSError):

@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from google.auth.exceptions import RefreshError
 from googleapiclient.errors import HttpError
 from psycopg_pool import ConnectionPool
 
@@ -28,6 +27,7 @@ from app.config import Settings
 from app.gmail.batch import BatchFetcher, Fetched
 from app.gmail.budget import MIN_CALL_SECONDS, BudgetExhausted, Deadline
 from app.gmail.client import GmailSession
+from app.gmail.errors import GrantRevoked
 from app.gmail.mime import clean, parse_mail
 from app.gmail.quota import QuotaMeter
 from app.gmail.retry import RetriesExhausted, classify
@@ -40,16 +40,20 @@ class HistoryExpired(Exception):
     pass
 
 
+RETRY_BATCH = 500  # refused messages fetched again per account and run
+
+
 @dataclass
 class AccountResult:
     account_id: int
     email: str
     status: str = "ok"  # ok | incomplete | failed | needs_reauth
+    systemic: bool = False  # failed for a reason that is not this account's (outage, configuration)
     mode: str = "incremental"  # full | resync | incremental
     added: int = 0
     updated: int = 0
     deleted: int = 0
-    skipped: list[str] = field(default_factory=list)
+    refused: dict[str, str] = field(default_factory=dict)  # Gmail would not give these now: retried later
     quota_units: int = 0
     requests: int = 0
     http_requests: int = 0
@@ -60,8 +64,9 @@ class AccountResult:
     def record(self) -> dict[str, Any]:
         """The sync_run_accounts row."""
         error = self.error
-        if self.skipped:
-            note = f"skipped {len(self.skipped)} message(s): " + "; ".join(self.skipped[:5])
+        if self.refused:
+            shown = "; ".join(f"{gmail_id}: {reason}" for gmail_id, reason in list(self.refused.items())[:5])
+            note = f"Gmail refused {len(self.refused)} message(s) for now, kept to retry next run: {shown}"
             error = f"{error}; {note}" if error else note
         return {
             "account_id": self.account_id,
@@ -102,8 +107,8 @@ def message_row(message: dict[str, Any], max_body_chars: int) -> store.MessageRo
 
 def describe(error: BaseException) -> str:
     """A failure in words fit for logs: no tokens, no message content."""
-    if isinstance(error, RefreshError):
-        return "Google refused the refresh token (revoked or expired): the account must be reconnected"
+    if isinstance(error, GrantRevoked):
+        return f"Google refused the refresh token ({error}): the account must be reconnected"
     if isinstance(error, RetriesExhausted):
         return str(error)
     return classify(error).reason or type(error).__name__
@@ -145,15 +150,15 @@ class AccountSync:
                 self.account.sync_state = "new"
                 self._full_sync(session, fetcher)
                 self._incremental(session, fetcher)
+            self._retry_refused(fetcher)
         except BudgetExhausted as stop:
             self.result.status, self.result.error = "incomplete", f"budget spent, resumes next run ({stop})"
-        except RefreshError as error:
-            if error.retryable:
-                self.result.status, self.result.error = "failed", "token refresh failed (transient)"
-            else:
-                self.result.status, self.result.error = "needs_reauth", describe(error)
+        except GrantRevoked as error:
+            self.result.status, self.result.error = "needs_reauth", describe(error)
         except Exception as error:
             self.result.status, self.result.error = "failed", describe(error)
+            verdict = error.verdict if isinstance(error, RetriesExhausted) else classify(error)
+            self.result.systemic = verdict.systemic
         self.result.quota_units = self.meter.units
         self.result.requests = self.meter.requests
         self.result.http_requests = self.meter.http_requests
@@ -282,19 +287,30 @@ class AccountSync:
             store.set_checkpoint(conn, account.id, latest)
             account.history_id = latest
 
+    # ---- messages Gmail refused on earlier runs -------------------------------------------
+
+    def _retry_refused(self, fetcher: BatchFetcher) -> None:
+        """Fetch again what Gmail refused before (not what it refused in this very run)."""
+        with self.pool.connection() as conn:
+            ids = [i for i in store.retry_ids(conn, self.account.id, RETRY_BATCH) if i not in self.result.refused]
+        self._commit(fetcher.fetch(ids, "raw"), len(ids), {}, lambda _conn, _fetched: None)
+
     # ---- writing --------------------------------------------------------------------------
 
     def _save(self, conn: store.Connection, results: list[Fetched], known: dict[str, list[str]]) -> None:
-        rows, labels = [], {}
+        rows, labels, refused = [], {}, {}
         for item in results:
             if item.message is None:
                 if not item.gone:
-                    self.result.skipped.append(f"{item.gmail_id}: {item.error}")
+                    refused[item.gmail_id] = item.error or "refused"
             elif "raw" in item.message:
                 rows.append(message_row(item.message, self.settings.max_body_chars))
             else:
                 labels[item.gmail_id] = list(item.message.get("labelIds", []))
         generation = self.account.full_sync_generation
+        store.keep_for_retry(conn, self.account.id, refused)
+        store.settle_retries(conn, self.account.id, [item.gmail_id for item in results if item.gmail_id not in refused])
+        self.result.refused.update(refused)
         added, updated = store.save_messages(conn, self.account.id, rows, generation)
         updated += store.save_labels(conn, self.account.id, labels, generation, known)
         self.result.added += added

@@ -121,7 +121,7 @@ def _run(
     stop_claiming_at = min(5.0, budget_s / 10)
 
     def worker() -> None:
-        while deadline.remaining() > stop_claiming_at:
+        while deadline.remaining() > stop_claiming_at and summary.error is None:
             with pool.connection() as conn:
                 account = store.claim_next(conn, run_id, run_started_at, budget_s + LEASE_MARGIN_S, account_ids)
             if account is None:
@@ -129,9 +129,11 @@ def _run(
             result = AccountSync(pool, settings, account, deadline, cipher).run()
             with pool.connection() as conn:
                 store.record_account_result(conn, run_id, result.record())
-                store.release(conn, account.id, run_id, result.status, result.error)
+                store.release(conn, account.id, run_id, result.status, result.error, blame=not result.systemic)
             with lock:
                 _add(summary, result)
+                if result.systemic and summary.error is None:  # every account would fail alike: stop
+                    summary.error = result.error
             _log_account(run_id, result)
             if on_account:
                 on_account(result)
@@ -180,7 +182,7 @@ def _log_account(run_id: int, result: AccountResult) -> None:
         messages_added=result.added,
         messages_updated=result.updated,
         messages_deleted=result.deleted,
-        messages_skipped=len(result.skipped),
+        messages_refused=len(result.refused),
         quota_units=result.quota_units,
         requests=result.requests,
         retries=result.retries,

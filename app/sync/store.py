@@ -115,16 +115,19 @@ def claim_next(
     return AccountRow.from_row(row) if row else None
 
 
-def release(conn: Connection, account_id: int, run_id: int, status: str, error: str | None) -> None:
+def release(conn: Connection, account_id: int, run_id: int, status: str, error: str | None, blame: bool = True) -> None:
+    """End the lease with the account's outcome; a failure that is not the account's own
+    (`blame=False`: Google's outage, Jessie's configuration) does not count against it."""
     conn.execute(
         """update jessie.accounts set lease_run_id = null, lease_expires_at = null,
                last_sync_finished_at = now(), last_sync_status = %(status)s, last_sync_error = %(error)s,
-               consecutive_failures = case when %(status)s in ('failed', 'needs_reauth')
+               consecutive_failures = case when not %(blame)s then consecutive_failures
+                                           when %(status)s in ('failed', 'needs_reauth')
                                            then consecutive_failures + 1 else 0 end,
                status = case when %(status)s = 'needs_reauth' then 'needs_reauth' else status end,
                updated_at = now()
            where id = %(id)s and lease_run_id = %(run)s""",
-        {"id": account_id, "run": run_id, "status": status, "error": error},
+        {"id": account_id, "run": run_id, "status": status, "error": error, "blame": blame},
     )
 
 
@@ -175,11 +178,13 @@ def set_page_token(conn: Connection, account_id: int, token: str | None) -> None
 def finish_full_sync(conn: Connection, account_id: int, generation: int, reconcile: bool, history_id: int) -> int:
     """The listing is complete: unseen messages are gone (on a resync), and history takes over."""
     deleted = 0
-    if reconcile:
+    if reconcile:  # unseen means gone, unless Gmail only refused it for now (message_retries)
         deleted = conn.execute(
-            """update jessie.messages set deleted_at = now()
-               where account_id = %s and seen_generation < %s and deleted_at is null""",
-            [account_id, generation],
+            """update jessie.messages m set deleted_at = now()
+               where m.account_id = %(id)s and m.seen_generation < %(generation)s and m.deleted_at is null
+                 and not exists (select 1 from jessie.message_retries r
+                                 where r.account_id = m.account_id and r.gmail_id = m.gmail_id)""",
+            {"id": account_id, "generation": generation},
         ).rowcount
     conn.execute(
         """update jessie.accounts set sync_state = 'incremental', history_id = %s, full_sync_page_token = null,
@@ -287,6 +292,36 @@ def save_labels(
             [(value, generation, account_id, gmail_id) for gmail_id, value in labels.items()],
         )
     return sum(1 for gmail_id, value in labels.items() if before.get(gmail_id) != value)
+
+
+def keep_for_retry(conn: Connection, account_id: int, refused: dict[str, str]) -> None:
+    """Messages Gmail refused for now (id → reason): fetched again on later runs."""
+    if not refused:
+        return
+    with conn.cursor() as cursor:
+        cursor.executemany(
+            """insert into jessie.message_retries (account_id, gmail_id, reason) values (%s, %s, %s)
+               on conflict (account_id, gmail_id) do update set reason = excluded.reason,
+                   attempts = jessie.message_retries.attempts + 1, last_failed_at = now()""",
+            [(account_id, gmail_id, reason) for gmail_id, reason in refused.items()],
+        )
+
+
+def settle_retries(conn: Connection, account_id: int, ids: list[str]) -> None:
+    """These arrived, or Gmail says they are gone: nothing to retry."""
+    if ids:
+        conn.execute(
+            "delete from jessie.message_retries where account_id = %s and gmail_id = any(%s)", [account_id, ids]
+        )
+
+
+def retry_ids(conn: Connection, account_id: int, limit: int) -> list[str]:
+    rows = conn.execute(
+        """select gmail_id from jessie.message_retries where account_id = %s
+           order by last_failed_at, gmail_id limit %s""",
+        [account_id, limit],
+    )
+    return [row[0] for row in rows]
 
 
 def mark_deleted(conn: Connection, account_id: int, ids: list[str]) -> int:

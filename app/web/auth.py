@@ -3,14 +3,23 @@
 The OAuth `state` is random, bound to this browser by a signed HttpOnly cookie that also
 carries the PKCE verifier, and usable once: its hash is stored when the flow starts and
 deleted when the callback consumes it, so a replayed or forged callback is refused.
+
+Google accepts only registered, exactly matching callbacks, and a Preview's host changes
+with every branch, so every deployment uses one registered callback (OAUTH_REDIRECT_URI,
+by default the Production domain's). A deployment that is not that host puts its own
+origin in the state; the callback there hands code and state back to it (only to origins
+OAUTH_RELAY_ORIGINS allows), and that deployment finishes the flow against its cookie.
 """
 
 from __future__ import annotations
 
+import base64
+import fnmatch
 import hashlib
 import hmac
 import secrets
 from typing import Any
+from urllib.parse import urlsplit
 
 import httplib2
 from cryptography.fernet import InvalidToken
@@ -18,7 +27,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from app import accounts
-from app.config import Settings
+from app.config import Settings, origin_of
 from app.google_oauth import OAuthFailure, Pkce, authorization_url, exchange_code, gmail_address, revoke
 from app.logs import log_event
 from app.security import (
@@ -33,17 +42,35 @@ from app.security import (
 from app.web.context import cookie_options, page, pool_of, settings_of, signed_in_email
 
 router = APIRouter()
+RELAY_MARK = "~"  # state = nonce~base64url(origin) when another deployment must finish the flow
 
 
 def _state_hash(state: str) -> str:
     return hashlib.sha256(state.encode()).hexdigest()
 
 
-def redirect_uri(request: Request) -> str:
-    """The callback URL as the browser sees it (Vercel terminates TLS in front of us)."""
-    scheme = request.headers.get("x-forwarded-proto", request.url.scheme)
-    host = request.headers.get("x-forwarded-host", request.headers.get("host", request.url.netloc))
-    return f"{scheme}://{host}/auth/callback"
+def _origin(request: Request, settings: Settings) -> str:
+    """Where the browser is: the request's host if it is one of ours, else our first origin."""
+    own = settings.own_origins or [origin_of(settings.redirect_uri)]
+    host = request.headers.get("host", "")
+    return next((origin for origin in own if urlsplit(origin).netloc == host), own[0])
+
+
+def _pack_state(nonce: str, origin: str, settings: Settings) -> str:
+    if origin == origin_of(settings.redirect_uri):
+        return nonce
+    return f"{nonce}{RELAY_MARK}{base64.urlsafe_b64encode(origin.encode()).decode().rstrip('=')}"
+
+
+def _relay_target(state: str) -> str | None:
+    """The origin a state asks the callback to hand back to, if any (None when unreadable)."""
+    _, mark, packed = state.partition(RELAY_MARK)
+    if not mark:
+        return None
+    try:
+        return base64.urlsafe_b64decode(packed + "=" * (-len(packed) % 4)).decode()
+    except (ValueError, UnicodeDecodeError):
+        return ""
 
 
 def _failure(request: Request, title: str, detail: str, status: int, end_flow: bool = True) -> Any:
@@ -56,11 +83,11 @@ def _failure(request: Request, title: str, detail: str, status: int, end_flow: b
 @router.get("/auth/google")
 def connect_gmail(request: Request) -> Response:
     settings = settings_of(request)
-    state, pkce = secrets.token_urlsafe(32), Pkce.new()
+    state, pkce = _pack_state(secrets.token_urlsafe(32), _origin(request, settings), settings), Pkce.new()
     with pool_of(request).connection() as conn:
         conn.execute("delete from jessie.oauth_states where created_at < now() - interval '1 hour'")
         conn.execute("insert into jessie.oauth_states (state_hash) values (%s)", [_state_hash(state)])
-    response = RedirectResponse(authorization_url(settings, redirect_uri(request), state, pkce), 303)
+    response = RedirectResponse(authorization_url(settings, settings.redirect_uri, state, pkce), 303)
     cookie = sign(settings, "oauth", {"state": state, "verifier": pkce.verifier})
     response.set_cookie(OAUTH_COOKIE, cookie, max_age=OAUTH_MAX_AGE_S, **cookie_options(settings))
     return response
@@ -69,6 +96,11 @@ def connect_gmail(request: Request) -> Response:
 @router.get("/auth/callback")
 def oauth_callback(request: Request, state: str = "", code: str = "", error: str = "") -> Any:
     settings = settings_of(request)
+    target = _relay_target(state)
+    if target is not None and target not in settings.own_origins:
+        if target and any(fnmatch.fnmatchcase(target, pattern) for pattern in settings.relay_patterns):
+            return RedirectResponse(f"{target}/auth/callback?{request.url.query}", 303)
+        return _failure(request, "This sign-in link is not valid", "Start again from “Connect Gmail”.", 400, False)
     if error:
         detail = "You denied Jessie access to Gmail; nothing was stored." if error == "access_denied" else error
         return _failure(request, "Gmail was not connected", detail, 400)
@@ -85,7 +117,7 @@ def oauth_callback(request: Request, state: str = "", code: str = "", error: str
     if consumed is None:
         return _failure(request, "This sign-in link was already used", "Start again from “Connect Gmail”.", 400)
     try:
-        tokens = exchange_code(settings, code, flow["verifier"], redirect_uri(request))
+        tokens = exchange_code(settings, code, flow["verifier"], settings.redirect_uri)
         email = gmail_address(settings, tokens["access_token"])
     except OAuthFailure as failure:
         log_event("oauth.failed", error=str(failure))

@@ -18,6 +18,7 @@ from .quota import QuotaConfig
 from .state import SandboxState
 
 Endpoint = Callable[[Request], Awaitable[Response]]
+MAX_ATTACHMENT_BYTES = 35_000_000  # base64 makes it the ~47 MB message Gmail still accepts
 
 
 class AdminError(Exception):
@@ -96,7 +97,10 @@ def admin_routes(state: SandboxState, on_faults_changed: Callable[[], None]) -> 
         count = int(body.get("count", 1))
         if not 0 < count <= 10_000:
             raise AdminError(400, "count must be between 1 and 10000")
-        return {"ids": [mailbox.deliver(None, None, now_ms).id for _ in range(count)]}
+        attachment = int(body.get("attachment_bytes", 0))
+        if not 0 <= attachment <= MAX_ATTACHMENT_BYTES:
+            raise AdminError(400, f"attachment_bytes must be between 0 and {MAX_ATTACHMENT_BYTES}")
+        return {"ids": [mailbox.deliver(None, None, now_ms, attachment).id for _ in range(count)]}
 
     async def delete_message(request: Request) -> object:
         _mailbox(state, request).delete(request.path_params["id"])
@@ -112,6 +116,10 @@ def admin_routes(state: SandboxState, on_faults_changed: Callable[[], None]) -> 
     async def revoke(request: Request) -> object:
         mailbox = _mailbox(state, request)
         return {"revoked": state.oauth.revoke_account(mailbox.email)}
+
+    async def require_reauth(request: Request) -> object:
+        mailbox = _mailbox(state, request)
+        return {"grants": state.oauth.require_reauth(mailbox.email)}
 
     async def expire_history(request: Request) -> object:
         mailbox = _mailbox(state, request)
@@ -137,7 +145,20 @@ def admin_routes(state: SandboxState, on_faults_changed: Callable[[], None]) -> 
             state.oauth.access_token_lifetime = int(body["access_token_lifetime"])
         if "clients" in body:
             state.oauth.clients.update({str(k): str(v) for k, v in dict(body["clients"]).items()})
-        return {"access_token_lifetime": state.oauth.access_token_lifetime, "clients": sorted(state.oauth.clients)}
+        for client_id, uris in dict(body.get("redirect_uris") or {}).items():
+            for uri in uris:
+                state.oauth.register_redirect_uri(str(client_id), str(uri))
+        if "token_outage" in body:
+            status = int(body["token_outage"] or 0)
+            if status and not 500 <= status <= 599:
+                raise AdminError(400, "token_outage is a 5xx status, or 0 for none")
+            state.oauth.token_outage = status
+        return {
+            "access_token_lifetime": state.oauth.access_token_lifetime,
+            "clients": sorted(state.oauth.clients),
+            "token_outage": state.oauth.token_outage,
+            "redirect_uris": {client: sorted(uris) for client, uris in state.oauth.redirect_uris.items()},
+        }
 
     async def advance_clock(request: Request) -> object:
         state.clock.advance(float((await _json(request)).get("advance_seconds", 0)))
@@ -161,6 +182,7 @@ def admin_routes(state: SandboxState, on_faults_changed: Callable[[], None]) -> 
         Route(one + "/messages/{id}/labels", endpoint(relabel), methods=["POST"]),
         Route(one + "/revoke", endpoint(revoke), methods=["POST"]),
         Route(one + "/expire-history", endpoint(expire_history), methods=["POST"]),
+        Route(one + "/require-reauth", endpoint(require_reauth), methods=["POST"]),
         Route(prefix + "/faults", endpoint(put_faults), methods=["PUT"]),
         Route(prefix + "/quota", endpoint(put_quota), methods=["PUT"]),
         Route(prefix + "/oauth", endpoint(put_oauth), methods=["PUT"]),

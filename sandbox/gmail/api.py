@@ -270,7 +270,7 @@ def prepare(state: SandboxState, call: ApiCall) -> Prepared:
     if user not in ("me", grant.email):
         raise errors.forbidden(f"Delegation denied for {grant.email}")
     if grant.email not in state.mailboxes:
-        raise errors.forbidden(f"Mail service not enabled for {grant.email}")
+        raise errors.failed_precondition("Mail service not enabled")
     return Prepared(call, grant.email, method_id, handler, params)
 
 
@@ -299,6 +299,9 @@ def execute(state: SandboxState, prepared: Prepared) -> ApiResponse:
         if fault == "rate_limit":
             stats.errors_injected += 1
             raise errors.user_rate_limited(1.0, state.clock.wall(), state.faults.rate_limit_style())
+        if fault == "precondition" and prepared.method_id == "gmail.users.messages.get":
+            stats.errors_injected += 1
+            raise errors.failed_precondition()
         wait = state.quota.charge(prepared.email, cost, state.clock.monotonic())
         if wait is not None:
             stats.rate_limited += 1

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 from .faults import FaultConfig
+from .oauth import DEFAULT_CLIENT_ID
 from .quota import QuotaConfig
 
 
@@ -24,6 +25,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rate-limit-rate", type=float, default=0.0)
     parser.add_argument("--reset-rate", type=float, default=0.0)
     parser.add_argument("--client", action="append", default=[], metavar="ID:SECRET", help="extra OAuth client")
+    parser.add_argument(
+        "--redirect-uri", action="append", default=[], help="a callback registered for the sandbox's own client"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -45,6 +49,8 @@ def run(args: argparse.Namespace) -> int:
     for client in args.client:
         client_id, _, secret = client.partition(":")
         state.oauth.clients[client_id] = secret
+    for uri in args.redirect_uri:
+        state.oauth.register_redirect_uri(DEFAULT_CLIENT_ID, uri)
     for index in range(args.accounts):
         state.create_account(f"user{index + 1}@example.com", args.messages, args.seed + index)
     server = SandboxServer(state, args.host, args.port)

@@ -56,9 +56,11 @@ class GoogleApiError(Exception):
         reason: str,
         domain: str = "global",
         headers: list[tuple[str, str]] | None = None,
+        status: str | None = None,
         **extra: str,
     ) -> None:
         super().__init__(message)
+        self.status = status or _STATUS_NAMES.get(code, "UNKNOWN")
         self.code = code
         self.message = message
         self.reason = reason
@@ -73,7 +75,7 @@ class GoogleApiError(Exception):
                 "code": self.code,
                 "message": self.message,
                 "errors": [detail],
-                "status": _STATUS_NAMES.get(self.code, "UNKNOWN"),
+                "status": self.status,
             }
         }
         return ApiResponse.json(self.code, payload, self.headers)
@@ -98,6 +100,12 @@ def not_found() -> GoogleApiError:
 
 def invalid_argument(message: str) -> GoogleApiError:
     return GoogleApiError(400, message, "invalidArgument")
+
+
+def failed_precondition(message: str = "Precondition check failed.") -> GoogleApiError:
+    """400 failedPrecondition: a mailbox without Gmail, or (now and then) a message Gmail
+    serves on a later try."""
+    return GoogleApiError(400, message, "failedPrecondition", status="FAILED_PRECONDITION")
 
 
 def forbidden(message: str) -> GoogleApiError:

@@ -11,13 +11,15 @@ import random
 from dataclasses import asdict, dataclass, fields
 from typing import Literal
 
-Fault = Literal["error", "rate_limit"]
+Fault = Literal["error", "rate_limit", "precondition"]
 
 
 @dataclass
 class FaultConfig:
     error_rate: float = 0.0
     rate_limit_rate: float = 0.0
+    # 400 failedPrecondition, which Gmail answers now and then for a message it serves later.
+    precondition_rate: float = 0.0
     reset_rate: float = 0.0
     latency_ms: float = 0.0
     jitter_ms: float = 0.0
@@ -33,7 +35,7 @@ class FaultConfig:
         if unknown:
             raise ValueError(f"unknown fault settings: {', '.join(sorted(unknown))}")
         config = cls(**payload)  # type: ignore[arg-type]
-        for name in ("error_rate", "rate_limit_rate", "reset_rate"):
+        for name in ("error_rate", "rate_limit_rate", "precondition_rate", "reset_rate"):
             value = float(getattr(config, name))
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1")
@@ -53,13 +55,15 @@ class Faults:
 
     def for_call(self) -> Fault | None:
         config = self.config
-        if not (config.error_rate or config.rate_limit_rate):
+        if not (config.error_rate or config.rate_limit_rate or config.precondition_rate):
             return None
         roll = self._rng.random()
         if roll < config.error_rate:
             return "error"
         if roll < config.error_rate + config.rate_limit_rate:
             return "rate_limit"
+        if roll < config.error_rate + config.rate_limit_rate + config.precondition_rate:
+            return "precondition"
         return None
 
     def error_status(self) -> int:

@@ -65,6 +65,7 @@ class _Context:
     message_id: str
     reply_to: str | None = None
     references: list[str] = field(default_factory=list)
+    attachment_bytes: int = 0  # a fixed attachment size instead of a small random one
 
 
 def _words(rng: random.Random, count: int) -> str:
@@ -160,7 +161,11 @@ def _alternative(ctx: _Context) -> bytes:
 def _attachment(ctx: _Context) -> bytes:
     rng = ctx.rng
     boundary = f"mixed-{ctx.index:06d}"
-    pdf = b"%PDF-1.4\n" + bytes(rng.getrandbits(8) for _ in range(rng.randint(2000, 8000))) + b"\n%%EOF\n"
+    if ctx.attachment_bytes:  # asked for: quick to make, even at tens of MB
+        data = rng.randbytes(ctx.attachment_bytes)
+    else:
+        data = bytes(rng.getrandbits(8) for _ in range(rng.randint(2000, 8000)))
+    pdf = b"%PDF-1.4\n" + data + b"\n%%EOF\n"
     name = rng.choice(["invoice.pdf", "report Q3.pdf", "Übersicht.pdf"])
     filename = f'filename="{name}"' if name.isascii() else f"filename*=utf-8''{_percent(name)}"
     head = _headers(ctx, _subject(ctx), extra=f'Content-Type: multipart/mixed; boundary="{boundary}"')
@@ -347,14 +352,15 @@ class MessageFactory:
         # The nasty corpus is the newest mail, so it is synced first and seen by everyone.
         return [self.make(date, kind) for date, kind in zip(reversed(dates), reversed(kinds), strict=True)]
 
-    def make(self, date_ms: int, kind: str | None = None) -> GeneratedMessage:
+    def make(self, date_ms: int, kind: str | None = None, attachment_bytes: int = 0) -> GeneratedMessage:
+        """The next message; with `attachment_bytes`, one carrying an attachment that big."""
         rng = self.rng
-        kind = kind or rng.choices(_NAMES, _WEIGHTS)[0]
+        kind = "attachment" if attachment_bytes else kind or rng.choices(_NAMES, _WEIGHTS)[0]
         index = self.count
         self.count += 1
         message_id = f"<{rng.getrandbits(64):016x}.{index}@mail.example>"
         reply_index = None
-        ctx = _Context(rng, self.owner, index, date_ms, message_id)
+        ctx = _Context(rng, self.owner, index, date_ms, message_id, attachment_bytes=attachment_bytes)
         if self._message_ids and kind in ("plain", "alternative") and rng.random() < 0.3:
             reply_index = rng.randrange(max(0, index - 20), index)
             ctx.reply_to = self._message_ids[reply_index]

@@ -104,14 +104,17 @@ class Mailbox:
         self.history.clear()
         self.history_floor = self.history_id
 
-    def deliver(self, raw: bytes | None, label_ids: list[str] | None, now_ms: int) -> StoredMessage:
-        """New mail arriving now: generated when `raw` is None."""
+    def deliver(
+        self, raw: bytes | None, label_ids: list[str] | None, now_ms: int, attachment_bytes: int = 0
+    ) -> StoredMessage:
+        """New mail arriving now: generated when `raw` is None (with an attachment of
+        `attachment_bytes`, if given)."""
         date = max(now_ms, self._last_date + 1)
         if raw is not None:
             labels = label_ids if label_ids is not None else ["INBOX", "UNREAD"]
             self._check_labels(labels)
             return self._store(raw, labels, date, None)
-        generated = self.factory.make(date)
+        generated = self.factory.make(date, attachment_bytes=attachment_bytes)
         message = self._store(generated.raw, generated.label_ids, date, self._thread_of(generated.reply_to_index))
         self._generated.append(message.id)
         return message

@@ -5,7 +5,10 @@ Behaviour that clients depend on and that is reproduced here:
   token, which google-auth turns into a non-retryable ``RefreshError``;
 - a refresh token is issued only with ``access_type=offline``, and only on the first
   consent unless ``prompt=consent`` asks again;
-- PKCE (S256 or plain) is verified when the authorization request carried a challenge;
+- PKCE (S256 or plain) is verified when the authorization request carried a challenge,
+  and verifiers and challenges are 43 to 128 characters (RFC 7636);
+- a redirect URI must be registered for the client and match exactly; registered URIs
+  are HTTPS unless they point at localhost (Google's rules for web clients);
 - revoking an access token also revokes the refresh token it came from.
 """
 
@@ -16,7 +19,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass, field
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from .clock import Clock
 
@@ -29,6 +32,8 @@ READONLY_SCOPE = "https://www.googleapis.com/auth/gmail.readonly"
 DEFAULT_CLIENT_ID = "sandbox-client.apps.googleusercontent.com"
 DEFAULT_CLIENT_SECRET = "sandbox-client-secret"  # noqa: S105 -- the sandbox's own, public by design
 CODE_LIFETIME_S = 600
+PKCE_LENGTHS = range(43, 129)
+LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "[::1]"}
 
 
 @dataclass
@@ -37,6 +42,7 @@ class _Refresh:
     client_id: str
     scope: str
     revoked: bool = False
+    reauth_required: bool = False  # a Workspace policy asks the user to sign in again
 
 
 @dataclass
@@ -66,9 +72,10 @@ class OAuthError(Exception):
     status: int
     error: str
     description: str
+    extra: dict[str, str] = field(default_factory=dict)
 
     def body(self) -> dict[str, str]:
-        return {"error": self.error, "error_description": self.description}
+        return {"error": self.error, "error_description": self.description, **self.extra}
 
 
 @dataclass
@@ -76,6 +83,8 @@ class OAuthServer:
     clock: Clock
     access_token_lifetime: int = 3599
     clients: dict[str, str] = field(default_factory=lambda: {DEFAULT_CLIENT_ID: DEFAULT_CLIENT_SECRET})
+    token_outage: int = 0  # an HTTP status: the token endpoint answers Google's HTML error page
+    redirect_uris: dict[str, set[str]] = field(default_factory=dict)  # client → registered callbacks
     token_requests: dict[str, int] = field(default_factory=dict)
     _refresh: dict[str, _Refresh] = field(default_factory=dict)
     _access: dict[str, _Access] = field(default_factory=dict)
@@ -119,6 +128,12 @@ class OAuthServer:
                 del self._access[token]
         return revoked
 
+    def require_reauth(self, email: str) -> int:
+        grants = [grant for grant in self._refresh.values() if grant.email == email and not grant.revoked]
+        for grant in grants:
+            grant.reauth_required = True
+        return len(grants)
+
     def revoke(self, token: str) -> None:
         if token in self._refresh and not self._refresh[token].revoked:
             self._refresh[token].revoked = True
@@ -150,8 +165,17 @@ class OAuthServer:
         grant_type = form.get("grant_type", "")
         if grant_type == "refresh_token":
             grant = self._refresh.get(form.get("refresh_token", ""))
-            if grant is None or grant.revoked or grant.client_id != client_id:
+            if grant is None or grant.revoked:
                 raise OAuthError(400, "invalid_grant", "Token has been expired or revoked.")
+            if grant.client_id != client_id:  # another client's token
+                raise OAuthError(401, "unauthorized_client", "Unauthorized")
+            if grant.reauth_required:
+                raise OAuthError(
+                    400,
+                    "invalid_grant",
+                    "reauth related error (invalid_rapt)",
+                    {"error_uri": "https://support.google.com/a/answer/9368756", "error_subtype": "invalid_rapt"},
+                )
             self.token_requests[grant.email] = self.token_requests.get(grant.email, 0) + 1
             return self._issue_access_token(grant.email, grant.scope, form["refresh_token"])
         if grant_type == "authorization_code":
@@ -168,6 +192,8 @@ class OAuthServer:
             verifier = form.get("code_verifier")
             if not verifier:
                 raise OAuthError(400, "invalid_grant", "Missing code verifier.")
+            if len(verifier) not in PKCE_LENGTHS:
+                raise OAuthError(400, "invalid_grant", "Invalid code verifier.")
             if not hmac.compare_digest(pkce_challenge(verifier, code.method), code.challenge):
                 raise OAuthError(400, "invalid_grant", "Invalid code verifier.")
         code.used = True
@@ -183,13 +209,34 @@ class OAuthServer:
 
     # ---- the authorization endpoint -------------------------------------------------
 
+    def register_redirect_uri(self, client_id: str, uri: str) -> None:
+        """What the Cloud Console accepts: HTTPS, or HTTP on localhost only."""
+        parts = urlsplit(uri)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.fragment:
+            raise ValueError(f"Invalid redirect URI: {uri}")
+        if parts.scheme == "http" and parts.netloc.rsplit(":", 1)[0] not in LOOPBACK_HOSTS:
+            raise ValueError(f"Invalid redirect URI: {uri}: must use https:// as the scheme")
+        self.redirect_uris.setdefault(client_id, set()).add(uri)
+
     def check_authorization_request(self, params: dict[str, str]) -> None:
         """Errors Google shows on its own page instead of redirecting back."""
         client_id = params.get("client_id", "")
         if client_id not in self.clients:
             raise OAuthError(401, "invalid_client", "The OAuth client was not found.")
-        if not params.get("redirect_uri", "").startswith(("http://", "https://")):
+        redirect_uri = params.get("redirect_uri", "")
+        if not redirect_uri.startswith(("http://", "https://")):
             raise OAuthError(400, "invalid_request", "Missing required parameter: redirect_uri")
+        if redirect_uri not in self.redirect_uris.get(client_id, set()):
+            raise OAuthError(
+                400,
+                "redirect_uri_mismatch",
+                f"You can't sign in to this app because it doesn't comply with Google's OAuth 2.0 policy. "
+                f"If you're the app developer, register the redirect URI in the Google Cloud Console. "
+                f"Request details: redirect_uri={redirect_uri}",
+            )
+        challenge = params.get("code_challenge")
+        if challenge is not None and len(challenge) not in PKCE_LENGTHS:
+            raise OAuthError(400, "invalid_request", "Invalid code_challenge length.")
         if not params.get("scope"):
             raise OAuthError(400, "invalid_request", "Missing required parameter: scope")
         if params.get("code_challenge") and params.get("code_challenge_method", "plain") not in ("S256", "plain"):

@@ -76,3 +76,12 @@ def index_page(base_url: str) -> str:
         "<p>Admin API under <code>/_sandbox/</code>: accounts, messages, faults, quota, stats.</p>"
     )
     return _page("Gmail sandbox", body)
+
+
+def google_error_page(status: int) -> str:
+    """The bare HTML page Google's front end serves for a 5xx: no JSON for a client to read."""
+    return (
+        f'<!DOCTYPE html><html lang="en"><meta charset="utf-8"><title>Error {status} (Server Error)!!1</title>'
+        f"<p><b>{status}.</b> That is an error.<p>The server encountered a temporary error and could not "
+        "complete your request. Please try again in 30 seconds.</html>"
+    )

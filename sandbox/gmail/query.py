@@ -65,6 +65,14 @@ def _age_ms(value: str) -> int:
     return int(match.group(1)) * _UNIT_SECONDS[match.group(2)] * 1000
 
 
+def _size_bytes(value: str) -> int:
+    """`larger:`/`smaller:`/`size:` values: bytes, or with a K or M suffix."""
+    match = re.fullmatch(r"(\d+)([km]?)", value.strip('"').lower())
+    if not match:
+        raise invalid_argument(f"Invalid size in query: {value}")
+    return int(match.group(1)) * {"": 1, "k": 1024, "m": 1024 * 1024}[match.group(2)]
+
+
 def parse_query(q: str, mailbox: Mailbox, now_ms: int) -> Search:
     search = Search()
     for match in _TERM.finditer(q or ""):
@@ -92,6 +100,12 @@ def _predicate(op: str, value: str, mailbox: Mailbox, now_ms: int, search: Searc
     if op == "older_than":
         bound = now_ms - _age_ms(value)
         return lambda m: m.internal_date < bound
+    if op in ("larger", "size"):
+        least = _size_bytes(value)
+        return lambda m: m.view.size > least
+    if op == "smaller":
+        most = _size_bytes(value)
+        return lambda m: m.view.size < most
     if op in ("in", "is", "label"):
         name = value.strip('"').lower()
         if op == "in" and name == "anywhere":

@@ -143,6 +143,9 @@ def create_app(state: SandboxState) -> Starlette:
             for email, count in granted.items():
                 quota.leave(email, count)
         content_type, body = build_batch_response(parts, answers)
+        if len(parts) > 1:
+            for email in wanted:
+                state.stats[email].largest_batch_bytes = max(state.stats[email].largest_batch_bytes, len(body))
         return send(ApiResponse(200, body), content_type)
 
     async def authorize(request: Request) -> Response:
@@ -162,6 +165,8 @@ def create_app(state: SandboxState) -> Starlette:
         return RedirectResponse(location, 302)
 
     async def token(request: Request) -> Response:
+        if state.oauth.token_outage:  # Google's front end, not the OAuth server, answers
+            return HTMLResponse(pages.google_error_page(state.oauth.token_outage), state.oauth.token_outage)
         form = dict(parse_qsl((await request.body()).decode(), keep_blank_values=True))
         try:
             body = state.oauth.token(form, request.headers.get("authorization"))

@@ -20,6 +20,7 @@ class AccountStats:
     errors_injected: int = 0
     rate_limited: int = 0
     methods: Counter[str] = field(default_factory=Counter)
+    largest_batch_bytes: int = 0  # the biggest batch response of more than one part
 
     def to_json(self, oauth_token_requests: int) -> dict[str, object]:
         return {
@@ -28,6 +29,7 @@ class AccountStats:
             "batches": self.batches,
             "errors_injected": self.errors_injected,
             "rate_limited": self.rate_limited,
+            "largest_batch_bytes": self.largest_batch_bytes,
             "methods": dict(self.methods),
             "oauth_token_requests": oauth_token_requests,
         }

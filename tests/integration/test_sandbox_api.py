@@ -201,3 +201,11 @@ def test_errors_have_googles_shape(sandbox: Sandbox, account: dict[str, str]) ->
     assert body["status"] == "UNAUTHENTICATED"
     assert body["errors"][0]["reason"] == "authError"
     assert json.loads(anonymous.text)["error"]["code"] == 401
+
+
+def test_an_account_without_gmail_is_a_400_failed_precondition(sandbox: Sandbox) -> None:
+    token = sandbox.state.oauth.issue_refresh_token("no-gmail@example.com")  # a Google account, no mailbox
+    with pytest.raises(HttpError) as refused:
+        gmail_client(sandbox, token).service.users().getProfile(userId="me").execute()
+    assert (refused.value.status_code, refused.value.reason) == (400, "Mail service not enabled")
+    assert refused.value.error_details[0]["reason"] == "failedPrecondition"

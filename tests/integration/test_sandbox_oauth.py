@@ -68,6 +68,7 @@ def _exchange(sandbox: Sandbox, code: str, verifier: str | None = VERIFIER) -> r
 
 @pytest.fixture
 def account(sandbox: Sandbox) -> dict[str, str]:
+    sandbox.admin("PUT", "/oauth", redirect_uris={DEFAULT_CLIENT_ID: [REDIRECT]})
     return sandbox.create_account(USER, messages=2)
 
 
@@ -96,6 +97,48 @@ def test_pkce_is_enforced(sandbox: Sandbox, account: dict[str, str]) -> None:
     assert wrong.json() == {"error": "invalid_grant", "error_description": "Invalid code verifier."}
     missing = _exchange(sandbox, _authorize(sandbox)["code"][0], verifier=None)
     assert missing.json()["error_description"] == "Missing code verifier."
+
+
+def test_pkce_verifiers_and_challenges_are_43_to_128_characters(sandbox: Sandbox, account: dict[str, str]) -> None:
+    short = "s" * 42
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(short.encode()).digest()).decode().rstrip("=")
+    code = _authorize(sandbox, code_challenge=challenge)["code"][0]
+    assert _exchange(sandbox, code, verifier=short).json()["error_description"] == "Invalid code verifier."
+    plain_too_short = requests.get(
+        f"{sandbox.url}/o/oauth2/v2/auth",
+        params={
+            "client_id": DEFAULT_CLIENT_ID,
+            "redirect_uri": REDIRECT,
+            "response_type": "code",
+            "scope": READONLY_SCOPE,
+            "code_challenge": short,
+            "code_challenge_method": "plain",
+        },
+        timeout=10,
+    )
+    assert plain_too_short.status_code == 400
+
+
+def test_only_registered_redirect_uris_are_accepted(sandbox: Sandbox, account: dict[str, str]) -> None:
+    for unregistered in (REDIRECT + "/", "http://localhost:3001/auth/callback", "https://evil.example/cb"):
+        page = requests.get(
+            f"{sandbox.url}/o/oauth2/v2/auth",
+            params={
+                "client_id": DEFAULT_CLIENT_ID,
+                "redirect_uri": unregistered,
+                "response_type": "code",
+                "scope": READONLY_SCOPE,
+            },
+            timeout=10,
+        )
+        assert page.status_code == 400
+        assert "Error 400: redirect_uri_mismatch" in page.text  # on Google's page, never redirected
+    insecure = requests.put(
+        f"{sandbox.url}/_sandbox/oauth",
+        json={"redirect_uris": {DEFAULT_CLIENT_ID: ["http://preview.example/cb"]}},
+        timeout=10,
+    )
+    assert (insecure.status_code, "must use https://" in insecure.text) == (400, True)
 
 
 def test_denied_consent_redirects_with_access_denied(sandbox: Sandbox, account: dict[str, str]) -> None:
@@ -133,6 +176,34 @@ def test_unknown_client_gets_googles_error_page(sandbox: Sandbox) -> None:
         timeout=10,
     )
     assert (wrong_secret.status_code, wrong_secret.json()["error"]) == (401, "invalid_client")
+
+
+def _refresh(
+    sandbox: Sandbox, token: str, client_id: str = DEFAULT_CLIENT_ID, secret: str = DEFAULT_CLIENT_SECRET
+) -> None:
+    Credentials(
+        None, refresh_token=token, token_uri=f"{sandbox.url}/token", client_id=client_id, client_secret=secret
+    ).refresh(Request())
+
+
+def test_the_token_endpoints_other_failures_reach_google_auth_as_google_sends_them(
+    sandbox: Sandbox, account: dict[str, str]
+) -> None:
+    token = account["refresh_token"]
+    sandbox.admin("PUT", "/oauth", token_outage=502)
+    with pytest.raises(RefreshError) as outage:  # an HTML page: google-auth keeps only its text
+        _refresh(sandbox, token)
+    assert (outage.value.retryable, len(outage.value.args)) == (False, 1)
+    assert "<b>502.</b>" in outage.value.args[0]
+    sandbox.admin("PUT", "/oauth", token_outage=0)
+    sandbox.admin("PUT", "/oauth", clients={"other-client": "other-secret"})
+    with pytest.raises(RefreshError) as other_client:  # a token issued to another client
+        _refresh(sandbox, token, "other-client", "other-secret")
+    assert other_client.value.args[1]["error"] == "unauthorized_client"
+    sandbox.admin("POST", f"/accounts/{USER}/require-reauth")
+    with pytest.raises(RefreshError) as reauth:  # invalid_rapt: google-auth drops the body
+        _refresh(sandbox, token)
+    assert str(reauth.value).startswith("Reauthentication is needed")
 
 
 def test_revoked_refresh_token_is_a_non_retryable_refresh_error(sandbox: Sandbox, account: dict[str, str]) -> None:

@@ -35,13 +35,41 @@ def test_first_sync_is_an_exact_copy(sandbox: Sandbox, settings: Settings, pool:
     assert summary.messages_added == 1200
     assert_exact_copy(pool, sandbox, ALICE)
     assert query(pool, "select count(*) from jessie.messages")[0][0] == 1200
-    # Three pages of 500 (newest first), batches of at most 50, and the meter agrees with Gmail's count.
+    # Three pages of 500 (newest first) plus the two size-census lists, batches of at most 50,
+    # and the meter agrees with Gmail's count.
     methods = sandbox.stats(ALICE)["methods"]
-    assert methods["gmail.users.messages.list"] == 3
+    assert methods["gmail.users.messages.list"] == 3 + 2
     assert methods["gmail.users.messages.get"] == 1200
-    assert summary.quota_units == sandbox.stats(ALICE)["quota_units"] == 1 + 3 * 5 + 1200 * 5 + 2
+    assert summary.quota_units == sandbox.stats(ALICE)["quota_units"] == 1 + 5 * 5 + 1200 * 5 + 2
     status, mode, added, *_ = _account_rows(pool, summary.run_id)[ALICE]
     assert (status, mode, added) == ("ok", "full", 1200)
+
+
+def test_large_mail_comes_alone_and_batches_stay_within_the_memory_budget(
+    sandbox: Sandbox, settings: Settings, pool: ConnectionPool
+) -> None:
+    add_account(sandbox, pool, settings, ALICE, messages=60, seed=2)
+    for size, count in ((6_000_000, 2), (1_000_000, 3)):
+        sandbox.admin("POST", f"/accounts/{ALICE}/messages", count=count, attachment_bytes=size)
+    summary = sync(settings, pool)
+    assert (summary.status, summary.messages_added) == ("ok", 65)
+    assert_exact_copy(pool, sandbox, ALICE)
+    stats = sandbox.stats(ALICE)
+    # The census (two list searches) sorts the ids into classes bounded at 320 kB, 4 MB and
+    # 50 MB; batches are packed to 16 MB of those bounds. The generated mail has one 1.1 MB
+    # message, so: 50 small | 9 small + three medium | one medium | each 6 MB one alone.
+    assert stats["methods"]["gmail.users.messages.list"] == 1 + 2
+    assert stats["batches"] == 5
+    assert 3 * 1_300_000 < stats["largest_batch_bytes"] < 6_000_000
+    sandbox.admin("POST", f"/accounts/{ALICE}/messages", count=3, attachment_bytes=6_000_000)
+    sandbox.admin("DELETE", "/stats")
+    hourly = sync(settings, pool)
+    # Three ids: no census but one format=minimal batch for exact sizes (8.1 MB each, base64
+    # included), then each alone: two would pass 16 MB. The only multi-part batch is the probe.
+    stats = sandbox.stats(ALICE)
+    assert (hourly.messages_added, stats["batches"], stats["methods"].get("gmail.users.messages.list")) == (3, 4, None)
+    assert stats["largest_batch_bytes"] < 10_000
+    assert_exact_copy(pool, sandbox, ALICE)
 
 
 def test_the_nasty_corpus_is_stored_whole(sandbox: Sandbox, settings: Settings, pool: ConnectionPool) -> None:
@@ -95,7 +123,7 @@ def test_incremental_add_delete_relabel(sandbox: Sandbox, settings: Settings, po
     assert all(copy[gmail_id]["deleted"] for gmail_id in gone)
     assert new[1] not in copy  # never fetched
     methods = sandbox.stats(ALICE)["methods"]
-    assert methods["gmail.users.messages.get"] == 60 + 6
+    assert methods["gmail.users.messages.get"] == 60 + 6 + 6  # the six new ones: their sizes, then them
 
 
 def test_an_idle_account_costs_one_history_call(sandbox: Sandbox, settings: Settings, pool: ConnectionPool) -> None:
@@ -127,8 +155,9 @@ def test_expired_history_resyncs_and_reconciles(sandbox: Sandbox, settings: Sett
     assert (mode, added, updated, deleted) == ("resync", 3, 1, 5)
     assert_exact_copy(pool, sandbox, ALICE)
     assert query(pool, "select count(*) from jessie.messages")[0][0] == 120 + 3  # nothing duplicated
-    # A resync fetches labels of known mail (format=minimal) and bodies of new mail only.
-    assert sandbox.stats(ALICE)["methods"]["gmail.users.messages.get"] == 120 + 115 + 3
+    # A resync fetches labels of known mail (format=minimal) and bodies of new mail only
+    # (three ids: their sizes first, then them).
+    assert sandbox.stats(ALICE)["methods"]["gmail.users.messages.get"] == 120 + 115 + 3 + 3
 
 
 def test_a_revoked_token_needs_reauth_while_others_sync(
@@ -146,6 +175,100 @@ def test_a_revoked_token_needs_reauth_while_others_sync(
     assert query(pool, "select status from jessie.accounts where email = %s", ALICE)[0][0] == "needs_reauth"
     again = sync(settings, pool)  # skipped until reconnected
     assert (again.status, again.accounts_ok, again.accounts_failed) == ("ok", 1, 0)
+
+
+def test_messages_gmail_refuses_for_now_are_fetched_again_on_later_runs(
+    sandbox: Sandbox, settings: Settings, pool: ConnectionPool
+) -> None:
+    """400 failedPrecondition on a batch part is final for that call, but the page token
+    moves on: the refused messages are kept and fetched on the next run."""
+    add_account(sandbox, pool, settings, ALICE, messages=200, seed=3)
+    sandbox.admin("PUT", "/faults", precondition_rate=0.2, seed=4)
+    first = sync(settings, pool)
+    refused = query(pool, "select count(*) from jessie.message_retries")[0][0]
+    assert first.status == "ok"
+    assert 10 < refused < 80
+    assert first.messages_added == 200 - refused
+    assert "kept to retry next run" in _account_rows(pool, first.run_id)[ALICE][-1]
+    sandbox.admin("PUT", "/faults", precondition_rate=0)
+    second = sync(settings, pool)
+    assert second.messages_added == refused
+    assert query(pool, "select count(*) from jessie.message_retries")[0][0] == 0
+    assert_exact_copy(pool, sandbox, ALICE)
+
+
+def test_a_resync_does_not_mark_refused_messages_deleted(
+    sandbox: Sandbox, settings: Settings, pool: ConnectionPool
+) -> None:
+    add_account(sandbox, pool, settings, ALICE, messages=60, seed=3)
+    sync(settings, pool)
+    sandbox.admin("POST", f"/accounts/{ALICE}/expire-history")
+    sandbox.admin("PUT", "/faults", precondition_rate=1.0, seed=1)  # every messages.get refused
+    resync = sync(settings, pool)
+    assert (resync.messages_deleted, query(pool, "select count(*) from jessie.message_retries")[0][0]) == (0, 60)
+    sandbox.admin("PUT", "/faults", precondition_rate=0)
+    sync(settings, pool)
+    assert query(pool, "select count(*) from jessie.message_retries")[0][0] == 0
+    assert_exact_copy(pool, sandbox, ALICE)
+
+
+def test_google_asking_for_reauthentication_parks_only_that_account(
+    sandbox: Sandbox, settings: Settings, pool: ConnectionPool
+) -> None:
+    add_account(sandbox, pool, settings, ALICE, messages=5, seed=5)
+    add_account(sandbox, pool, settings, BOB, messages=5, seed=6)
+    sandbox.admin("POST", f"/accounts/{ALICE}/require-reauth")  # invalid_grant with error_subtype invalid_rapt
+    summary = sync(settings, pool)
+    assert (summary.status, summary.accounts_ok) == ("partial", 1)
+    status, error = query(pool, "select status, last_sync_error from jessie.accounts where email = %s", ALICE)[0]
+    assert status == "needs_reauth"
+    assert "invalid_rapt" in error
+
+
+def _states(pool: ConnectionPool) -> list[tuple[str, str, int]]:
+    return query(pool, "select email, status, consecutive_failures from jessie.accounts order by email")
+
+
+@pytest.mark.parametrize(
+    ("break_google", "words"),
+    [
+        ({"clients": {"sandbox-client.apps.googleusercontent.com": "rotated"}}, "invalid_client"),
+        ({"token_outage": 502}, "Google's token endpoint failed"),
+    ],
+)
+def test_a_token_endpoint_failure_fails_the_run_and_parks_nobody(
+    sandbox: Sandbox, settings: Settings, pool: ConnectionPool, break_google: dict[str, object], words: str
+) -> None:
+    """A rotated client secret or Google's outage is not the users' doing: one failed run
+    (one alert), the run stops trying, and every account stays active for the next run."""
+    add_account(sandbox, pool, settings, ALICE, messages=5, seed=5)
+    add_account(sandbox, pool, settings, BOB, messages=5, seed=6)
+    sandbox.admin("PUT", "/oauth", **break_google)
+    fast = settings.model_copy(update={"sync_concurrency": 1, "retry_base_s": 0.01})
+    summary = sync(fast, pool)
+    assert summary.status == "failed"
+    assert words in (summary.error or "")
+    assert summary.accounts_failed == 1  # it stopped after the first account
+    assert _states(pool) == [(ALICE, "active", 0), (BOB, "active", 0)]
+    sandbox.admin("PUT", "/oauth", clients={"sandbox-client.apps.googleusercontent.com": "sandbox-client-secret"})
+    sandbox.admin("PUT", "/oauth", token_outage=0)
+    assert sync(fast, pool).status == "ok"
+
+
+def test_a_token_of_another_oauth_client_is_a_configuration_error(
+    sandbox: Sandbox, settings: Settings, pool: ConnectionPool
+) -> None:
+    add_account(sandbox, pool, settings, ALICE, messages=5, seed=5)
+    sandbox.admin("PUT", "/oauth", clients={"other-client.apps.googleusercontent.com": "other-secret"})
+    other = settings.model_copy(
+        update={"google_client_id": "other-client.apps.googleusercontent.com", "google_client_secret": "other-secret"}
+    )
+    summary = sync(other, pool)
+    assert (summary.status, summary.error) == (
+        "failed",
+        "Google refused Jessie's OAuth client (unauthorized_client): check GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET",
+    )
+    assert _states(pool) == [(ALICE, "active", 0)]
 
 
 @pytest.mark.parametrize("seed", [1, 2])

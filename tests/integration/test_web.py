@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ import pytest
 import requests
 
 from app.config import Settings
+from app.db.migrate import load_migrations
 from tests.conftest import Sandbox, make_settings
 from tests.integration.sync_helpers import add_account, query
 from tests.integration.web_helpers import Web, connect, consent, query_of, serve, start_consent
@@ -125,7 +127,7 @@ def test_health_reports_pending_migrations_and_an_unreachable_database(
             response = requests.get(running.url + "/api/health", timeout=10)
             assert response.status_code == 503
             assert response.json()["status"] == "degraded"
-            assert len(response.json()["migrations"]["pending"]) == 2
+            assert response.json()["migrations"]["pending"] == [m.version for m in load_migrations()]
     finally:
         with psycopg.connect(postgres_admin_url, autocommit=True) as conn:
             conn.execute("drop database health_unmigrated with (force)")
@@ -166,6 +168,39 @@ def test_connect_gmail_end_to_end(web: Web, sandbox: Sandbox, settings: Settings
     assert created["refresh_token"] not in stored[0][2]  # encrypted (and it is a new token anyway)
     inbox = browser.get(web.url + "/inbox", timeout=10)
     assert inbox.status_code == 200 and ALICE in inbox.text and "not synced yet" in inbox.text
+
+
+def test_a_preview_uses_the_one_registered_callback_and_gets_its_code_handed_back(
+    web: Web, sandbox: Sandbox, settings: Settings, tmp_path: Path
+) -> None:
+    """`web` plays Production (its callback is the registered one); a Preview runs beside it."""
+    sandbox.create_account(ALICE, messages=1)
+    production_callback = web.url + "/auth/callback"
+    web.app.state.settings = web.app.state.settings.model_copy(update={"oauth_relay_origins": "https://127.0.0.1:*"})
+    preview_settings = settings.model_copy(
+        update={"vercel_env": "preview", "oauth_redirect_uri": production_callback, "vercel_url": "placeholder"}
+    )
+    for preview in serve(preview_settings):
+        host = preview.url.removeprefix("http://")
+        preview.app.state.settings = preview_settings.model_copy(update={"vercel_url": host})
+        browser = requests.Session()
+        started = browser.get(preview.url + "/auth/google", allow_redirects=False, timeout=10)
+        authorization = query_of(started.headers["Location"])
+        assert authorization["redirect_uri"] == [production_callback]  # never the Preview's own host
+        state = authorization["state"][0]
+        callback = consent(browser, started.headers["Location"], ALICE)
+        assert callback.startswith(production_callback + "?")
+        relayed = browser.get(callback, allow_redirects=False, timeout=10)
+        assert relayed.status_code == 303
+        assert relayed.headers["Location"] == f"https://{host}/auth/callback?{callback.split('?', 1)[1]}"
+        assert query_of(relayed.headers["Location"])["state"] == [state]
+    # Production hands codes only to origins OAUTH_RELAY_ORIGINS allows.
+    elsewhere = "https://evil.example"
+    forged = "nonce~" + base64.urlsafe_b64encode(elsewhere.encode()).decode().rstrip("=")
+    refused = requests.get(
+        production_callback, params={"code": "c", "state": forged}, allow_redirects=False, timeout=10
+    )
+    assert (refused.status_code, "location" in refused.headers) == (400, False)
 
 
 def test_session_cookies_are_secure_outside_development(database_url: str, sandbox: Sandbox, tmp_path: Path) -> None:
@@ -368,7 +403,7 @@ def test_one_alert_per_failure_episode(
         assert len(run_alerts) == 1  # three failed runs, one episode
         assert account_alerts == [
             f"Jessie: {ALICE} must reconnect Gmail: "
-            "Google refused the refresh token (revoked or expired): the account must be reconnected"
+            "Google refused the refresh token (invalid_grant: revoked or expired): the account must be reconnected"
         ]
         # Recovery ends the episode; the next failure is news again.
         fresh = sandbox.admin("POST", "/accounts", email="new@example.com", messages=1)

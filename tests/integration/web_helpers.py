@@ -25,9 +25,22 @@ class Web:
         return requests.Session()
 
 
+def register_callback(settings: Settings, callback: str) -> None:
+    """What the app's owner does in the Google Cloud Console (here: the sandbox's admin API)."""
+    sandbox = settings.google_auth_uri.removesuffix("/o/oauth2/v2/auth")
+    registered = requests.put(
+        f"{sandbox}/_sandbox/oauth", json={"redirect_uris": {settings.google_client_id: [callback]}}, timeout=10
+    )
+    assert registered.status_code == 200, registered.text
+
+
 def serve(settings: Settings) -> Iterator[Web]:
+    """The app on a free port; its callback is that port's, unless the settings name one."""
     app = create_app(settings)
     with ServerThread(app) as server:
+        if settings.oauth_redirect_uri is None:
+            app.state.settings = settings.model_copy(update={"oauth_redirect_uri": f"{server.url}/auth/callback"})
+            register_callback(settings, f"{server.url}/auth/callback")
         yield Web(server.url, app)
     if app.state.pool is not None:
         app.state.pool.close()

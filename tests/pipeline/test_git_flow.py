@@ -59,10 +59,16 @@ def _connect_gmail(base_url: str, world: World) -> requests.Session:
     browser = requests.Session()
     browser.trust_env = False  # a REQUESTS_CA_BUNDLE in the environment would override `verify`
     browser.verify = str(world.vercel.ca)
+    browser.headers["x-vercel-protection-bypass"] = world.vercel.state.protection_bypass
     started = browser.get(f"{base_url}/auth/google", allow_redirects=False, timeout=30)
     assert started.status_code == 303, started.text
     callback = consent(browser, started.headers["Location"], ADMIN)
+    assert callback.startswith(f"{world.vercel.production_url}/auth/callback?")  # the one registered callback
     done = browser.get(callback, allow_redirects=False, timeout=60)
+    if not base_url.startswith(world.vercel.production_url):  # Production hands the code back
+        assert done.status_code == 303, done.text
+        assert done.headers["Location"].startswith(f"{base_url}/auth/callback?")
+        done = browser.get(done.headers["Location"], allow_redirects=False, timeout=60)
     assert (done.status_code, done.headers.get("Location")) == (303, "/inbox"), done.text
     return browser
 
@@ -198,6 +204,9 @@ def test_a_merge_deploys_production_and_the_hourly_cron_syncs_mail(world: World)
     runs = browser.get(domain + "/runs", timeout=30)
     assert runs.status_code == 200
     assert re.search(r"<td>cron</td>\s*<td class=\"status-ok\">ok</td>", runs.text)
+    # A Preview's host is not registered with Google: Connect Gmail there goes through Production.
+    preview = _connect_gmail(flow["preview_url"], world)
+    assert preview.get(flow["preview_url"] + "/inbox", timeout=30).status_code == 200
     # An hour later Vercel calls again on schedule: an idle incremental run.
     scheduled = requests.post(f"{world.vercel.url}/_sandbox/clock", json={"advance_seconds": 3600}, timeout=300).json()
     assert [(c["reason"], c["status"]) for c in scheduled["calls"]] == [("schedule", 200)]

@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 
 import httplib2
 import pytest
-from google.auth.exceptions import RefreshError
 from googleapiclient.errors import HttpError
 
 from app.gmail.budget import BudgetExhausted, Deadline
@@ -39,8 +38,6 @@ def http_error(status: int, reason: str = "", message: str = "m", headers: dict[
         (TimeoutError("timed out"), True, False),
         (ConnectionResetError(), True, False),
         (httplib2.HttpLib2Error("broken"), True, False),
-        (RefreshError("invalid_grant: Token has been expired or revoked.", retryable=False), False, False),
-        (RefreshError("server_error", retryable=True), True, False),
         (ValueError("a bug"), False, False),
     ],
 )
