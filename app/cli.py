@@ -5,12 +5,17 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import sys
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from app.config import MissingSetting, get_settings
+from pydantic import ValidationError
+
+from app.config import MissingSetting, describe_invalid, get_settings
+from app.db.connection import DatabaseUnavailable
+from app.security import WrongEncryptionKey
 
 DEFAULT_BUDGET_S = 270.0
 
@@ -84,7 +89,8 @@ def _sync(args: argparse.Namespace) -> int:
     else:
         print(
             f"run {summary.run_id} {summary.status}: {summary.accounts_ok} ok, {summary.accounts_failed} failed, "
-            f"{summary.accounts_incomplete} incomplete · +{summary.messages_added} ~{summary.messages_updated} "
+            f"{summary.accounts_incomplete} incomplete, {summary.accounts_busy} held by another run · "
+            f"+{summary.messages_added} ~{summary.messages_updated} "
             f"-{summary.messages_deleted} messages · {summary.quota_units} quota units · {summary.duration_ms} ms"
         )
     return 0 if summary.status != "failed" else 1
@@ -148,6 +154,31 @@ def _cell(value: object) -> str:
     return str(value)
 
 
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def email_address(text: str) -> str:
+    if not _EMAIL.match(text.strip()):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an email address")
+    return text.strip().lower()
+
+
+def refresh_token(text: str) -> str:
+    if not text.strip() or any(character.isspace() for character in text.strip()):
+        raise argparse.ArgumentTypeError("a refresh token is one word (Google's start with 1//)")
+    return text.strip()
+
+
+def seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} seconds: a budget is more than zero")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="jessie", description="Gmail → Postgres, hourly, on Vercel.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -157,8 +188,8 @@ def build_parser() -> argparse.ArgumentParser:
     accounts = commands.add_parser("accounts", help="connected Gmail accounts")
     actions = accounts.add_subparsers(dest="action", required=True)
     add = actions.add_parser("add", help="connect an account with its refresh token")
-    add.add_argument("--email", required=True)
-    add.add_argument("--refresh-token", required=True)
+    add.add_argument("--email", required=True, type=email_address)
+    add.add_argument("--refresh-token", required=True, type=refresh_token)
     actions.add_parser("list")
     for name in ("remove", "disable", "enable"):
         actions.add_parser(name).add_argument("--email", required=True)
@@ -166,7 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     accounts.set_defaults(handler=_accounts)
 
     sync = commands.add_parser("sync", help="one sync run, as the hourly cron does")
-    sync.add_argument("--budget", type=float, default=DEFAULT_BUDGET_S, help="seconds the run may take")
+    sync.add_argument("--budget", type=seconds, default=DEFAULT_BUDGET_S, help="seconds the run may take")
     sync.add_argument("--json", action="store_true", help="last line of stdout: the run summary as JSON")
     sync.add_argument("--log", action="store_true", help="JSON log lines even on a terminal")
     sync.set_defaults(handler=_sync)
@@ -192,13 +223,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Every error a person can fix is one line on stderr (exit 2), never a traceback."""
     args = build_parser().parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
         return int(handler(args))
-    except MissingSetting as error:
+    except ValidationError as error:
+        print(f"jessie: invalid settings: {describe_invalid(error)}", file=sys.stderr)
+    except (MissingSetting, DatabaseUnavailable, WrongEncryptionKey) as error:
         print(f"jessie: {error}", file=sys.stderr)
-        return 2
+    return 2
 
 
 if __name__ == "__main__":

@@ -4,13 +4,15 @@ Secrets are optional at load time so that each entry point can say precisely whi
 it lacks (`Settings.require`): a missing secret is a clear error naming it, never a
 silent default. In development only, the three app secrets are generated once into
 `JESSIE_DATA_DIR` so `nox -s dev` works on a fresh clone; outside development they must
-be set, and placeholder values are refused.
+be set, long enough (32 characters), and not a placeholder (`<secret>`, `${CRON_SECRET}`,
+`changeme123`, a run of one character…); surrounding whitespace is not part of a secret.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 from collections.abc import Callable
 from functools import cache
@@ -19,11 +21,15 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Environment = Literal["development", "preview", "production"]
-PLACEHOLDERS = {"changethis", "changeme", "secret", "password", "todo", "xxx"}
+MIN_SECRET_LENGTH = 32
+# Template leftovers: <secret>, ${CRON_SECRET}, $CRON_SECRET, {{ secret }}, %SECRET%.
+_TEMPLATE = re.compile(r"^(<.*>|\$\{.*\}|\$[A-Za-z_]+|\{\{.*\}\}|%.*%)$")
+_PLACEHOLDER_WORDS = ("changeme", "changethis", "replaceme", "placeholder", "yoursecret", "your-secret", "example")
+MIN_DISTINCT_CHARACTERS = 10  # "aaaa…" or "0000…" is no secret, however long
 GENERATED_IN_DEVELOPMENT: dict[str, Callable[[], str]] = {
     "cron_secret": lambda: secrets.token_urlsafe(32),
     "jessie_encryption_key": lambda: Fernet.generate_key().decode(),
@@ -72,6 +78,8 @@ class Settings(BaseSettings):
     http_timeout_s: float = Field(30.0, gt=0, validation_alias="JESSIE_HTTP_TIMEOUT_SECONDS")
     retry_base_s: float = Field(0.5, gt=0, validation_alias="JESSIE_RETRY_BASE_SECONDS")
     db_pool_size: int = Field(10, ge=2, le=100, validation_alias="JESSIE_DB_POOL_SIZE")
+    # How long an account stays leased to a run that stops renewing it (it renews every third).
+    lease_s: float = Field(30, ge=1, validation_alias="JESSIE_LEASE_SECONDS")
 
     # The web app's.
     admin_emails: str = Field("", validation_alias="ADMIN_EMAILS")  # comma-separated: who sees /runs
@@ -92,17 +100,22 @@ class Settings(BaseSettings):
         return self.vercel_env == "development"
 
     def require(self, name: str) -> str:
-        """The value of a required secret, generated in development, else an error naming it."""
+        """The value of a required setting, generated in development, else an error naming it."""
         value = getattr(self, name)
-        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        text = str(value.get_secret_value() if isinstance(value, SecretStr) else value or "").strip()
         variable = name.upper()
         if not text and self.is_development and name in GENERATED_IN_DEVELOPMENT:
             text = _development_secret(self.data_dir, name)
         if not text:
             raise MissingSetting(f"{variable} is not set (required in the {self.vercel_env} environment)")
-        if not self.is_development and text.strip().lower() in PLACEHOLDERS:
-            raise MissingSetting(f"{variable} is a placeholder value; set a real secret for {self.vercel_env}")
-        return str(text)
+        if name in SECRETS and not self.is_development:
+            weakness = secret_weakness(text)
+            if weakness:
+                raise MissingSetting(
+                    f"{variable} {weakness}: set a random value of at least {MIN_SECRET_LENGTH} characters, e.g. "
+                    "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+                )
+        return text
 
     @property
     def admins(self) -> set[str]:
@@ -138,6 +151,32 @@ class Settings(BaseSettings):
 
     def encryption_keys(self) -> list[str]:
         return [key.strip() for key in self.require("jessie_encryption_key").split(",") if key.strip()]
+
+
+SECRETS = {"cron_secret", "session_secret", "jessie_encryption_key", "log_drain_secret"}
+
+
+def secret_weakness(text: str) -> str | None:
+    """Why `text` is no secret for a deployment, or None."""
+    for part in text.split(","):  # JESSIE_ENCRYPTION_KEY may hold several keys
+        part = part.strip()
+        squashed = re.sub(r"[^a-z]", "", part.lower())
+        if _TEMPLATE.match(part) or any(word.replace("-", "") in squashed for word in _PLACEHOLDER_WORDS):
+            return "is a placeholder"
+        if len(part) < MIN_SECRET_LENGTH:
+            return f"is too short ({len(part)} characters)"
+        if len(set(part)) < MIN_DISTINCT_CHARACTERS:
+            return "is not random (too few different characters)"
+    return None
+
+
+def describe_invalid(error: ValidationError) -> str:
+    """pydantic's errors as one line: each variable, what is wrong, what it got."""
+    parts = []
+    for problem in error.errors():
+        variable = ".".join(str(part) for part in problem["loc"])
+        parts.append(f"{variable}: {problem['msg']} (got {problem.get('input')!r})")
+    return "; ".join(parts)
 
 
 def origin_of(url: str) -> str:

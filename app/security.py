@@ -1,4 +1,4 @@
-"""Secrets at rest and at the door: refresh-token encryption, the cron bearer check, sessions.
+"""Secrets at rest and at the door: refresh-token encryption, the cron bearer check, signed cookies.
 
 Refresh tokens are encrypted with Fernet (AES-128-CBC + HMAC-SHA256, from `cryptography`).
 `JESSIE_ENCRYPTION_KEY` holds one or more comma-separated keys: the first encrypts, all
@@ -14,6 +14,10 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from app.config import MissingSetting, Settings
+
+
+class WrongEncryptionKey(Exception):
+    """No configured key decrypts a stored token (the message says what to do)."""
 
 
 class TokenCipher:
@@ -36,10 +40,15 @@ class TokenCipher:
         try:
             return self._fernet.decrypt(ciphertext.encode()).decode()
         except InvalidToken:
-            raise InvalidToken("no configured JESSIE_ENCRYPTION_KEY decrypts this token") from None
+            raise WrongEncryptionKey(
+                "JESSIE_ENCRYPTION_KEY does not decrypt this stored refresh token: it was encrypted with "
+                "another key. Put that key after the current one (comma-separated) and run "
+                "`jessie accounts rotate-keys`, or reconnect the account"
+            ) from None
 
     def rotate(self, ciphertext: str) -> str:
         """Re-encrypt with the first key."""
+        self.decrypt(ciphertext)  # a token no key opens says so in words
         return self._fernet.rotate(ciphertext.encode()).decode()
 
 
@@ -55,7 +64,6 @@ def bearer_matches(authorization: str | None, secret: str) -> bool:
 
 SESSION_COOKIE = "jessie_session"
 OAUTH_COOKIE = "jessie_oauth"
-SESSION_MAX_AGE_S = 30 * 24 * 3600
 OAUTH_MAX_AGE_S = 600
 
 

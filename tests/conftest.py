@@ -17,10 +17,9 @@ from cryptography.fernet import Fernet
 from google.oauth2.credentials import Credentials
 from google_auth_httplib2 import AuthorizedHttp
 from googleapiclient.discovery import build
-from psycopg_pool import ConnectionPool
 
 from app.config import Settings
-from app.db.connection import open_pool
+from app.db.connection import Database, open_pool
 from app.db.migrate import migrate
 from sandbox.gmail.oauth import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 from sandbox.gmail.quota import QuotaConfig
@@ -147,7 +146,7 @@ def settings(database_url: str, sandbox: Sandbox, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def pool(settings: Settings) -> Iterator[ConnectionPool]:
+def pool(settings: Settings) -> Iterator[Database]:
     pool = open_pool(settings, size=settings.sync_concurrency + 4)
     yield pool
     pool.close()

@@ -8,17 +8,42 @@ here follows those rules, whatever the URL, so code that works locally works the
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from app.config import MissingSetting, Settings
 
 # Query parameters that integrations add to URLs but libpq refuses ("invalid URI query
 # parameter"): Supabase's Vercel integration adds `supa`, Prisma-style URLs `pgbouncer`.
 _FOREIGN_PARAMETERS = {"supa", "pgbouncer"}
-CONNECTION_OPTIONS: dict[str, object] = {"prepare_threshold": None}
+CONNECTION_OPTIONS: dict[str, object] = {"prepare_threshold": None, "connect_timeout": 10}
+PROBE_TIMEOUT_S = 3  # a direct connection that says whether Postgres answers at all
+POOL_WAIT_S = 60.0  # how long a caller waits for a pooled connection by default
+
+
+class DatabaseUnavailable(RuntimeError):
+    """Postgres cannot be reached; the message says where (never the password) and why."""
+
+
+def _where(url: str) -> str:
+    info = psycopg.conninfo.conninfo_to_dict(url)
+    host = info.get("host") or "localhost"
+    return f"{host}:{info['port']}" if info.get("port") else str(host)
+
+
+def probe(url: str) -> None:
+    """Raise DatabaseUnavailable unless a connection can be made now, within seconds."""
+    try:
+        psycopg.connect(url, **{**CONNECTION_OPTIONS, "connect_timeout": PROBE_TIMEOUT_S}).close()  # type: ignore[arg-type]
+    except psycopg.OperationalError as error:
+        reason = (str(error).strip().splitlines() or ["no answer"])[0].split(": ")[-1]
+        raise DatabaseUnavailable(f"cannot reach the database at {_where(url)}: {reason}") from None
 
 
 def clean_url(url: str) -> str:
@@ -39,18 +64,73 @@ def database_url(settings: Settings) -> str:
     return embedded_database_url(settings.data_dir)
 
 
-def connect(settings: Settings, *, autocommit: bool = False) -> psycopg.Connection:
-    return psycopg.connect(database_url(settings), autocommit=autocommit, **CONNECTION_OPTIONS)  # type: ignore[arg-type]
+def connect(settings: Settings, *, autocommit: bool = False) -> psycopg.Connection[Any]:
+    url = database_url(settings)
+    try:
+        return psycopg.connect(url, autocommit=autocommit, **CONNECTION_OPTIONS)  # type: ignore[arg-type]
+    except psycopg.OperationalError:
+        probe(url)  # says why, in one line
+        raise
 
 
-def open_pool(settings: Settings, size: int | None = None) -> ConnectionPool:
+class Database:
+    """The process's pool of connections, which recovers as soon as Postgres does.
+
+    psycopg_pool waits longer and longer between reconnect attempts while Postgres is away,
+    so after an outage a pool may go on failing for many seconds. Here a failed wait marks
+    the pool suspect; the next caller first makes one direct connection: if Postgres answers,
+    the pool is replaced by a fresh one at once, and if not, the caller fails at once with
+    DatabaseUnavailable instead of waiting again.
+    """
+
+    def __init__(self, url: str, size: int) -> None:
+        self.url, self.size = url, size
+        self._pool = self._open()
+        self._suspect = False
+        self._lock = threading.Lock()
+
+    def _open(self) -> ConnectionPool:
+        return ConnectionPool(
+            self.url,
+            min_size=1,
+            max_size=self.size,
+            kwargs=CONNECTION_OPTIONS,
+            timeout=POOL_WAIT_S,
+            name="jessie",
+            open=True,
+        )
+
+    def _current(self) -> ConnectionPool:
+        with self._lock:
+            if self._suspect:
+                probe(self.url)
+                stale, self._pool, self._suspect = self._pool, self._open(), False
+                stale.close(timeout=0)
+            return self._pool
+
+    @contextmanager
+    def connection(self, timeout: float | None = None) -> Iterator[psycopg.Connection[Any]]:
+        """A connection for one transaction (committed when the block ends without error)."""
+        pool = self._current()
+        try:
+            with pool.connection(timeout=timeout) as conn:
+                yield conn
+        except (PoolTimeout, psycopg.OperationalError):  # Postgres away (or the pool behind)
+            self._suspect = True
+            raise
+
+    def close(self) -> None:
+        self._pool.close()
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+
+def open_pool(settings: Settings, size: int | None = None) -> Database:
     """A small pool: connections are borrowed per transaction, never held across Gmail calls."""
-    return ConnectionPool(
-        database_url(settings),
-        min_size=1,
-        max_size=size or settings.db_pool_size,
-        kwargs=CONNECTION_OPTIONS,
-        timeout=60,
-        name="jessie",
-        open=True,
-    )
+    url = database_url(settings)
+    probe(url)  # an unreachable database is one clear line, not a minute of reconnect attempts
+    return Database(url, size or settings.db_pool_size)

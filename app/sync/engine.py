@@ -21,9 +21,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from googleapiclient.errors import HttpError
-from psycopg_pool import ConnectionPool
 
 from app.config import Settings
+from app.db.connection import Database
 from app.gmail.batch import BatchFetcher, Fetched
 from app.gmail.budget import MIN_CALL_SECONDS, BudgetExhausted, Deadline
 from app.gmail.client import GmailSession
@@ -31,7 +31,7 @@ from app.gmail.errors import GrantRevoked
 from app.gmail.mime import clean, parse_mail
 from app.gmail.quota import QuotaMeter
 from app.gmail.retry import RetriesExhausted, classify
-from app.security import TokenCipher
+from app.security import TokenCipher, WrongEncryptionKey
 from app.sync import store
 from app.sync.history import plan, replay
 
@@ -117,17 +117,19 @@ def describe(error: BaseException) -> str:
 class AccountSync:
     def __init__(
         self,
-        pool: ConnectionPool,
+        pool: Database,
         settings: Settings,
         account: store.AccountRow,
         deadline: Deadline,
         cipher: TokenCipher,
+        run_id: int,
     ) -> None:
         self.pool = pool
         self.settings = settings
         self.account = account
         self.deadline = deadline
         self.cipher = cipher
+        self.run_id = run_id
         self.meter = QuotaMeter()
         self.result = AccountResult(account.id, account.email)
 
@@ -155,6 +157,8 @@ class AccountSync:
             self.result.status, self.result.error = "incomplete", f"budget spent, resumes next run ({stop})"
         except GrantRevoked as error:
             self.result.status, self.result.error = "needs_reauth", describe(error)
+        except WrongEncryptionKey as error:  # configuration: every account would fail alike
+            self.result.status, self.result.error, self.result.systemic = "failed", str(error), True
         except Exception as error:
             self.result.status, self.result.error = "failed", describe(error)
             verdict = error.verdict if isinstance(error, RetriesExhausted) else classify(error)
@@ -234,9 +238,10 @@ class AccountSync:
             store.set_page_token(conn, account.id, next_token)
             return
         assert account.full_sync_history_id is not None
-        self.result.deleted += store.finish_full_sync(
+        deleted = store.finish_full_sync(
             conn, account.id, account.full_sync_generation, account.full_sync_reconcile, account.full_sync_history_id
         )
+        self._stored(conn, deleted=deleted)
 
     # ---- history --------------------------------------------------------------------------
 
@@ -278,11 +283,11 @@ class AccountSync:
         latest: int,
     ) -> None:
         account = self.account
-        self.result.deleted += store.mark_deleted(conn, account.id, sorted(deleted))
+        gone = store.mark_deleted(conn, account.id, sorted(deleted))
         relabel = [gmail_id for gmail_id in label_ops if gmail_id not in fetched and gmail_id not in deleted]
         before = store.stored_labels(conn, account.id, relabel)
         after = {gmail_id: replay(labels, label_ops[gmail_id]) for gmail_id, labels in before.items()}
-        self.result.updated += store.save_labels(conn, account.id, after, None, before)
+        self._stored(conn, updated=store.save_labels(conn, account.id, after, None, before), deleted=gone)
         if latest != account.history_id:
             store.set_checkpoint(conn, account.id, latest)
             account.history_id = latest
@@ -313,5 +318,12 @@ class AccountSync:
         self.result.refused.update(refused)
         added, updated = store.save_messages(conn, self.account.id, rows, generation)
         updated += store.save_labels(conn, self.account.id, labels, generation, known)
+        self._stored(conn, added=added, updated=updated)
+
+    def _stored(self, conn: store.Connection, added: int = 0, updated: int = 0, deleted: int = 0) -> None:
+        """Count what this transaction stores, in the run's record too (a killed run still tells)."""
         self.result.added += added
         self.result.updated += updated
+        self.result.deleted += deleted
+        if added or updated or deleted:
+            store.add_progress(conn, self.run_id, self.account.id, added, updated, deleted)

@@ -1,9 +1,11 @@
 """One sync run: record it, claim due accounts under a lease, sync them concurrently, report.
 
 Overlapping runs (Vercel may deliver a cron twice; a person may press "Sync now") split
-the accounts between them and never sync one account twice at once. A run that dies
-leaves its row 'running' and its leases held until they expire; the next run marks it
-'abandoned' and takes the accounts over.
+the accounts between them and never sync one account twice at once; a run reports the due
+accounts another run held (`accounts_busy`, and the run is then 'partial'). Leases are
+short (JESSIE_LEASE_SECONDS) and a heartbeat renews them while the run lives, so when a
+run dies its accounts are free again within that time, and the next run marks it
+'abandoned' with what its committed batches stored.
 """
 
 from __future__ import annotations
@@ -15,19 +17,14 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 
-from psycopg_pool import ConnectionPool
-
 from app import alerts
 from app.config import Settings, get_settings
-from app.db.connection import open_pool
+from app.db.connection import Database, open_pool
 from app.gmail.budget import Deadline
 from app.logs import log_event
 from app.security import TokenCipher
 from app.sync import store
 from app.sync.engine import AccountResult, AccountSync
-
-LEASE_MARGIN_S = 60.0  # a lease outlives the run's budget by this much
-ABANDON_GRACE_S = 60.0  # a 'running' run this far past its deadline is dead
 
 
 @dataclass
@@ -37,6 +34,7 @@ class RunSummary:
     accounts_ok: int = 0
     accounts_failed: int = 0
     accounts_incomplete: int = 0
+    accounts_busy: int = 0
     messages_added: int = 0
     messages_updated: int = 0
     messages_deleted: int = 0
@@ -68,7 +66,7 @@ def _status(summary: RunSummary) -> str:
         return "failed"
     if summary.accounts_failed and not (summary.accounts_ok or summary.accounts_incomplete):
         return "failed"
-    if summary.accounts_failed or summary.accounts_incomplete:
+    if summary.accounts_failed or summary.accounts_incomplete or summary.accounts_busy:
         return "partial"
     return "ok"
 
@@ -78,7 +76,7 @@ def run_sync(
     budget_s: float,
     *,
     settings: Settings | None = None,
-    pool: ConnectionPool | None = None,
+    pool: Database | None = None,
     account_ids: list[int] | None = None,
     on_started: Callable[[int], None] | None = None,
     on_account: Callable[[AccountResult], None] | None = None,
@@ -102,7 +100,7 @@ def _run(
     trigger: str,
     budget_s: float,
     settings: Settings,
-    pool: ConnectionPool,
+    pool: Database,
     account_ids: list[int] | None,
     on_started: Callable[[int], None] | None,
     on_account: Callable[[AccountResult], None] | None,
@@ -111,26 +109,30 @@ def _run(
     deadline = Deadline(budget_s)
     cipher = TokenCipher.from_settings(settings)
     with pool.connection() as conn:
-        abandoned = store.abandon_stale_runs(conn, ABANDON_GRACE_S)
+        abandoned = store.abandon_stale_runs(conn, settings.lease_s)
         run_id, run_started_at = store.create_run(conn, trigger, budget_s)
     log_event("sync.run.started", run_id=run_id, trigger=trigger, budget_s=budget_s, abandoned_runs=abandoned)
     if on_started:
         on_started(run_id)
     summary = RunSummary(run_id, "running")
     lock = threading.Lock()
+    held: set[int] = set()
     stop_claiming_at = min(5.0, budget_s / 10)
 
     def worker() -> None:
         while deadline.remaining() > stop_claiming_at and summary.error is None:
             with pool.connection() as conn:
-                account = store.claim_next(conn, run_id, run_started_at, budget_s + LEASE_MARGIN_S, account_ids)
+                account = store.claim_next(conn, run_id, run_started_at, settings.lease_s, account_ids)
             if account is None:
                 return
-            result = AccountSync(pool, settings, account, deadline, cipher).run()
+            with lock:
+                held.add(account.id)
+            result = AccountSync(pool, settings, account, deadline, cipher, run_id).run()
             with pool.connection() as conn:
                 store.record_account_result(conn, run_id, result.record())
                 store.release(conn, account.id, run_id, result.status, result.error, blame=not result.systemic)
             with lock:
+                held.discard(account.id)
                 _add(summary, result)
                 if result.systemic and summary.error is None:  # every account would fail alike: stop
                     summary.error = result.error
@@ -138,12 +140,30 @@ def _run(
             if on_account:
                 on_account(result)
 
+    def heartbeat(stop: threading.Event) -> None:
+        while not stop.wait(settings.lease_s / 3):
+            with lock:
+                ids = sorted(held)
+            try:
+                with pool.connection() as conn:
+                    store.heartbeat(conn, run_id, ids, settings.lease_s)
+            except Exception as error:  # the workers meet the same trouble and report it
+                log_event("sync.heartbeat_failed", logging.WARNING, run_id=run_id, error=type(error).__name__)
+
+    stop_beating = threading.Event()
+    beating = threading.Thread(target=heartbeat, args=(stop_beating,), daemon=True, name="heartbeat")
+    beating.start()
     try:
         with ThreadPoolExecutor(settings.sync_concurrency, thread_name_prefix="sync") as workers:
             for future in [workers.submit(worker) for _ in range(settings.sync_concurrency)]:
                 future.result()
+        with pool.connection() as conn:
+            summary.accounts_busy = store.busy_accounts(conn, run_id, run_started_at, account_ids)
     except Exception as error:  # the run as a whole failed (database gone, …)
         summary.error = f"{type(error).__name__}: {error}"[:500]
+    finally:
+        stop_beating.set()
+        beating.join()
     summary.duration_ms = round((time.monotonic() - started) * 1000)
     summary.status = _status(summary)
     with pool.connection() as conn:

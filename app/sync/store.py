@@ -61,15 +61,57 @@ class MessageRow:
 # ---- runs and leases --------------------------------------------------------------------
 
 
-def abandon_stale_runs(conn: Connection, grace_s: float) -> int:
-    """Runs still 'running' well past their deadline belong to a process that died."""
-    cursor = conn.execute(
-        """update jessie.sync_runs set status = 'abandoned', finished_at = now(),
-               error = 'the process running it stopped before finishing'
-           where status = 'running' and deadline_at + make_interval(secs => %s) < now()""",
-        [grace_s],
-    )
-    return cursor.rowcount
+def abandon_stale_runs(conn: Connection, silent_s: float) -> int:
+    """Runs whose heartbeat stopped `silent_s` ago belong to a process that died: they are
+    closed with what their committed batches stored, their unfinished accounts interrupted."""
+    dead = [
+        row[0]
+        for row in conn.execute(
+            """update jessie.sync_runs set status = 'abandoned', finished_at = now(),
+                   error = 'the process running it stopped before finishing'
+               where status = 'running' and heartbeat_at < now() - make_interval(secs => %s)
+               returning id""",
+            [silent_s],
+        )
+    ]
+    if dead:
+        conn.execute(
+            "update jessie.sync_run_accounts set status = 'interrupted' where run_id = any(%s) and status = 'running'",
+            [dead],
+        )
+        conn.execute(
+            """update jessie.sync_runs r set messages_added = a.added, messages_updated = a.updated,
+                   messages_deleted = a.deleted, quota_units = a.units
+               from (select run_id, sum(messages_added) added, sum(messages_updated) updated,
+                            sum(messages_deleted) deleted, sum(quota_units) units
+                     from jessie.sync_run_accounts where run_id = any(%s) group by run_id) a
+               where r.id = a.run_id""",
+            [dead],
+        )
+    return len(dead)
+
+
+def heartbeat(conn: Connection, run_id: int, account_ids: list[int], lease_s: float) -> None:
+    """The run is alive: its accounts' leases last `lease_s` more."""
+    conn.execute("update jessie.sync_runs set heartbeat_at = now() where id = %s", [run_id])
+    if account_ids:
+        conn.execute(
+            """update jessie.accounts set lease_expires_at = now() + make_interval(secs => %s)
+               where lease_run_id = %s and id = any(%s)""",
+            [lease_s, run_id, account_ids],
+        )
+
+
+def busy_accounts(conn: Connection, run_id: int, run_started_at: datetime, only: list[int] | None) -> int:
+    """Due accounts this run could not take because another live run holds them."""
+    row = conn.execute(
+        """select count(*) from jessie.accounts
+           where status = 'active' and lease_expires_at > now() and lease_run_id <> %(run)s
+             and coalesce(last_sync_finished_at, '-infinity') < %(started)s
+             and (%(only)s::bigint[] is null or id = any(%(only)s))""",
+        {"run": run_id, "started": run_started_at, "only": only},
+    ).fetchone()
+    return int(row[0]) if row else 0
 
 
 def create_run(conn: Connection, trigger: str, budget_s: float) -> tuple[int, datetime]:
@@ -112,7 +154,23 @@ def claim_next(
         )
         .fetchone()
     )
-    return AccountRow.from_row(row) if row else None
+    if row is None:
+        return None
+    conn.execute(  # the run's row for this account: committed batches add to it as they go
+        "insert into jessie.sync_run_accounts (run_id, account_id, status, mode) values (%s, %s, 'running', %s)",
+        [run_id, row["id"], "incremental" if row["sync_state"] == "incremental" else "full"],
+    )
+    return AccountRow.from_row(row)
+
+
+def add_progress(conn: Connection, run_id: int, account_id: int, added: int, updated: int, deleted: int) -> None:
+    """What a batch stored, in the transaction that stores it (so a killed run still tells)."""
+    conn.execute(
+        """update jessie.sync_run_accounts set messages_added = messages_added + %s,
+               messages_updated = messages_updated + %s, messages_deleted = messages_deleted + %s
+           where run_id = %s and account_id = %s""",
+        [added, updated, deleted, run_id, account_id],
+    )
 
 
 def release(conn: Connection, account_id: int, run_id: int, status: str, error: str | None, blame: bool = True) -> None:
@@ -132,11 +190,13 @@ def release(conn: Connection, account_id: int, run_id: int, status: str, error: 
 
 
 def record_account_result(conn: Connection, run_id: int, result: dict[str, Any]) -> None:
+    """The account's final row of the run (its counts were added batch by batch already)."""
     conn.execute(
-        """insert into jessie.sync_run_accounts (run_id, account_id, status, mode, messages_added,
-               messages_updated, messages_deleted, quota_units, requests, retries, duration_ms, error)
-           values (%(run_id)s, %(account_id)s, %(status)s, %(mode)s, %(added)s, %(updated)s, %(deleted)s,
-               %(quota_units)s, %(requests)s, %(retries)s, %(duration_ms)s, %(error)s)""",
+        """update jessie.sync_run_accounts set status = %(status)s, mode = %(mode)s,
+               messages_added = %(added)s, messages_updated = %(updated)s, messages_deleted = %(deleted)s,
+               quota_units = %(quota_units)s, requests = %(requests)s, retries = %(retries)s,
+               duration_ms = %(duration_ms)s, error = %(error)s, finished_at = now()
+           where run_id = %(run_id)s and account_id = %(account_id)s""",
         {"run_id": run_id, **result},
     )
 
@@ -145,6 +205,7 @@ def finish_run(conn: Connection, run_id: int, totals: dict[str, Any]) -> None:
     conn.execute(
         """update jessie.sync_runs set status = %(status)s, finished_at = now(), accounts_ok = %(accounts_ok)s,
                accounts_failed = %(accounts_failed)s, accounts_incomplete = %(accounts_incomplete)s,
+               accounts_busy = %(accounts_busy)s,
                messages_added = %(messages_added)s, messages_updated = %(messages_updated)s,
                messages_deleted = %(messages_deleted)s, quota_units = %(quota_units)s,
                http_requests = %(http_requests)s, retries = %(retries)s, duration_ms = %(duration_ms)s,
@@ -340,6 +401,7 @@ def recent_runs(conn: Connection, limit: int) -> list[dict[str, Any]]:
         conn.cursor(row_factory=dict_row)
         .execute(
             """select id, trigger, status, started_at, finished_at, accounts_ok, accounts_failed, accounts_incomplete,
+                  accounts_busy,
                   messages_added, messages_updated, messages_deleted, quota_units, http_requests, retries,
                   duration_ms, error
            from jessie.sync_runs order by id desc limit %s""",

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from app.config import MissingSetting
 from app.db.migrate import pending
@@ -15,14 +16,10 @@ from app.logs import log_event
 from app.security import bearer_matches
 from app.sync import store
 from app.sync.runner import run_sync
-from app.web.context import pool_of, settings_of, signed_in_email
+from app.web.context import Visitor, admin, database, settings_of
 
 router = APIRouter()
 HEALTH_DB_TIMEOUT_S = 5.0
-
-
-def _json_safe(row: dict[str, Any]) -> dict[str, Any]:
-    return {key: value.isoformat() if isinstance(value, datetime) else value for key, value in row.items()}
 
 
 @router.get("/api/cron/email-sync")
@@ -36,42 +33,77 @@ def cron_email_sync(request: Request) -> JSONResponse:
     if not bearer_matches(request.headers.get("authorization"), secret):
         return JSONResponse({"error": "unauthorized"}, 401, headers={"WWW-Authenticate": "Bearer"})
     try:
-        summary = run_sync("cron", settings.cron_budget_s, settings=settings, pool=pool_of(request))
+        summary = run_sync("cron", settings.cron_budget_s, settings=settings, pool=database(request))
+    except MissingSetting as error:  # e.g. JESSIE_ENCRYPTION_KEY: named, never its value
+        log_event("sync.run.not_started", logging.ERROR, trigger="cron", error=str(error))
+        return JSONResponse({"message": "Email sync failed", "error": str(error)}, 500)
     except Exception as error:  # no run could even be recorded (database down, …)
         log_event("sync.run.not_started", logging.ERROR, trigger="cron", error=type(error).__name__)
         return JSONResponse({"message": "Email sync failed", "error": type(error).__name__}, 500)
-    body = {"run": summary.contract() | {"accounts_incomplete": summary.accounts_incomplete, "error": summary.error}}
+    extra = {"accounts_incomplete": summary.accounts_incomplete, "accounts_busy": summary.accounts_busy}
+    body = {"run": summary.contract() | extra | {"error": summary.error}}
     if summary.status == "failed":
         return JSONResponse({"message": "Email sync failed", **body}, 500)
     return JSONResponse({"message": "Email sync completed", **body}, 200)
 
 
-@router.get("/api/health")
-def health(request: Request) -> JSONResponse:
+class Health(BaseModel):
+    status: Literal["ok", "degraded", "error"]
+    environment: str
+    commit: str
+    database: str | None = None
+    migrations: str | dict[str, list[str]] | None = None
+
+
+@router.get("/api/health", response_model=Health, response_model_exclude_none=True)
+def health(request: Request, response: Response) -> Health:
     settings = settings_of(request)
-    body: dict[str, Any] = {"status": "ok", "environment": settings.vercel_env, "commit": settings.commit_sha}
+    body = Health(status="ok", environment=settings.vercel_env, commit=settings.commit_sha)
     try:
-        with pool_of(request).connection(timeout=HEALTH_DB_TIMEOUT_S) as conn:
+        with database(request).connection(timeout=HEALTH_DB_TIMEOUT_S) as conn:
             conn.execute("select 1")
             waiting = pending(conn)
-        body["database"] = "reachable"
-        body["migrations"] = "current" if not waiting else {"pending": waiting}
+        body.database = "reachable"
+        body.migrations = "current" if not waiting else {"pending": waiting}
         if waiting:
-            body["status"] = "degraded"
+            body.status = "degraded"
     except MissingSetting as error:
-        body |= {"status": "error", "database": str(error)}
+        body.status, body.database = "error", str(error)
     except Exception as error:  # report, do not raise: health must answer
-        body |= {"status": "error", "database": f"unreachable ({type(error).__name__})"}
-    return JSONResponse(body, 200 if body["status"] == "ok" else 503)
+        body.status, body.database = "error", f"unreachable ({type(error).__name__})"
+    response.status_code = 200 if body.status == "ok" else 503
+    return body
 
 
-@router.get("/api/runs")
-def runs_json(request: Request, limit: int = 50) -> JSONResponse:
-    email = signed_in_email(request)
-    if email is None:
-        return JSONResponse({"error": "sign in first"}, 401)
-    if email not in settings_of(request).admins:
-        return JSONResponse({"error": "the dashboard is for ADMIN_EMAILS only"}, 403)
-    with pool_of(request).connection() as conn:
-        runs = store.recent_runs(conn, max(1, min(limit, 500)))
-    return JSONResponse({"runs": [_json_safe(run) for run in runs]})
+class Run(BaseModel):
+    id: int
+    trigger: str
+    status: str
+    started_at: datetime
+    finished_at: datetime | None
+    accounts_ok: int
+    accounts_failed: int
+    accounts_incomplete: int
+    accounts_busy: int
+    messages_added: int
+    messages_updated: int
+    messages_deleted: int
+    quota_units: int
+    http_requests: int
+    retries: int
+    duration_ms: int | None
+    error: str | None
+
+
+class Runs(BaseModel):
+    runs: list[Run]
+
+
+@router.get("/api/runs", response_model=Runs)
+def runs_json(
+    request: Request,
+    _admin: Annotated[Visitor, Depends(admin)],
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> Runs:
+    with database(request).connection() as conn:
+        return Runs(runs=[Run(**run) for run in store.recent_runs(conn, limit)])

@@ -1,21 +1,43 @@
-"""What every route needs: settings, the database pool, templates, the signed-in user."""
+"""What the routes need, as FastAPI dependencies: settings, the database, who is signed in
+(a server-side session), the admin check and the CSRF check; and the page renderer.
+
+Sign-in and admin checks exist only here: a route that needs a user declares
+`Depends(signed_in)` or `Depends(admin)`, and the refusals are exceptions that
+`main.py` turns into the right answer (a redirect or page for HTML, JSON for /api/).
+"""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import threading
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request, Response
+from fastapi import Depends, Request, Response
 from fastapi.templating import Jinja2Templates
-from psycopg_pool import ConnectionPool
 
 from app.config import Settings
-from app.db.connection import open_pool
-from app.security import SESSION_COOKIE, SESSION_MAX_AGE_S, unsign
+from app.data import sessions
+from app.db.connection import Database, DatabaseUnavailable, open_pool
+from app.security import SESSION_COOKIE, unsign
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 _lock = threading.Lock()
+SAFE_FETCH_SITES = {"same-origin", "none"}  # a form of ours, or the user typing the address
+
+
+class SignInRequired(Exception):
+    """The route needs a signed-in user."""
+
+
+class AdminOnly(Exception):
+    """The route is for ADMIN_EMAILS."""
+
+
+class CrossSiteRefused(Exception):
+    """A state-changing request that did not come from one of our own pages."""
 
 
 def settings_of(request: Request) -> Settings:
@@ -23,32 +45,92 @@ def settings_of(request: Request) -> Settings:
     return settings
 
 
-def pool_of(request: Request) -> ConnectionPool:
+def database(request: Request) -> Database:
     """One small pool per process, opened on first use (a cold start that serves only
-    /api/health does not need to wait for it)."""
+    static pages does not need to wait for it)."""
     state = request.app.state
     with _lock:
         if state.pool is None:
             settings = settings_of(request)
             state.pool = open_pool(settings, size=settings.sync_concurrency + 2)
-    pool: ConnectionPool = state.pool
+    pool: Database = state.pool
     return pool
 
 
-def signed_in_email(request: Request) -> str | None:
-    payload = unsign(settings_of(request), "session", request.cookies.get(SESSION_COOKIE), SESSION_MAX_AGE_S)
-    return payload.get("email") if payload else None
+@dataclass(frozen=True)
+class Visitor:
+    email: str | None = None
+    session_id: str | None = None
+
+    @property
+    def signed_in(self) -> bool:
+        return self.email is not None
+
+
+def visitor(request: Request) -> Visitor:
+    """Who sent the request, from the session cookie and the sessions table (once a request)."""
+    cached: Visitor | None = getattr(request.state, "visitor", None)
+    if cached is not None:
+        return cached
+    found = Visitor()
+    payload = unsign(settings_of(request), "session", request.cookies.get(SESSION_COOKIE), sessions.ABSOLUTE_S)
+    session_id = payload.get("sid") if payload else None
+    if session_id:
+        with database(request).connection() as conn:
+            email = sessions.user_of(conn, session_id)
+        found = Visitor(email, session_id) if email else Visitor()
+    request.state.visitor = found
+    return found
+
+
+def signed_in(who: Annotated[Visitor, Depends(visitor)]) -> Visitor:
+    if not who.signed_in:
+        raise SignInRequired
+    return who
+
+
+def admin(request: Request, who: Annotated[Visitor, Depends(signed_in)]) -> Visitor:
+    if who.email not in settings_of(request).admins:
+        raise AdminOnly
+    return who
+
+
+def csrf_token(settings: Settings, session_id: str) -> str:
+    """Tied to the session: a page of ours carries it, another site cannot know it."""
+    key = settings.require("session_secret").encode()
+    return hmac.new(key, f"csrf:{session_id}".encode(), hashlib.sha256).hexdigest()[:40]
+
+
+async def same_site_form(request: Request, who: Annotated[Visitor, Depends(visitor)]) -> Visitor:
+    """A state-changing form post: from our own origin (Sec-Fetch-Site, which browsers set and
+    pages cannot) and carrying the session's CSRF token; anything else changes nothing."""
+    if request.headers.get("sec-fetch-site", "same-origin") not in SAFE_FETCH_SITES:
+        raise CrossSiteRefused
+    if who.session_id is not None:
+        presented = str((await request.form()).get("csrf", ""))
+        if not hmac.compare_digest(presented, csrf_token(settings_of(request), who.session_id)):
+            raise CrossSiteRefused
+    return who
+
+
+def _visitor_for_page(request: Request) -> Visitor:
+    """Who to show in the header; a page about a database outage must still render."""
+    try:
+        return visitor(request)
+    except DatabaseUnavailable:
+        return Visitor()
 
 
 def page(request: Request, name: str, status_code: int = 200, **values: Any) -> Response:
     settings = settings_of(request)
-    email = values["email"] if "email" in values else signed_in_email(request)
+    who = Visitor() if values.pop("signed_out", False) else _visitor_for_page(request)
     context = {
         "environment": settings.vercel_env,
         "commit": settings.commit_sha,
-        "is_admin": bool(email and email in settings.admins),
+        "is_admin": bool(who.email and who.email in settings.admins),
+        "email": who.email,
+        "csrf": csrf_token(settings, who.session_id) if who.session_id else "",
         **values,
-        "email": email,
     }
     response: Response = templates.TemplateResponse(request, name, context, status_code=status_code)
     return response

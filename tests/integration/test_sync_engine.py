@@ -6,9 +6,9 @@ import base64
 import json
 
 import pytest
-from psycopg_pool import ConnectionPool
 
 from app.config import Settings
+from app.db.connection import Database
 from sandbox.gmail.generator import KINDS
 from tests.conftest import Sandbox, make_settings
 from tests.integration.sync_helpers import add_account, assert_exact_copy, query, stored, sync
@@ -17,7 +17,7 @@ ALICE = "alice@example.com"
 BOB = "bob@example.com"
 
 
-def _account_rows(pool: ConnectionPool, run_id: int) -> dict[str, tuple]:
+def _account_rows(pool: Database, run_id: int) -> dict[str, tuple]:
     rows = query(
         pool,
         """select a.email, r.status, r.mode, r.messages_added, r.messages_updated, r.messages_deleted,
@@ -28,7 +28,7 @@ def _account_rows(pool: ConnectionPool, run_id: int) -> dict[str, tuple]:
     return {row[0]: row[1:] for row in rows}
 
 
-def test_first_sync_is_an_exact_copy(sandbox: Sandbox, settings: Settings, pool: ConnectionPool) -> None:
+def test_first_sync_is_an_exact_copy(sandbox: Sandbox, settings: Settings, pool: Database) -> None:
     add_account(sandbox, pool, settings, ALICE, messages=1200, seed=1)
     summary = sync(settings, pool)
     assert summary.status == "ok"
@@ -46,7 +46,7 @@ def test_first_sync_is_an_exact_copy(sandbox: Sandbox, settings: Settings, pool:
 
 
 def test_large_mail_comes_alone_and_batches_stay_within_the_memory_budget(
-    sandbox: Sandbox, settings: Settings, pool: ConnectionPool
+    sandbox: Sandbox, settings: Settings, pool: Database
 ) -> None:
     add_account(sandbox, pool, settings, ALICE, messages=60, seed=2)
     for size, count in ((6_000_000, 2), (1_000_000, 3)):
@@ -72,7 +72,7 @@ def test_large_mail_comes_alone_and_batches_stay_within_the_memory_budget(
     assert_exact_copy(pool, sandbox, ALICE)
 
 
-def test_the_nasty_corpus_is_stored_whole(sandbox: Sandbox, settings: Settings, pool: ConnectionPool) -> None:
+def test_the_nasty_corpus_is_stored_whole(sandbox: Sandbox, settings: Settings, pool: Database) -> None:
     add_account(sandbox, pool, settings, ALICE, messages=len(KINDS) + 3, seed=3)
     assert sync(settings, pool).status == "ok"
     assert_exact_copy(pool, sandbox, ALICE)
@@ -99,7 +99,7 @@ def test_the_nasty_corpus_is_stored_whole(sandbox: Sandbox, settings: Settings, 
     assert "unreadable Date header" in problems
 
 
-def test_incremental_add_delete_relabel(sandbox: Sandbox, settings: Settings, pool: ConnectionPool) -> None:
+def test_incremental_add_delete_relabel(sandbox: Sandbox, settings: Settings, pool: Database) -> None:
     add_account(sandbox, pool, settings, ALICE, messages=60, seed=2)
     sync(settings, pool)
     truth = sandbox.truth(ALICE)
@@ -126,7 +126,7 @@ def test_incremental_add_delete_relabel(sandbox: Sandbox, settings: Settings, po
     assert methods["gmail.users.messages.get"] == 60 + 6 + 6  # the six new ones: their sizes, then them
 
 
-def test_an_idle_account_costs_one_history_call(sandbox: Sandbox, settings: Settings, pool: ConnectionPool) -> None:
+def test_an_idle_account_costs_one_history_call(sandbox: Sandbox, settings: Settings, pool: Database) -> None:
     add_account(sandbox, pool, settings, ALICE, messages=30, seed=2)
     sync(settings, pool)
     sandbox.admin("DELETE", "/stats")
@@ -139,7 +139,7 @@ def test_an_idle_account_costs_one_history_call(sandbox: Sandbox, settings: Sett
     assert (status, mode) == ("ok", "incremental")
 
 
-def test_expired_history_resyncs_and_reconciles(sandbox: Sandbox, settings: Settings, pool: ConnectionPool) -> None:
+def test_expired_history_resyncs_and_reconciles(sandbox: Sandbox, settings: Settings, pool: Database) -> None:
     add_account(sandbox, pool, settings, ALICE, messages=120, seed=4)
     sync(settings, pool)
     truth = sandbox.truth(ALICE)
@@ -160,9 +160,7 @@ def test_expired_history_resyncs_and_reconciles(sandbox: Sandbox, settings: Sett
     assert sandbox.stats(ALICE)["methods"]["gmail.users.messages.get"] == 120 + 115 + 3 + 3
 
 
-def test_a_revoked_token_needs_reauth_while_others_sync(
-    sandbox: Sandbox, settings: Settings, pool: ConnectionPool
-) -> None:
+def test_a_revoked_token_needs_reauth_while_others_sync(sandbox: Sandbox, settings: Settings, pool: Database) -> None:
     add_account(sandbox, pool, settings, ALICE, messages=20, seed=5)
     add_account(sandbox, pool, settings, BOB, messages=25, seed=6)
     sandbox.admin("POST", f"/accounts/{ALICE}/revoke")
@@ -178,7 +176,7 @@ def test_a_revoked_token_needs_reauth_while_others_sync(
 
 
 def test_messages_gmail_refuses_for_now_are_fetched_again_on_later_runs(
-    sandbox: Sandbox, settings: Settings, pool: ConnectionPool
+    sandbox: Sandbox, settings: Settings, pool: Database
 ) -> None:
     """400 failedPrecondition on a batch part is final for that call, but the page token
     moves on: the refused messages are kept and fetched on the next run."""
@@ -197,9 +195,7 @@ def test_messages_gmail_refuses_for_now_are_fetched_again_on_later_runs(
     assert_exact_copy(pool, sandbox, ALICE)
 
 
-def test_a_resync_does_not_mark_refused_messages_deleted(
-    sandbox: Sandbox, settings: Settings, pool: ConnectionPool
-) -> None:
+def test_a_resync_does_not_mark_refused_messages_deleted(sandbox: Sandbox, settings: Settings, pool: Database) -> None:
     add_account(sandbox, pool, settings, ALICE, messages=60, seed=3)
     sync(settings, pool)
     sandbox.admin("POST", f"/accounts/{ALICE}/expire-history")
@@ -213,7 +209,7 @@ def test_a_resync_does_not_mark_refused_messages_deleted(
 
 
 def test_google_asking_for_reauthentication_parks_only_that_account(
-    sandbox: Sandbox, settings: Settings, pool: ConnectionPool
+    sandbox: Sandbox, settings: Settings, pool: Database
 ) -> None:
     add_account(sandbox, pool, settings, ALICE, messages=5, seed=5)
     add_account(sandbox, pool, settings, BOB, messages=5, seed=6)
@@ -225,7 +221,7 @@ def test_google_asking_for_reauthentication_parks_only_that_account(
     assert "invalid_rapt" in error
 
 
-def _states(pool: ConnectionPool) -> list[tuple[str, str, int]]:
+def _states(pool: Database) -> list[tuple[str, str, int]]:
     return query(pool, "select email, status, consecutive_failures from jessie.accounts order by email")
 
 
@@ -237,7 +233,7 @@ def _states(pool: ConnectionPool) -> list[tuple[str, str, int]]:
     ],
 )
 def test_a_token_endpoint_failure_fails_the_run_and_parks_nobody(
-    sandbox: Sandbox, settings: Settings, pool: ConnectionPool, break_google: dict[str, object], words: str
+    sandbox: Sandbox, settings: Settings, pool: Database, break_google: dict[str, object], words: str
 ) -> None:
     """A rotated client secret or Google's outage is not the users' doing: one failed run
     (one alert), the run stops trying, and every account stays active for the next run."""
@@ -256,7 +252,7 @@ def test_a_token_endpoint_failure_fails_the_run_and_parks_nobody(
 
 
 def test_a_token_of_another_oauth_client_is_a_configuration_error(
-    sandbox: Sandbox, settings: Settings, pool: ConnectionPool
+    sandbox: Sandbox, settings: Settings, pool: Database
 ) -> None:
     add_account(sandbox, pool, settings, ALICE, messages=5, seed=5)
     sandbox.admin("PUT", "/oauth", clients={"other-client.apps.googleusercontent.com": "other-secret"})
@@ -273,7 +269,7 @@ def test_a_token_of_another_oauth_client_is_a_configuration_error(
 
 @pytest.mark.parametrize("seed", [1, 2])
 def test_transient_faults_still_converge_to_an_exact_copy(
-    sandbox: Sandbox, settings: Settings, pool: ConnectionPool, seed: int
+    sandbox: Sandbox, settings: Settings, pool: Database, seed: int
 ) -> None:
     """20 % of calls fail (5xx and rate limits), and some responses are cut mid-way."""
     add_account(sandbox, pool, settings, ALICE, messages=300, seed=seed)
@@ -293,7 +289,7 @@ def test_transient_faults_still_converge_to_an_exact_copy(
     assert query(pool, "select count(*) from jessie.messages")[0][0] == 500
 
 
-def _is_exact(pool: ConnectionPool, sandbox: Sandbox) -> bool:
+def _is_exact(pool: Database, sandbox: Sandbox) -> bool:
     try:
         assert_exact_copy(pool, sandbox, ALICE)
         assert_exact_copy(pool, sandbox, BOB)
@@ -318,9 +314,7 @@ def test_the_meter_and_pacing_hold_to_gmails_quota(sandbox: Sandbox, database_ur
         assert_exact_copy(pool, sandbox, ALICE)
 
 
-def test_adaptive_batches_shrink_under_a_concurrency_cap(
-    sandbox: Sandbox, settings: Settings, pool: ConnectionPool
-) -> None:
+def test_adaptive_batches_shrink_under_a_concurrency_cap(sandbox: Sandbox, settings: Settings, pool: Database) -> None:
     sandbox.admin("PUT", "/quota", units_per_second=0, concurrent_requests=20)
     add_account(sandbox, pool, settings, ALICE, messages=200, seed=8)
     summary = sync(settings, pool)
@@ -333,7 +327,7 @@ def test_adaptive_batches_shrink_under_a_concurrency_cap(
 
 
 def test_log_lines_are_json_without_secrets_or_content(
-    sandbox: Sandbox, settings: Settings, pool: ConnectionPool, capsys: pytest.CaptureFixture[str]
+    sandbox: Sandbox, settings: Settings, pool: Database, capsys: pytest.CaptureFixture[str]
 ) -> None:
     created = sandbox.create_account(ALICE, messages=15, seed=9)
     from app.accounts import connect_account
@@ -355,7 +349,7 @@ def test_log_lines_are_json_without_secrets_or_content(
     assert subjects and not any(subject in text for subject in subjects)
 
 
-def test_refresh_tokens_are_encrypted_at_rest(sandbox: Sandbox, settings: Settings, pool: ConnectionPool) -> None:
+def test_refresh_tokens_are_encrypted_at_rest(sandbox: Sandbox, settings: Settings, pool: Database) -> None:
     created = sandbox.create_account(ALICE, messages=1)
     from app.accounts import connect_account, rotate_keys
     from app.security import TokenCipher

@@ -16,14 +16,14 @@ from app.config import Settings
 from app.db.migrate import load_migrations
 from tests.conftest import Sandbox, make_settings
 from tests.integration.sync_helpers import add_account, query
-from tests.integration.web_helpers import Web, connect, consent, query_of, serve, start_consent
+from tests.integration.web_helpers import Web, connect, consent, post_form, query_of, serve, start_consent
 
 ALICE, BOB = "alice@example.com", "bob@example.com"
 CRON = "/api/cron/email-sync"
 
 
 def _runs(web: Web) -> int:
-    pool = web.app.state.pool
+    pool = web.pool
     if pool is None:
         return 0
     with pool.connection() as conn:
@@ -58,7 +58,7 @@ def test_cron_with_the_secret_runs_a_sync(web: Web, sandbox: Sandbox, settings: 
     body = response.json()
     assert body["message"] == "Email sync completed"
     assert (body["run"]["status"], body["run"]["messages_added"], body["run"]["accounts_ok"]) == ("ok", 40, 1)
-    assert query(web.app.state.pool, "select trigger from jessie.sync_runs") == [("cron",)]
+    assert query(web.pool, "select trigger from jessie.sync_runs") == [("cron",)]
     assert "test-cron-secret" not in response.text
     assert browser.get(web.url + "/inbox", timeout=10).text.count('href="/inbox/') == 40
 
@@ -163,7 +163,7 @@ def test_connect_gmail_end_to_end(web: Web, sandbox: Sandbox, settings: Settings
     set_cookie = done.headers["Set-Cookie"]
     assert "jessie_session=" in set_cookie and "HttpOnly" in set_cookie and "SameSite=lax" in set_cookie
     assert "Secure" not in set_cookie  # plain http in development
-    stored = query(web.app.state.pool, "select email, status, refresh_token_encrypted from jessie.accounts")
+    stored = query(web.pool, "select email, status, refresh_token_encrypted from jessie.accounts")
     assert [(row[0], row[1]) for row in stored] == [(ALICE, "active")]
     assert created["refresh_token"] not in stored[0][2]  # encrypted (and it is a new token anyway)
     inbox = browser.get(web.url + "/inbox", timeout=10)
@@ -219,7 +219,7 @@ def test_denied_consent_gets_a_clear_page(web: Web, sandbox: Sandbox) -> None:
     page = browser.get(callback, timeout=10)
     assert page.status_code == 400
     assert "You denied Jessie access to Gmail" in page.text
-    assert query(web.app.state.pool, "select count(*) from jessie.accounts") == [(0,)]
+    assert query(web.pool, "select count(*) from jessie.accounts") == [(0,)]
 
 
 def test_forged_and_replayed_states_are_refused(web: Web, sandbox: Sandbox) -> None:
@@ -232,13 +232,16 @@ def test_forged_and_replayed_states_are_refused(web: Web, sandbox: Sandbox) -> N
     assert "not valid" in stranger.get(callback, timeout=10).text
     flow_cookie = browser.cookies.get("jessie_oauth")
     assert browser.get(callback, allow_redirects=False, timeout=30).status_code == 303
-    # The same callback again, its cookie replayed by hand after the browser dropped it:
+    assert "jessie_oauth" not in browser.cookies  # the flow is over: the same callback is not valid again
+    assert "not valid" in browser.get(callback, allow_redirects=False, timeout=30).text
+    # Replayed by hand with a copy of the old cookie, the code is one Google already took:
     replay = requests.Session()
     replay.cookies.set("jessie_oauth", flow_cookie)
     replayed = replay.get(callback, allow_redirects=False, timeout=30)
-    assert replayed.status_code == 400
-    assert "already used" in replayed.text
-    assert query(web.app.state.pool, "select count(*) from jessie.accounts") == [(1,)]
+    assert replayed.status_code == 502
+    assert "Google did not confirm the connection" in replayed.text
+    assert "jessie_session" not in replay.cookies
+    assert query(web.pool, "select count(*) from jessie.accounts") == [(1,)]
 
 
 def test_a_missing_refresh_token_gets_a_clear_page(web: Web, sandbox: Sandbox) -> None:
@@ -248,17 +251,17 @@ def test_a_missing_refresh_token_gets_a_clear_page(web: Web, sandbox: Sandbox) -
     page = browser.get(consent(browser, online, ALICE), timeout=30)
     assert page.status_code == 400
     assert "no refresh token" in page.text
-    assert query(web.app.state.pool, "select count(*) from jessie.accounts") == [(0,)]
+    assert query(web.pool, "select count(*) from jessie.accounts") == [(0,)]
 
 
 def test_disconnect_revokes_and_deletes(web: Web, sandbox: Sandbox, settings: Settings) -> None:
     browser = connect(web, sandbox, ALICE, messages=10)
     requests.get(web.url + CRON, headers={"Authorization": "Bearer test-cron-secret"}, timeout=60)
     token = _stored_token(web, settings)
-    page = browser.post(web.url + "/auth/disconnect", timeout=30)
+    page = post_form(browser, web, "/auth/disconnect")
     assert page.status_code == 200 and "Gmail disconnected" in page.text
-    assert query(web.app.state.pool, "select count(*) from jessie.messages") == [(0,)]
-    assert query(web.app.state.pool, "select count(*) from jessie.accounts") == [(0,)]
+    assert query(web.pool, "select count(*) from jessie.messages") == [(0,)]
+    assert query(web.pool, "select count(*) from jessie.accounts") == [(0,)]
     refresh = requests.post(
         f"{sandbox.url}/token",
         data={
@@ -276,7 +279,7 @@ def test_disconnect_revokes_and_deletes(web: Web, sandbox: Sandbox, settings: Se
 def _stored_token(web: Web, settings: Settings) -> str:
     from app.security import TokenCipher
 
-    ciphertext = query(web.app.state.pool, "select refresh_token_encrypted from jessie.accounts")[0][0]
+    ciphertext = query(web.pool, "select refresh_token_encrypted from jessie.accounts")[0][0]
     return TokenCipher.from_settings(settings).decrypt(ciphertext)
 
 
@@ -308,14 +311,10 @@ def test_inbox_is_newest_first_paginated_and_searchable(web: Web, sandbox: Sandb
     assert shown == [m["id"] for m in truth[:50]]
     third = browser.get(web.url + "/inbox?page_number=3", timeout=10).text
     assert third.count('href="/inbox/') == 20 and "Older" not in third
-    mislabelled = query(
-        web.app.state.pool, "select count(*) from jessie.messages where subject = 'Mislabelled charset'"
-    )
+    mislabelled = query(web.pool, "select count(*) from jessie.messages where subject = 'Mislabelled charset'")
     found = browser.get(web.url + "/inbox", params={"q": "mislabelled"}, timeout=10).text
     assert found.count('href="/inbox/') == mislabelled[0][0] > 0
-    from_taro = query(
-        web.app.state.pool, "select count(*) from jessie.messages where sender ilike %s", "%taro@example.jp%"
-    )
+    from_taro = query(web.pool, "select count(*) from jessie.messages where sender ilike %s", "%taro@example.jp%")
     by_sender = browser.get(web.url + "/inbox", params={"q": "TARO@example.jp"}, timeout=10).text
     assert 0 < from_taro[0][0] <= 50
     assert by_sender.count('href="/inbox/') == from_taro[0][0]
@@ -324,16 +323,16 @@ def test_inbox_is_newest_first_paginated_and_searchable(web: Web, sandbox: Sandb
 def test_sync_now_syncs_that_account_only_and_is_rate_limited(web: Web, sandbox: Sandbox) -> None:
     alice = connect(web, sandbox, ALICE, messages=8, seed=4)
     connect(web, sandbox, BOB, messages=9, seed=5)
-    first = alice.post(web.url + "/inbox/sync", allow_redirects=False, timeout=60)
+    first = post_form(alice, web, "/inbox/sync", allow_redirects=False)
     assert (first.status_code, first.headers["Location"]) == (303, "/inbox")
     synced = query(
-        web.app.state.pool,
+        web.pool,
         """select a.email from jessie.sync_run_accounts r
                                           join jessie.accounts a on a.id = r.account_id""",
     )
     assert synced == [(ALICE,)]
-    assert query(web.app.state.pool, "select trigger from jessie.sync_runs") == [("manual",)]
-    again = alice.post(web.url + "/inbox/sync", timeout=60)
+    assert query(web.pool, "select trigger from jessie.sync_runs") == [("manual",)]
+    again = post_form(alice, web, "/inbox/sync")
     assert again.status_code == 429 and "Try again in" in again.text
 
 
@@ -346,7 +345,7 @@ def test_the_dashboard_is_for_admins_only(database_url: str, sandbox: Sandbox, t
         alice = connect(running, sandbox, ALICE, messages=3)
         bob = connect(running, sandbox, BOB, messages=4)
         requests.get(running.url + CRON, headers={"Authorization": "Bearer test-cron-secret"}, timeout=60)
-        assert requests.get(running.url + "/runs", timeout=10).status_code == 401
+        assert requests.get(running.url + "/runs", allow_redirects=False, timeout=10).headers["location"] == "/"
         assert requests.get(running.url + "/api/runs", timeout=10).status_code == 401
         assert alice.get(running.url + "/runs", timeout=10).status_code == 403
         assert alice.get(running.url + "/api/runs", timeout=10).status_code == 403

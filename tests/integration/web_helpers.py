@@ -5,12 +5,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import requests
 from fastapi import FastAPI
 
 from app.config import Settings
+from app.db.connection import Database, open_pool
 from app.web.main import create_app
 from sandbox.serving import ServerThread
 from tests.conftest import Sandbox
@@ -23,6 +25,14 @@ class Web:
 
     def session(self) -> requests.Session:
         return requests.Session()
+
+    @property
+    def pool(self) -> Database:
+        """The app's own database pool (opened now if no request needed it yet)."""
+        if self.app.state.pool is None:
+            self.app.state.pool = open_pool(self.app.state.settings)
+        pool: Database = self.app.state.pool
+        return pool
 
 
 def register_callback(settings: Settings, callback: str) -> None:
@@ -77,6 +87,14 @@ def connect(web: Web, sandbox: Sandbox, email: str, messages: int = 0, seed: int
     assert done.status_code == 303, done.text
     assert done.headers["Location"] == "/inbox"
     return browser
+
+
+def post_form(browser: requests.Session, web: Web, path: str, **kwargs: Any) -> requests.Response:
+    """Press a button of the inbox page: its form posts the session's CSRF token."""
+    page = browser.get(f"{web.url}/inbox", timeout=10)
+    token = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert token, "no CSRF token on the inbox page"
+    return browser.post(f"{web.url}{path}", data={"csrf": token.group(1)}, timeout=60, **kwargs)
 
 
 def query_of(url: str) -> dict[str, list[str]]:

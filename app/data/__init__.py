@@ -1,0 +1,1 @@
+"""What the web layer asks of the database: one query module per table family."""
