@@ -14,13 +14,13 @@ import logging
 import urllib.request
 from typing import Any
 
-import psycopg
-
 from app.config import Settings
+from app.db.connection import Connection
 from app.logs import log_event
+from app.statuses import AccountStatus, RunStatus
 
-Connection = psycopg.Connection[Any]
 RUN_FAILED = "run_failed"
+WEBHOOK_TIMEOUT_S = 10  # an alert must not hold up the run that sends it
 
 
 def send(settings: Settings, texts: list[str]) -> None:
@@ -40,7 +40,7 @@ def _send(settings: Settings, text: str) -> None:
         method="POST",
     )
     try:
-        with urllib.request.urlopen(request, timeout=10):  # noqa: S310
+        with urllib.request.urlopen(request, timeout=WEBHOOK_TIMEOUT_S):  # noqa: S310
             pass
     except OSError as error:  # an unreachable webhook must not fail the sync
         log_event("alert.delivery_failed", logging.ERROR, error=type(error).__name__)
@@ -63,7 +63,7 @@ def _end_episode(conn: Connection, key: str) -> None:
 def evaluate(conn: Connection, settings: Settings, run: dict[str, Any]) -> list[str]:
     """After a run: start or end episodes; returns the alerts to send for episodes that start."""
     sent = []
-    if run["status"] == "failed":
+    if run["status"] == RunStatus.FAILED:
         if _start_episode(conn, RUN_FAILED):
             sent.append(f"Jessie sync run {run['run_id']} failed: {run.get('error') or 'every account failed'}")
     else:
@@ -77,7 +77,7 @@ def evaluate(conn: Connection, settings: Settings, run: dict[str, Any]) -> list[
     for email, failures, error, status in failing:
         if not _start_episode(conn, f"account:{email}"):
             continue
-        if status == "needs_reauth":
+        if status == AccountStatus.NEEDS_REAUTH:
             sent.append(f"Jessie: {email} must reconnect Gmail: {error or 'Google refused its token'}")
         else:
             sent.append(f"Jessie: {email} has failed {failures} sync runs in a row: {error or 'unknown error'}")

@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import re
+import subprocess
 import sys
 from collections.abc import Callable
 from datetime import datetime
@@ -16,8 +17,7 @@ from pydantic import ValidationError
 from app.config import MissingSetting, describe_invalid, get_settings
 from app.db.connection import DatabaseUnavailable
 from app.security import WrongEncryptionKey
-
-DEFAULT_BUDGET_S = 270.0
+from app.statuses import AccountStatus, RunStatus
 
 
 def _migrate(_args: argparse.Namespace) -> int:
@@ -31,7 +31,7 @@ def _migrate(_args: argparse.Namespace) -> int:
 
 
 def _accounts(args: argparse.Namespace) -> int:
-    from app import accounts
+    from app.data import accounts
     from app.db.connection import connect
     from app.security import TokenCipher
 
@@ -50,7 +50,7 @@ def _accounts(args: argparse.Namespace) -> int:
                 return 1
             print(f"account {args.email} removed with its mail")
         elif args.action in ("disable", "enable"):
-            status = "disabled" if args.action == "disable" else "active"
+            status = AccountStatus.DISABLED if args.action == "disable" else AccountStatus.ACTIVE
             if not accounts.set_status(conn, args.email, status):
                 print(f"no account {args.email}", file=sys.stderr)
                 return 1
@@ -81,7 +81,7 @@ def _sync(args: argparse.Namespace) -> int:
                 flush=True,
             )
 
-    summary = run_sync("cli", args.budget, on_account=progress)
+    summary = run_sync("cli", args.budget or get_settings().run_budget_s, on_account=progress)
     if interactive:
         print(file=sys.stderr)
     if args.json:
@@ -93,12 +93,12 @@ def _sync(args: argparse.Namespace) -> int:
             f"+{summary.messages_added} ~{summary.messages_updated} "
             f"-{summary.messages_deleted} messages · {summary.quota_units} quota units · {summary.duration_ms} ms"
         )
-    return 0 if summary.status != "failed" else 1
+    return 0 if summary.status != RunStatus.FAILED else 1
 
 
 def _runs(args: argparse.Namespace) -> int:
+    from app.data.runs import recent_runs
     from app.db.connection import connect
-    from app.sync.store import recent_runs
 
     with connect(get_settings()) as conn:
         rows = recent_runs(conn, args.limit)
@@ -132,10 +132,10 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _sandbox(args: argparse.Namespace) -> int:
-    from sandbox.gmail.cli import run  # local work only: the sandbox is never deployed
-
-    return run(args)
+def _sandbox(arguments: list[str]) -> int:
+    """`jessie sandbox ARGS` is `python -m sandbox.gmail ARGS`: the stand-in runs in its own
+    process, so nothing deployed ever imports it (it is not in the deployed bundle at all)."""
+    return subprocess.run([sys.executable, "-m", "sandbox.gmail", *arguments], check=False).returncode
 
 
 def _table(rows: list[dict[str, Any]], columns: list[str]) -> None:
@@ -197,7 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     accounts.set_defaults(handler=_accounts)
 
     sync = commands.add_parser("sync", help="one sync run, as the hourly cron does")
-    sync.add_argument("--budget", type=seconds, default=DEFAULT_BUDGET_S, help="seconds the run may take")
+    sync.add_argument("--budget", type=seconds, help="seconds the run may take (default: as the cron's)")
     sync.add_argument("--json", action="store_true", help="last line of stdout: the run summary as JSON")
     sync.add_argument("--log", action="store_true", help="JSON log lines even on a terminal")
     sync.set_defaults(handler=_sync)
@@ -212,18 +212,15 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--fd", type=int, help="serve on this inherited, already listening socket")
     serve.set_defaults(handler=_serve)
 
-    try:
-        from sandbox.gmail.cli import add_arguments
-    except ImportError:  # installed without the source tree: the sandbox is development-only
-        return parser
-    sandbox = commands.add_parser("sandbox", help="the local Gmail + Google OAuth sandbox (development only)")
-    add_arguments(sandbox)
-    sandbox.set_defaults(handler=_sandbox)
+    commands.add_parser("sandbox", help="the local Gmail + Google OAuth sandbox (python -m sandbox.gmail)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Every error a person can fix is one line on stderr (exit 2), never a traceback."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["sandbox"]:  # everything after it is the sandbox's own arguments
+        return _sandbox(argv[1:])
     args = build_parser().parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:

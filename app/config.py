@@ -26,6 +26,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Environment = Literal["development", "preview", "production"]
 MIN_SECRET_LENGTH = 32
+MIN_RUN_BUDGET_S = 10.0
+INTERACTIVE_WAIT_S = 50.0  # the longest a person waits for "Sync now" to answer
 # Template leftovers: <secret>, ${CRON_SECRET}, $CRON_SECRET, {{ secret }}, %SECRET%.
 _TEMPLATE = re.compile(r"^(<.*>|\$\{.*\}|\$[A-Za-z_]+|\{\{.*\}\}|%.*%)$")
 _PLACEHOLDER_WORDS = ("changeme", "changethis", "replaceme", "placeholder", "yoursecret", "your-secret", "example")
@@ -146,8 +148,16 @@ class Settings(BaseSettings):
         return [pattern.strip() for pattern in self.oauth_relay_origins.split(",") if pattern.strip()]
 
     @property
-    def cron_budget_s(self) -> float:
-        return max(10.0, self.function_max_duration_s - self.cron_margin_s)
+    def run_budget_s(self) -> float:
+        """What a sync run may take: the function's max duration (vercel.json's maxDuration,
+        which the build check holds equal to this setting's default) minus a margin longer
+        than one HTTP timeout. The cron, `jessie sync` and `ci/cron.py` all derive from it."""
+        return max(MIN_RUN_BUDGET_S, self.function_max_duration_s - self.cron_margin_s)
+
+    @property
+    def manual_sync_budget_s(self) -> float:
+        """ "Sync now" answers while a person waits, within the function's budget."""
+        return min(INTERACTIVE_WAIT_S, self.run_budget_s)
 
     def encryption_keys(self) -> list[str]:
         return [key.strip() for key in self.require("jessie_encryption_key").split(",") if key.strip()]

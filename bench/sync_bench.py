@@ -24,11 +24,11 @@ from typing import Any
 import psycopg
 from cryptography.fernet import Fernet
 
-from app.accounts import connect_account
+from app.data.accounts import connect_account
 from app.db.embedded import embedded_database_url, stop_embedded
 from app.db.migrate import migrate
 from app.security import TokenCipher
-from sandbox.gmail.oauth import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+from sandbox.gmail import environment_for
 
 from .harness import admin, sandbox_process
 
@@ -51,10 +51,7 @@ class Bench:
             **os.environ,
             "DATABASE_URL": self.url,
             "JESSIE_DATA_DIR": str(root),
-            "GMAIL_API_ENDPOINT": sandbox_url + "/",
-            "GOOGLE_TOKEN_URI": sandbox_url + "/token",
-            "GOOGLE_CLIENT_ID": DEFAULT_CLIENT_ID,
-            "GOOGLE_CLIENT_SECRET": DEFAULT_CLIENT_SECRET,
+            **environment_for(sandbox_url),
             "JESSIE_ENCRYPTION_KEY": self.key,
             "VERCEL_ENV": "development",
         }

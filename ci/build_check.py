@@ -23,7 +23,8 @@ from typing import Any
 
 import pathspec
 
-from ci.plans import CRON_PATH, HOURLY, UnknownPlan, cron_for, plan_from_env
+from app.config import Settings
+from ci.plans import CRON_PATH, FUNCTION, HOURLY, UnknownPlan, cron_for, plan_from_env
 from sandbox.vercel.build_output import (
     BuildOutputError,
     assemble,
@@ -81,6 +82,13 @@ def check_vercel_json(path: Path) -> None:
     hourly = {"path": CRON_PATH, "schedule": HOURLY}
     if not isinstance(crons, list) or hourly not in crons:
         raise BuildCheckError(f'{path} must declare the hourly cron {hourly} under "crons"')
+    declared = ((config.get("functions") or {}).get(FUNCTION) or {}).get("maxDuration")
+    assumed = Settings.model_fields["function_max_duration_s"].default
+    if declared != assumed:
+        raise BuildCheckError(
+            f"{path} gives {FUNCTION} maxDuration {declared}, but JESSIE_FUNCTION_MAX_DURATION defaults to "
+            f"{assumed:g}: the sync's budget derives from it, so make them agree"
+        )
 
 
 def ignored_sources(project: Path, sources: list[str]) -> list[str]:

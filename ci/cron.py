@@ -10,8 +10,9 @@ import os
 import sys
 
 from ci.http import Api, ApiError
+from ci.plans import function_max_duration
 
-FUNCTION_MAX_DURATION_S = 300
+ANSWER_MARGIN_S = 20  # the function's own answer after it stops
 
 
 def main(argv: list[str]) -> int:
@@ -25,7 +26,7 @@ def main(argv: list[str]) -> int:
     api = Api(
         argv[0],
         {"Authorization": f"Bearer {secret}", "User-Agent": "jessie-github-cron/1.0"},
-        timeout_s=FUNCTION_MAX_DURATION_S + 20,
+        timeout_s=function_max_duration() + ANSWER_MARGIN_S,
         max_attempts=2,
     )
     try:

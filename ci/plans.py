@@ -1,4 +1,4 @@
-"""Vercel plans and the hourly cron.
+"""Vercel plans, and what vercel.json says the function may do.
 
 Hobby refuses to create a deployment whose crons run more than once a day, so on Hobby
 the build gives Vercel a daily cron (a backstop) and `cron.yml` makes the hourly call
@@ -22,6 +22,16 @@ DAILY = "0 5 * * *"
 
 class UnknownPlan(ValueError):
     pass
+
+
+FUNCTION = "api/index.py"
+
+
+def function_max_duration(root: Path = Path()) -> float:
+    """vercel.json's maxDuration for the function: what Vercel enforces (and so what a caller
+    of the cron endpoint should wait for)."""
+    config = json.loads((root / "vercel.json").read_text())
+    return float(config["functions"][FUNCTION]["maxDuration"])
 
 
 def plan_from_env(env: Mapping[str, str] = os.environ) -> str:

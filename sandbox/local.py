@@ -27,8 +27,9 @@ import requests
 from app.config import Settings
 from app.db.connection import connect
 from app.db.migrate import migrate
+from sandbox.gmail import environment_for
 from sandbox.gmail.cli import spawn
-from sandbox.gmail.oauth import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+from sandbox.gmail.oauth import DEFAULT_CLIENT_ID
 from sandbox.serving import listening_socket
 
 DEMO_ACCOUNT = "demo@example.com"
@@ -49,17 +50,11 @@ class LocalStack:
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def environment(self) -> dict[str, str]:
-        sandbox = self.sandbox_url
         return {
             **{k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "POSTGRES_URL")},
             "VERCEL_ENV": "development",
             "JESSIE_DATA_DIR": str(self.data_dir),
-            "GMAIL_API_ENDPOINT": sandbox + "/",
-            "GOOGLE_AUTH_URI": sandbox + "/o/oauth2/v2/auth",
-            "GOOGLE_TOKEN_URI": sandbox + "/token",
-            "GOOGLE_REVOKE_URI": sandbox + "/revoke",
-            "GOOGLE_CLIENT_ID": DEFAULT_CLIENT_ID,
-            "GOOGLE_CLIENT_SECRET": DEFAULT_CLIENT_SECRET,
+            **environment_for(self.sandbox_url),
             "ADMIN_EMAILS": os.environ.get("ADMIN_EMAILS", DEMO_ACCOUNT),
             "OAUTH_REDIRECT_URI": self.callback,
             "JESSIE_QUOTA_UNITS_PER_SECOND": str(self.quota_units_per_second),

@@ -21,6 +21,7 @@ from googleapiclient.discovery import build
 from app.config import Settings
 from app.db.connection import Database, open_pool
 from app.db.migrate import migrate
+from sandbox.gmail import environment_for
 from sandbox.gmail.oauth import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 from sandbox.gmail.quota import QuotaConfig
 from sandbox.gmail.server import SandboxServer
@@ -124,12 +125,7 @@ def make_settings(database_url: str, sandbox_url: str, data_dir: Path, **overrid
     values: dict[str, Any] = {
         "database_url": database_url,
         "data_dir": data_dir,
-        "gmail_api_endpoint": sandbox_url + "/",
-        "google_auth_uri": sandbox_url + "/o/oauth2/v2/auth",
-        "google_token_uri": sandbox_url + "/token",
-        "google_revoke_uri": sandbox_url + "/revoke",
-        "google_client_id": DEFAULT_CLIENT_ID,
-        "google_client_secret": DEFAULT_CLIENT_SECRET,
+        **environment_for(sandbox_url),
         "jessie_encryption_key": Fernet.generate_key().decode(),
         "cron_secret": "test-cron-secret",
         "session_secret": "test-session-secret-" + "x" * 20,

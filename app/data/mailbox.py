@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import psycopg
 from psycopg.rows import dict_row
 
-Connection = psycopg.Connection[Any]
+from app.db.connection import Connection
 
 
 def like_pattern(text: str) -> str:

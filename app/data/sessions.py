@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from typing import Any
 
-import psycopg
+from app.db.connection import Connection
 
-Connection = psycopg.Connection[Any]
 IDLE_S = 7 * 24 * 3600
 ABSOLUTE_S = 30 * 24 * 3600
 TOUCH_EVERY_S = 300  # last_seen_at is written at most this often

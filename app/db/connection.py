@@ -22,6 +22,7 @@ from app.config import MissingSetting, Settings
 # Query parameters that integrations add to URLs but libpq refuses ("invalid URI query
 # parameter"): Supabase's Vercel integration adds `supa`, Prisma-style URLs `pgbouncer`.
 _FOREIGN_PARAMETERS = {"supa", "pgbouncer"}
+Connection = psycopg.Connection[Any]  # what every query module's functions take
 CONNECTION_OPTIONS: dict[str, object] = {"prepare_threshold": None, "connect_timeout": 10}
 PROBE_TIMEOUT_S = 3  # a direct connection that says whether Postgres answers at all
 POOL_WAIT_S = 60.0  # how long a caller waits for a pooled connection by default

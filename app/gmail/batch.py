@@ -14,26 +14,30 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 from googleapiclient.errors import HttpError
 from googleapiclient.http import BatchHttpRequest
 
-from app.gmail.budget import MIN_CALL_SECONDS
+from app.deadline import MIN_CALL_SECONDS
 from app.gmail.client import GmailSession
 from app.gmail.retry import Verdict, classify
 from app.gmail.sizes import CENSUS_MIN_IDS, IN_FLIGHT, MAX_BATCH, MAX_MESSAGE_BYTES, SizeCensus, pack
 
 
+class Outcome(Enum):
+    FETCHED = "fetched"
+    GONE = "gone"  # 404: deleted since it was listed
+    REFUSED = "refused"  # a final error for now (e.g. 400 failedPrecondition): worth a later try
+
+
 @dataclass(frozen=True)
 class Fetched:
     gmail_id: str
-    message: dict[str, Any] | None
-    error: str | None = None  # "gone" for a 404 (deleted meanwhile), else why it was skipped
-
-    @property
-    def gone(self) -> bool:
-        return self.error == "gone"
+    outcome: Outcome
+    message: dict[str, Any] | None = None
+    reason: str | None = None  # why Gmail refused it
 
 
 class BatchFetcher:
@@ -113,14 +117,14 @@ class BatchFetcher:
         for gmail_id, attempts in chunk:
             response, error = responses.get(gmail_id, (None, None))
             if error is None and response is not None:
-                done.append(Fetched(gmail_id, response))
+                done.append(Fetched(gmail_id, Outcome.FETCHED, response))
                 continue
             if error is not None and error.status_code == 404:
-                done.append(Fetched(gmail_id, None, "gone"))
+                done.append(Fetched(gmail_id, Outcome.GONE))
                 continue
             verdict = classify(error) if error is not None else Verdict(True, reason="part missing from response")
             if verdict.transient:
                 again.append((gmail_id, attempts, verdict))
             else:
-                done.append(Fetched(gmail_id, None, verdict.reason))
+                done.append(Fetched(gmail_id, Outcome.REFUSED, reason=verdict.reason))
         return done, again

@@ -8,9 +8,6 @@ ignore the token URI they are given, so `Credentials` is built directly; and
 
 from __future__ import annotations
 
-import random
-import time
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -19,14 +16,16 @@ from google.auth.exceptions import RefreshError
 from google.oauth2.credentials import Credentials
 from google_auth_httplib2 import AuthorizedHttp
 from googleapiclient.discovery import build
+from googleapiclient.errors import HttpError
 
 from app.config import Settings
-from app.gmail.budget import Deadline
-from app.gmail.errors import token_error
+from app.deadline import Deadline
+from app.gmail.errors import HistoryExpired, PageTokenExpired, token_error
 from app.gmail.quota import UNIT_COSTS, Pacer, QuotaMeter, method_for, methods_in_batch
 from app.gmail.retry import RetryPolicy, classify
 
 Json = dict[str, Any]
+PAGE_SIZE = 500  # the most messages.list and history.list give in one page
 
 
 class MeteredHttp(AuthorizedHttp):  # type: ignore[misc]
@@ -73,8 +72,6 @@ class GmailSession:
         refresh_token: str,
         deadline: Deadline,
         meter: QuotaMeter | None = None,
-        rng: random.Random | None = None,
-        sleep: Callable[[float], None] | None = None,
     ) -> None:
         self.meter = meter or QuotaMeter()
         self.deadline = deadline
@@ -104,7 +101,7 @@ class GmailSession:
         self.messages = users.messages()
         self._users = users
         self._history = users.history()
-        self.retry = RetryPolicy(deadline, base_s=settings.retry_base_s, rng=rng, sleep=sleep or time.sleep)
+        self.retry = RetryPolicy(deadline, base_s=settings.retry_base_s)
 
     def execute(self, request: Any) -> Json:
         """One call, retried on transient failures under the one retry policy."""
@@ -124,10 +121,16 @@ class GmailSession:
     def profile(self) -> Json:
         return self.execute(self._users.getProfile(userId="me"))
 
-    def list_page(self, page_token: str | None, page_size: int = 500) -> Json:
-        return self.execute(
-            self.messages.list(userId="me", maxResults=page_size, pageToken=page_token, includeSpamTrash=True)
-        )
+    def list_page(self, page_token: str | None) -> Json:
+        """One page of every message id, spam and trash included (PageTokenExpired if Gmail
+        no longer knows `page_token`)."""
+        request = self.messages.list(userId="me", maxResults=PAGE_SIZE, pageToken=page_token, includeSpamTrash=True)
+        try:
+            return self.execute(request)
+        except HttpError as error:
+            if error.status_code == 400 and page_token is not None:
+                raise PageTokenExpired from error
+            raise
 
     def list_ids(self, query: str) -> set[str]:
         """Every id a search matches, spam and trash included (ids only: `fields`)."""
@@ -138,7 +141,7 @@ class GmailSession:
                 self.messages.list(
                     userId="me",
                     q=query,
-                    maxResults=500,
+                    maxResults=PAGE_SIZE,
                     pageToken=token,
                     includeSpamTrash=True,
                     fields="messages(id),nextPageToken",
@@ -150,12 +153,17 @@ class GmailSession:
                 return ids
 
     def history_page(self, start_history_id: int, page_token: str | None) -> Json:
-        return self.execute(
-            self._history.list(
-                userId="me",
-                startHistoryId=str(start_history_id),
-                historyTypes=["messageAdded", "messageDeleted", "labelAdded", "labelRemoved"],
-                maxResults=500,
-                pageToken=page_token,
-            )
+        """One page of changes since `start_history_id` (HistoryExpired once Gmail dropped them)."""
+        request = self._history.list(
+            userId="me",
+            startHistoryId=str(start_history_id),
+            historyTypes=["messageAdded", "messageDeleted", "labelAdded", "labelRemoved"],
+            maxResults=PAGE_SIZE,
+            pageToken=page_token,
         )
+        try:
+            return self.execute(request)
+        except HttpError as error:
+            if error.status_code == 404:
+                raise HistoryExpired from error
+            raise

@@ -1,5 +1,12 @@
 """What Google's failures mean, as types the sync acts on.
 
+Gmail's own answers that change what the sync does next:
+
+- `PageTokenExpired`: `messages.list` answers 400 for a page token it no longer knows; the
+  listing starts again from the top (what was stored is skipped, not fetched again).
+- `HistoryExpired`: `history.list` answers 404 for a start id older than Gmail keeps
+  (about a week); the account needs a full resync.
+
 google-auth reports every token-endpoint failure as one `RefreshError`; what it means
 decides what happens to an account, so it is read here once:
 
@@ -23,6 +30,14 @@ CLIENT_ERRORS = {"invalid_client", "unauthorized_client"}
 # google-auth's own words when Google answers invalid_grant with error_subtype invalid_rapt
 # or rapt_required (google/oauth2/reauth.py): it drops the response body in that case.
 REAUTH_NEEDED = "Reauthentication is needed"
+
+
+class PageTokenExpired(Exception):
+    """messages.list no longer knows this page token."""
+
+
+class HistoryExpired(Exception):
+    """history.list no longer has records from this start id."""
 
 
 class GrantRevoked(Exception):

@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from app.gmail.budget import Deadline
+from app.deadline import Deadline
 
 UNIT_COSTS = {
     "gmail.users.getProfile": 1,
@@ -85,7 +85,6 @@ class Pacer:
         self._sleep = sleep
         self._updated = clock()
         self._lock = threading.Lock()
-        self.waited_s = 0.0
 
     def _refill(self) -> None:
         now = self._clock()
@@ -102,6 +101,5 @@ class Pacer:
             wait = max(0.0, (min(units, self.capacity) - self._tokens) / self.rate)
             if wait:
                 deadline.sleep(wait, "quota pacing", self._sleep)
-                self.waited_s += wait
                 self._refill()
             self._tokens -= units

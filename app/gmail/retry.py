@@ -25,7 +25,7 @@ import httplib2
 from google.auth.exceptions import TransportError
 from googleapiclient.errors import HttpError
 
-from app.gmail.budget import Deadline
+from app.deadline import Deadline
 from app.gmail.errors import GrantRevoked, OAuthClientRejected, TokenEndpointFailed
 
 RATE_REASONS = {"rateLimitExceeded", "userRateLimitExceeded"}

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Protocol
 
-from app.gmail.budget import BudgetExhausted, Deadline
+from app.deadline import BudgetExhausted, Deadline
 
 SMALL_BYTES = 320_000  # the census's first boundary
 MEDIUM_BYTES = 4_000_000  # and its second

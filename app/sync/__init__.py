@@ -1,1 +1,1 @@
-"""The hourly sync: one account (engine), one run (runner), and their SQL (store)."""
+"""The hourly sync: one account (engine), one run (runner), and their SQL (messages, runs)."""

@@ -20,25 +20,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from googleapiclient.errors import HttpError
-
 from app.config import Settings
-from app.db.connection import Database
-from app.gmail.batch import BatchFetcher, Fetched
-from app.gmail.budget import MIN_CALL_SECONDS, BudgetExhausted, Deadline
+from app.db.connection import Connection, Database
+from app.deadline import MIN_CALL_SECONDS, BudgetExhausted, Deadline
+from app.gmail.batch import BatchFetcher, Fetched, Outcome
 from app.gmail.client import GmailSession
-from app.gmail.errors import GrantRevoked
+from app.gmail.errors import GrantRevoked, HistoryExpired, PageTokenExpired
 from app.gmail.mime import clean, parse_mail
 from app.gmail.quota import QuotaMeter
 from app.gmail.retry import RetriesExhausted, classify
 from app.security import TokenCipher, WrongEncryptionKey
-from app.sync import store
+from app.statuses import AccountOutcome, SyncMode, SyncState
+from app.sync import messages, runs
 from app.sync.history import plan, replay
-
-
-class HistoryExpired(Exception):
-    pass
-
 
 RETRY_BATCH = 500  # refused messages fetched again per account and run
 
@@ -47,16 +41,16 @@ RETRY_BATCH = 500  # refused messages fetched again per account and run
 class AccountResult:
     account_id: int
     email: str
-    status: str = "ok"  # ok | incomplete | failed | needs_reauth
+    status: AccountOutcome = AccountOutcome.OK
     systemic: bool = False  # failed for a reason that is not this account's (outage, configuration)
-    mode: str = "incremental"  # full | resync | incremental
+    mode: SyncMode = SyncMode.INCREMENTAL
     added: int = 0
     updated: int = 0
     deleted: int = 0
     refused: dict[str, str] = field(default_factory=dict)  # Gmail would not give these now: retried later
     quota_units: int = 0
-    requests: int = 0
-    http_requests: int = 0
+    requests: int = 0  # Gmail API calls, each batch part once
+    http_requests: int = 0  # the HTTP requests that carried them
     retries: int = 0
     duration_ms: int = 0
     error: str | None = None
@@ -77,17 +71,18 @@ class AccountResult:
             "deleted": self.deleted,
             "quota_units": self.quota_units,
             "requests": self.requests,
+            "http_requests": self.http_requests,
             "retries": self.retries,
             "duration_ms": self.duration_ms,
             "error": error,
         }
 
 
-def message_row(message: dict[str, Any], max_body_chars: int) -> store.MessageRow:
+def message_row(message: dict[str, Any], max_body_chars: int) -> messages.MessageRow:
     raw = base64.urlsafe_b64decode(message.get("raw", "") + "=" * (-len(message.get("raw", "")) % 4))
     parsed = parse_mail(raw, max_body_chars)
     internal = message.get("internalDate")
-    return store.MessageRow(
+    return messages.MessageRow(
         gmail_id=message["id"],
         thread_id=message.get("threadId", message["id"]),
         label_ids=list(message.get("labelIds", [])),
@@ -119,7 +114,7 @@ class AccountSync:
         self,
         pool: Database,
         settings: Settings,
-        account: store.AccountRow,
+        account: runs.AccountRow,
         deadline: Deadline,
         cipher: TokenCipher,
         run_id: int,
@@ -140,27 +135,30 @@ class AccountSync:
                 self.settings, self.cipher.decrypt(self.account.refresh_token_encrypted), self.deadline, self.meter
             )
             fetcher = BatchFetcher(session, self.settings.batch_size)
-            if self.account.sync_state != "incremental":
-                self.result.mode = "resync" if self.account.full_sync_reconcile else "full"
+            if self.account.sync_state != SyncState.INCREMENTAL:
+                self.result.mode = SyncMode.RESYNC if self.account.full_sync_reconcile else SyncMode.FULL
                 self._full_sync(session, fetcher)
             try:
                 self._incremental(session, fetcher)
             except HistoryExpired:
-                self.result.mode = "resync"
+                self.result.mode = SyncMode.RESYNC
                 with self.pool.connection() as conn:
-                    store.restart_full_sync(conn, self.account.id)
+                    messages.restart_full_sync(conn, self.account.id)
                 self.account.sync_state = "new"
                 self._full_sync(session, fetcher)
                 self._incremental(session, fetcher)
             self._retry_refused(fetcher)
         except BudgetExhausted as stop:
-            self.result.status, self.result.error = "incomplete", f"budget spent, resumes next run ({stop})"
+            self.result.status, self.result.error = (
+                AccountOutcome.INCOMPLETE,
+                f"budget spent, resumes next run ({stop})",
+            )
         except GrantRevoked as error:
-            self.result.status, self.result.error = "needs_reauth", describe(error)
+            self.result.status, self.result.error = AccountOutcome.NEEDS_REAUTH, describe(error)
         except WrongEncryptionKey as error:  # configuration: every account would fail alike
-            self.result.status, self.result.error, self.result.systemic = "failed", str(error), True
+            self.result.status, self.result.error, self.result.systemic = AccountOutcome.FAILED, str(error), True
         except Exception as error:
-            self.result.status, self.result.error = "failed", describe(error)
+            self.result.status, self.result.error = AccountOutcome.FAILED, describe(error)
             verdict = error.verdict if isinstance(error, RetriesExhausted) else classify(error)
             self.result.systemic = verdict.systemic
         self.result.quota_units = self.meter.units
@@ -174,28 +172,26 @@ class AccountSync:
 
     def _full_sync(self, session: GmailSession, fetcher: BatchFetcher) -> None:
         account = self.account
-        if account.sync_state != "full":
+        if account.sync_state != SyncState.FULL:
             self.deadline.ensure(MIN_CALL_SECONDS, "starting a full sync")
             start = int(session.profile()["historyId"])
             with self.pool.connection() as conn:
-                account.full_sync_generation, account.full_sync_reconcile = store.begin_full_sync(
+                account.full_sync_generation, account.full_sync_reconcile = messages.begin_full_sync(
                     conn, account.id, start
                 )
-            account.sync_state, account.full_sync_history_id, account.full_sync_page_token = "full", start, None
+            account.sync_state, account.full_sync_history_id, account.full_sync_page_token = SyncState.FULL, start, None
         token = account.full_sync_page_token
         while True:
             self.deadline.ensure(MIN_CALL_SECONDS, "listing messages")
             try:
                 page = session.list_page(token)
-            except HttpError as error:
-                if error.status_code != 400 or token is None:
-                    raise
-                token = None  # an expired page token: list again from the top; seen mail is skipped
+            except PageTokenExpired:
+                token = None  # list again from the top; what this generation stored is skipped
                 continue
             next_token = page.get("nextPageToken")
             self._store_page([item["id"] for item in page.get("messages", [])], next_token, fetcher)
             if next_token is None:
-                account.sync_state, account.history_id = "incremental", account.full_sync_history_id
+                account.sync_state, account.history_id = SyncState.INCREMENTAL, account.full_sync_history_id
                 return
             token = next_token
 
@@ -203,8 +199,8 @@ class AccountSync:
         account = self.account
         generation = account.full_sync_generation
         with self.pool.connection() as conn:
-            done = store.seen_in_generation(conn, account.id, ids, generation)
-            known = store.stored_labels(conn, account.id, [i for i in ids if i not in done])
+            done = messages.seen_in_generation(conn, account.id, ids, generation)
+            known = messages.stored_labels(conn, account.id, [i for i in ids if i not in done])
         new_ids = [i for i in ids if i not in done and i not in known]
         old_ids = [i for i in ids if i not in done and i in known]
         batches = itertools.chain(fetcher.fetch(new_ids, "raw"), fetcher.fetch(old_ids, "minimal"))
@@ -215,7 +211,7 @@ class AccountSync:
         batches: Iterator[list[Fetched]],
         total: int,
         known: dict[str, list[str]],
-        progress: Callable[[store.Connection, set[str]], None],
+        progress: Callable[[Connection, set[str]], None],
     ) -> None:
         """Each batch in its own transaction; the last one's (or a lone one, when there was
         nothing to fetch) also moves the account's progress, given the ids fetched."""
@@ -232,13 +228,13 @@ class AccountSync:
                 if remaining == 0:
                     progress(conn, fetched)
 
-    def _page_done(self, conn: store.Connection, next_token: str | None) -> None:
+    def _page_done(self, conn: Connection, next_token: str | None) -> None:
         account = self.account
         if next_token is not None:
-            store.set_page_token(conn, account.id, next_token)
+            messages.set_page_token(conn, account.id, next_token)
             return
         assert account.full_sync_history_id is not None
-        deleted = store.finish_full_sync(
+        deleted = messages.finish_full_sync(
             conn, account.id, account.full_sync_generation, account.full_sync_reconcile, account.full_sync_history_id
         )
         self._stored(conn, deleted=deleted)
@@ -252,12 +248,7 @@ class AccountSync:
         token = None
         while True:
             self.deadline.ensure(MIN_CALL_SECONDS, "reading history")
-            try:
-                page = session.history_page(account.history_id, token)
-            except HttpError as error:
-                if error.status_code == 404:
-                    raise HistoryExpired from error
-                raise
+            page = session.history_page(account.history_id, token)
             records += page.get("history", [])
             latest = int(page["historyId"])
             token = page.get("nextPageToken")
@@ -265,7 +256,7 @@ class AccountSync:
                 break
         changes = plan(records)
         with self.pool.connection() as conn:
-            stored = store.stored_labels(conn, account.id, changes.to_fetch)
+            stored = messages.stored_labels(conn, account.id, changes.to_fetch)
         to_fetch = [gmail_id for gmail_id in changes.to_fetch if gmail_id not in stored]
         self._commit(
             fetcher.fetch(to_fetch, "raw"),
@@ -276,20 +267,20 @@ class AccountSync:
 
     def _apply_window(
         self,
-        conn: store.Connection,
+        conn: Connection,
         deleted: set[str],
         label_ops: dict[str, list[Any]],
         fetched: set[str],
         latest: int,
     ) -> None:
         account = self.account
-        gone = store.mark_deleted(conn, account.id, sorted(deleted))
+        gone = messages.mark_deleted(conn, account.id, sorted(deleted))
         relabel = [gmail_id for gmail_id in label_ops if gmail_id not in fetched and gmail_id not in deleted]
-        before = store.stored_labels(conn, account.id, relabel)
+        before = messages.stored_labels(conn, account.id, relabel)
         after = {gmail_id: replay(labels, label_ops[gmail_id]) for gmail_id, labels in before.items()}
-        self._stored(conn, updated=store.save_labels(conn, account.id, after, None, before), deleted=gone)
+        self._stored(conn, updated=messages.save_labels(conn, account.id, after, None, before), deleted=gone)
         if latest != account.history_id:
-            store.set_checkpoint(conn, account.id, latest)
+            messages.set_checkpoint(conn, account.id, latest)
             account.history_id = latest
 
     # ---- messages Gmail refused on earlier runs -------------------------------------------
@@ -297,33 +288,36 @@ class AccountSync:
     def _retry_refused(self, fetcher: BatchFetcher) -> None:
         """Fetch again what Gmail refused before (not what it refused in this very run)."""
         with self.pool.connection() as conn:
-            ids = [i for i in store.retry_ids(conn, self.account.id, RETRY_BATCH) if i not in self.result.refused]
+            ids = [i for i in messages.retry_ids(conn, self.account.id, RETRY_BATCH) if i not in self.result.refused]
         self._commit(fetcher.fetch(ids, "raw"), len(ids), {}, lambda _conn, _fetched: None)
 
     # ---- writing --------------------------------------------------------------------------
 
-    def _save(self, conn: store.Connection, results: list[Fetched], known: dict[str, list[str]]) -> None:
+    def _save(self, conn: Connection, results: list[Fetched], known: dict[str, list[str]]) -> None:
         rows, labels, refused = [], {}, {}
         for item in results:
+            if item.outcome is Outcome.REFUSED:
+                refused[item.gmail_id] = item.reason or "refused"
             if item.message is None:
-                if not item.gone:
-                    refused[item.gmail_id] = item.error or "refused"
-            elif "raw" in item.message:
+                continue
+            if "raw" in item.message:
                 rows.append(message_row(item.message, self.settings.max_body_chars))
             else:
                 labels[item.gmail_id] = list(item.message.get("labelIds", []))
         generation = self.account.full_sync_generation
-        store.keep_for_retry(conn, self.account.id, refused)
-        store.settle_retries(conn, self.account.id, [item.gmail_id for item in results if item.gmail_id not in refused])
+        messages.keep_for_retry(conn, self.account.id, refused)
+        messages.settle_retries(
+            conn, self.account.id, [item.gmail_id for item in results if item.gmail_id not in refused]
+        )
         self.result.refused.update(refused)
-        added, updated = store.save_messages(conn, self.account.id, rows, generation)
-        updated += store.save_labels(conn, self.account.id, labels, generation, known)
+        added, updated = messages.save_messages(conn, self.account.id, rows, generation)
+        updated += messages.save_labels(conn, self.account.id, labels, generation, known)
         self._stored(conn, added=added, updated=updated)
 
-    def _stored(self, conn: store.Connection, added: int = 0, updated: int = 0, deleted: int = 0) -> None:
+    def _stored(self, conn: Connection, added: int = 0, updated: int = 0, deleted: int = 0) -> None:
         """Count what this transaction stores, in the run's record too (a killed run still tells)."""
         self.result.added += added
         self.result.updated += updated
         self.result.deleted += deleted
         if added or updated or deleted:
-            store.add_progress(conn, self.run_id, self.account.id, added, updated, deleted)
+            runs.add_progress(conn, self.run_id, self.account.id, added, updated, deleted)

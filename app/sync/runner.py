@@ -20,17 +20,22 @@ from dataclasses import asdict, dataclass
 from app import alerts
 from app.config import Settings, get_settings
 from app.db.connection import Database, open_pool
-from app.gmail.budget import Deadline
+from app.deadline import Deadline
 from app.logs import log_event
 from app.security import TokenCipher
-from app.sync import store
+from app.statuses import AccountOutcome, RunStatus
+from app.sync import runs
 from app.sync.engine import AccountResult, AccountSync
+
+# No account is claimed once less than this is left: 5 s, or a tenth of a short budget.
+CLAIM_CUTOFF_S = 5.0
+CLAIM_CUTOFF_SHARE = 0.1
 
 
 @dataclass
 class RunSummary:
     run_id: int
-    status: str
+    status: RunStatus
     accounts_ok: int = 0
     accounts_failed: int = 0
     accounts_incomplete: int = 0
@@ -39,7 +44,8 @@ class RunSummary:
     messages_updated: int = 0
     messages_deleted: int = 0
     quota_units: int = 0
-    http_requests: int = 0
+    requests: int = 0  # Gmail API calls, each batch part once
+    http_requests: int = 0  # the HTTP requests that carried them
     retries: int = 0
     duration_ms: int = 0
     error: str | None = None
@@ -61,14 +67,14 @@ class RunSummary:
         return {key: getattr(self, key) for key in keys}
 
 
-def _status(summary: RunSummary) -> str:
+def _status(summary: RunSummary) -> RunStatus:
     if summary.error:
-        return "failed"
+        return RunStatus.FAILED
     if summary.accounts_failed and not (summary.accounts_ok or summary.accounts_incomplete):
-        return "failed"
+        return RunStatus.FAILED
     if summary.accounts_failed or summary.accounts_incomplete or summary.accounts_busy:
-        return "partial"
-    return "ok"
+        return RunStatus.PARTIAL
+    return RunStatus.OK
 
 
 def run_sync(
@@ -109,28 +115,28 @@ def _run(
     deadline = Deadline(budget_s)
     cipher = TokenCipher.from_settings(settings)
     with pool.connection() as conn:
-        abandoned = store.abandon_stale_runs(conn, settings.lease_s)
-        run_id, run_started_at = store.create_run(conn, trigger, budget_s)
+        abandoned = runs.abandon_stale_runs(conn, settings.lease_s)
+        run_id, run_started_at = runs.create_run(conn, trigger, budget_s)
     log_event("sync.run.started", run_id=run_id, trigger=trigger, budget_s=budget_s, abandoned_runs=abandoned)
     if on_started:
         on_started(run_id)
-    summary = RunSummary(run_id, "running")
+    summary = RunSummary(run_id, RunStatus.RUNNING)
     lock = threading.Lock()
     held: set[int] = set()
-    stop_claiming_at = min(5.0, budget_s / 10)
+    stop_claiming_at = min(CLAIM_CUTOFF_S, budget_s * CLAIM_CUTOFF_SHARE)
 
     def worker() -> None:
         while deadline.remaining() > stop_claiming_at and summary.error is None:
             with pool.connection() as conn:
-                account = store.claim_next(conn, run_id, run_started_at, settings.lease_s, account_ids)
+                account = runs.claim_next(conn, run_id, run_started_at, settings.lease_s, account_ids)
             if account is None:
                 return
             with lock:
                 held.add(account.id)
             result = AccountSync(pool, settings, account, deadline, cipher, run_id).run()
             with pool.connection() as conn:
-                store.record_account_result(conn, run_id, result.record())
-                store.release(conn, account.id, run_id, result.status, result.error, blame=not result.systemic)
+                runs.record_account_result(conn, run_id, result.record())
+                runs.release(conn, account.id, run_id, result.status, result.error, blame=not result.systemic)
             with lock:
                 held.discard(account.id)
                 _add(summary, result)
@@ -146,7 +152,7 @@ def _run(
                 ids = sorted(held)
             try:
                 with pool.connection() as conn:
-                    store.heartbeat(conn, run_id, ids, settings.lease_s)
+                    runs.heartbeat(conn, run_id, ids, settings.lease_s)
             except Exception as error:  # the workers meet the same trouble and report it
                 log_event("sync.heartbeat_failed", logging.WARNING, run_id=run_id, error=type(error).__name__)
 
@@ -158,7 +164,7 @@ def _run(
             for future in [workers.submit(worker) for _ in range(settings.sync_concurrency)]:
                 future.result()
         with pool.connection() as conn:
-            summary.accounts_busy = store.busy_accounts(conn, run_id, run_started_at, account_ids)
+            summary.accounts_busy = runs.busy_accounts(conn, run_id, run_started_at, account_ids)
     except Exception as error:  # the run as a whole failed (database gone, …)
         summary.error = f"{type(error).__name__}: {error}"[:500]
     finally:
@@ -167,18 +173,18 @@ def _run(
     summary.duration_ms = round((time.monotonic() - started) * 1000)
     summary.status = _status(summary)
     with pool.connection() as conn:
-        store.finish_run(conn, run_id, {k: v for k, v in asdict(summary).items() if k != "run_id"})
+        runs.finish_run(conn, run_id, {k: v for k, v in asdict(summary).items() if k != "run_id"})
         pending_alerts = alerts.evaluate(conn, settings, asdict(summary))
-    level = logging.ERROR if summary.status == "failed" else logging.INFO
+    level = logging.ERROR if summary.status == RunStatus.FAILED else logging.INFO
     log_event("sync.run", level, **asdict(summary))
     alerts.send(settings, pending_alerts)
     return summary
 
 
 def _add(summary: RunSummary, result: AccountResult) -> None:
-    if result.status == "ok":
+    if result.status == AccountOutcome.OK:
         summary.accounts_ok += 1
-    elif result.status == "incomplete":
+    elif result.status == AccountOutcome.INCOMPLETE:
         summary.accounts_incomplete += 1
     else:
         summary.accounts_failed += 1
@@ -186,12 +192,13 @@ def _add(summary: RunSummary, result: AccountResult) -> None:
     summary.messages_updated += result.updated
     summary.messages_deleted += result.deleted
     summary.quota_units += result.quota_units
+    summary.requests += result.requests
     summary.http_requests += result.http_requests
     summary.retries += result.retries
 
 
 def _log_account(run_id: int, result: AccountResult) -> None:
-    level = logging.ERROR if result.status in ("failed", "needs_reauth") else logging.INFO
+    level = logging.ERROR if result.status in (AccountOutcome.FAILED, AccountOutcome.NEEDS_REAUTH) else logging.INFO
     log_event(
         "sync.account",
         level,

@@ -11,10 +11,11 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from app.config import MissingSetting
+from app.data import runs as runs_data
 from app.db.migrate import pending
 from app.logs import log_event
 from app.security import bearer_matches
-from app.sync import store
+from app.statuses import RunStatus
 from app.sync.runner import run_sync
 from app.web.context import Visitor, admin, database, settings_of
 
@@ -33,7 +34,7 @@ def cron_email_sync(request: Request) -> JSONResponse:
     if not bearer_matches(request.headers.get("authorization"), secret):
         return JSONResponse({"error": "unauthorized"}, 401, headers={"WWW-Authenticate": "Bearer"})
     try:
-        summary = run_sync("cron", settings.cron_budget_s, settings=settings, pool=database(request))
+        summary = run_sync("cron", settings.run_budget_s, settings=settings, pool=database(request))
     except MissingSetting as error:  # e.g. JESSIE_ENCRYPTION_KEY: named, never its value
         log_event("sync.run.not_started", logging.ERROR, trigger="cron", error=str(error))
         return JSONResponse({"message": "Email sync failed", "error": str(error)}, 500)
@@ -42,7 +43,7 @@ def cron_email_sync(request: Request) -> JSONResponse:
         return JSONResponse({"message": "Email sync failed", "error": type(error).__name__}, 500)
     extra = {"accounts_incomplete": summary.accounts_incomplete, "accounts_busy": summary.accounts_busy}
     body = {"run": summary.contract() | extra | {"error": summary.error}}
-    if summary.status == "failed":
+    if summary.status == RunStatus.FAILED:
         return JSONResponse({"message": "Email sync failed", **body}, 500)
     return JSONResponse({"message": "Email sync completed", **body}, 200)
 
@@ -89,6 +90,7 @@ class Run(BaseModel):
     messages_updated: int
     messages_deleted: int
     quota_units: int
+    requests: int
     http_requests: int
     retries: int
     duration_ms: int | None
@@ -106,4 +108,4 @@ def runs_json(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> Runs:
     with database(request).connection() as conn:
-        return Runs(runs=[Run(**run) for run in store.recent_runs(conn, limit)])
+        return Runs(runs=[Run(**run) for run in runs_data.recent_runs(conn, limit)])

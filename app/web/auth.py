@@ -28,9 +28,8 @@ import httplib2
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
-from app import accounts
 from app.config import Settings, origin_of
-from app.data import sessions
+from app.data import accounts, sessions
 from app.google_oauth import OAuthFailure, Pkce, authorization_url, exchange_code, gmail_address, revoke
 from app.logs import log_event
 from app.security import OAUTH_COOKIE, OAUTH_MAX_AGE_S, SESSION_COOKIE, TokenCipher, WrongEncryptionKey, sign, unsign

@@ -13,9 +13,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse
 from markupsafe import Markup
 
-from app import accounts
-from app.data import mailbox
-from app.sync import store
+from app.data import accounts, mailbox
+from app.data import runs as runs_data
 from app.sync.runner import run_sync
 from app.web.charts import bar_chart
 from app.web.context import Visitor, admin, database, page, same_site_form, settings_of, signed_in
@@ -24,7 +23,6 @@ router = APIRouter()
 PAGE_SIZE = 50
 MAX_PAGE = 10_000  # deeper than anyone pages; bounds the offset
 MAX_QUERY_CHARS = 200
-MANUAL_SYNC_BUDGET_S = 50.0
 GMAIL_ID = re.compile(r"^[0-9a-zA-Z_-]{1,64}$")
 
 
@@ -98,7 +96,7 @@ def sync_now(
         detail = f"A sync ran a moment ago. Try again in {wait} seconds."
         return page(request, "message.html", 429, title="Not so fast", detail=detail)
     summary = run_sync(
-        "manual", MANUAL_SYNC_BUDGET_S, settings=settings, pool=database(request), account_ids=[account["id"]]
+        "manual", settings.manual_sync_budget_s, settings=settings, pool=database(request), account_ids=[account["id"]]
     )
     if summary.accounts_ok + summary.accounts_failed + summary.accounts_incomplete == 0:
         detail = "Another sync of your account is running; its mail will appear shortly."
@@ -109,7 +107,7 @@ def sync_now(
 @router.get("/runs")
 def runs_dashboard(request: Request, _admin: Annotated[Visitor, Depends(admin)]) -> Any:
     with database(request).connection() as conn:
-        runs = store.recent_runs(conn, 50)
+        runs = runs_data.recent_runs(conn, 50)
     oldest_first = list(reversed(runs))
 
     def series(key: str, scale: float = 1) -> list[tuple[str, float]]:

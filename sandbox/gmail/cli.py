@@ -1,4 +1,5 @@
-"""`jessie sandbox`: start the Gmail sandbox on a port, optionally with generated accounts."""
+"""`python -m sandbox.gmail` (or `jessie sandbox`): the Gmail sandbox on a port, optionally
+with generated accounts; and `spawn`, which starts it as its own process."""
 
 from __future__ import annotations
 
@@ -60,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
 
 def spawn(*args: str) -> tuple[subprocess.Popen[str], str]:
     """`jessie sandbox ARGS` in its own process: the process and the URL it announced."""
-    process = subprocess.Popen([sys.executable, "-m", "app.cli", "sandbox", *args], stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen([sys.executable, "-m", "sandbox.gmail", *args], stdout=subprocess.PIPE, text=True)
     assert process.stdout is not None
     line = process.stdout.readline().strip()
     if not line.startswith("sandbox ready "):

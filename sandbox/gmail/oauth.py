@@ -33,6 +33,7 @@ DEFAULT_CLIENT_ID = "sandbox-client.apps.googleusercontent.com"
 DEFAULT_CLIENT_SECRET = "sandbox-client-secret"  # noqa: S105 -- the sandbox's own, public by design
 CODE_LIFETIME_S = 600
 PKCE_LENGTHS = range(43, 129)
+DEVELOPMENT_CALLBACKS = ("http://localhost:3000/auth/callback", "http://127.0.0.1:3000/auth/callback")
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "[::1]"}
 
 
@@ -84,7 +85,9 @@ class OAuthServer:
     access_token_lifetime: int = 3599
     clients: dict[str, str] = field(default_factory=lambda: {DEFAULT_CLIENT_ID: DEFAULT_CLIENT_SECRET})
     token_outage: int = 0  # an HTTP status: the token endpoint answers Google's HTML error page
-    redirect_uris: dict[str, set[str]] = field(default_factory=dict)  # client → registered callbacks
+    # client → registered callbacks; the sandbox's own client comes registered for Jessie's
+    # development callback (`nox -s dev`), as a project's client would be.
+    redirect_uris: dict[str, set[str]] = field(default_factory=lambda: {DEFAULT_CLIENT_ID: set(DEVELOPMENT_CALLBACKS)})
     token_requests: dict[str, int] = field(default_factory=dict)
     _refresh: dict[str, _Refresh] = field(default_factory=dict)
     _access: dict[str, _Access] = field(default_factory=dict)

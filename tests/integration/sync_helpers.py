@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.accounts import connect_account
 from app.config import Settings
+from app.data.accounts import connect_account
 from app.db.connection import Database
 from app.security import TokenCipher
 from app.sync.runner import RunSummary, run_sync

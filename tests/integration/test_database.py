@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import threading
@@ -199,3 +200,24 @@ def test_the_pool_fails_fast_while_postgres_is_away_and_recovers_at_once(tmp_pat
     finally:
         database.close()
         stop_embedded(tmp_path)
+
+
+def test_every_status_type_allows_exactly_what_its_check_constraint_allows(settings: Settings, pool: Database) -> None:
+    from app.statuses import CHECKED
+
+    for column, kind in CHECKED.items():
+        table, name = column.split(".")
+        rows = query_checks(pool, table)
+        allowed = next(set(re.findall(r"'([a-z_]+)'", check)) for check in rows if f"({name} = " in check)
+        assert allowed == {member.value for member in kind}, column
+
+
+def query_checks(pool: Database, table: str) -> list[str]:
+    with pool.connection() as conn:
+        rows = conn.execute(
+            """select pg_get_constraintdef(c.oid) from pg_constraint c
+               join pg_class t on t.oid = c.conrelid join pg_namespace n on n.oid = t.relnamespace
+               where n.nspname = 'jessie' and t.relname = %s and c.contype = 'c'""",
+            [table],
+        ).fetchall()
+    return [row[0] for row in rows]

@@ -330,7 +330,7 @@ def test_log_lines_are_json_without_secrets_or_content(
     sandbox: Sandbox, settings: Settings, pool: Database, capsys: pytest.CaptureFixture[str]
 ) -> None:
     created = sandbox.create_account(ALICE, messages=15, seed=9)
-    from app.accounts import connect_account
+    from app.data.accounts import connect_account
     from app.security import TokenCipher
 
     with pool.connection() as conn:
@@ -351,7 +351,7 @@ def test_log_lines_are_json_without_secrets_or_content(
 
 def test_refresh_tokens_are_encrypted_at_rest(sandbox: Sandbox, settings: Settings, pool: Database) -> None:
     created = sandbox.create_account(ALICE, messages=1)
-    from app.accounts import connect_account, rotate_keys
+    from app.data.accounts import connect_account, rotate_keys
     from app.security import TokenCipher
 
     with pool.connection() as conn:

@@ -16,6 +16,8 @@ import pytest
 
 from app.config import Settings
 from app.db.connection import Database
+from app.sync.runner import RunSummary
+from sandbox.gmail import environment_for
 from tests.conftest import Sandbox
 from tests.integration.sync_helpers import add_account, assert_exact_copy, query, sync
 
@@ -28,10 +30,7 @@ def jessie_env(settings: Settings) -> dict[str, str]:
         **os.environ,
         "DATABASE_URL": settings.database_url.get_secret_value(),  # type: ignore[union-attr]
         "JESSIE_DATA_DIR": str(settings.data_dir),
-        "GMAIL_API_ENDPOINT": settings.gmail_api_endpoint,
-        "GOOGLE_TOKEN_URI": settings.google_token_uri,
-        "GOOGLE_CLIENT_ID": str(settings.google_client_id),
-        "GOOGLE_CLIENT_SECRET": settings.require("google_client_secret"),
+        **environment_for(settings.gmail_api_endpoint),
         "JESSIE_ENCRYPTION_KEY": settings.require("jessie_encryption_key"),
         "JESSIE_QUOTA_UNITS_PER_SECOND": str(settings.quota_units_per_second),
         "VERCEL_ENV": "development",
@@ -179,18 +178,25 @@ def test_overlapping_runs_split_the_accounts(sandbox: Sandbox, settings: Setting
 def test_a_spent_budget_stops_cleanly_and_the_next_run_resumes(
     sandbox: Sandbox, settings: Settings, pool: Database
 ) -> None:
+    """The budget runs out while the third batch is held by the sandbox (no race with the
+    machine's speed): that batch still commits, and nothing after it starts."""
     add_account(sandbox, pool, settings, ALICE, messages=700, seed=14)
-    sandbox.admin("PUT", "/faults", latency_ms=200)
-    first = sync(settings, pool, budget=2.5)
+    _stall_at(sandbox, 110)  # 1 profile, 2 list, 3-4 size census, 5-54 and 55-104 two batches
+    outcome: list[RunSummary] = []
+    running = threading.Thread(target=lambda: outcome.append(sync(settings, pool, budget=2)))
+    running.start()
+    assert sandbox.server.stalled.wait(timeout=60)
+    _until(lambda: query(pool, "select deadline_at < now() from jessie.sync_runs")[0][0], "the budget to end")
+    sandbox.admin("PUT", "/faults")
+    running.join(timeout=60)
+    first = outcome[0]
     assert (first.status, first.accounts_incomplete) == ("partial", 1)
-    stored_first = query(pool, "select count(*) from jessie.messages")[0][0]
-    assert 0 < stored_first < 700
+    assert query(pool, "select count(*) from jessie.messages")[0][0] == 150
     error = query(pool, "select status, error from jessie.sync_run_accounts where run_id = %s", first.run_id)[0]
     assert error[0] == "incomplete" and "resumes next run" in error[1]
-    sandbox.admin("PUT", "/faults")
     second = sync(settings, pool)
     assert second.status == "ok"
-    assert second.messages_added == 700 - stored_first
+    assert second.messages_added == 700 - 150
     assert_exact_copy(pool, sandbox, ALICE)
     assert sandbox.stats(ALICE)["methods"]["gmail.users.messages.get"] == 700  # nothing fetched twice
 

@@ -406,7 +406,7 @@ def test_one_alert_per_failure_episode(
         ]
         # Recovery ends the episode; the next failure is news again.
         fresh = sandbox.admin("POST", "/accounts", email="new@example.com", messages=1)
-        from app.accounts import connect_account
+        from app.data.accounts import connect_account
         from app.security import TokenCipher
 
         with pool.connection() as conn:

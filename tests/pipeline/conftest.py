@@ -26,7 +26,8 @@ from cryptography.fernet import Fernet
 
 from app.db.migrate import migrate
 from sandbox.github.server import READ_ONLY, WORKFLOW, LocalGitHub
-from sandbox.gmail.oauth import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+from sandbox.gmail import environment_for
+from sandbox.gmail.oauth import DEFAULT_CLIENT_ID
 from sandbox.gmail.server import SandboxServer
 from sandbox.gmail.state import SandboxState
 from sandbox.vercel.server import LocalVercel
@@ -176,12 +177,7 @@ def _scratch_repository(workspace: Path) -> None:
 def _app_env(database: str, gmail_url: str) -> dict[str, str]:
     return {
         "DATABASE_URL": database,
-        "GMAIL_API_ENDPOINT": gmail_url + "/",
-        "GOOGLE_AUTH_URI": gmail_url + "/o/oauth2/v2/auth",
-        "GOOGLE_TOKEN_URI": gmail_url + "/token",
-        "GOOGLE_REVOKE_URI": gmail_url + "/revoke",
-        "GOOGLE_CLIENT_ID": DEFAULT_CLIENT_ID,
-        "GOOGLE_CLIENT_SECRET": DEFAULT_CLIENT_SECRET,
+        **environment_for(gmail_url),
         "CRON_SECRET": "cron-" + uuid.uuid4().hex,
         "JESSIE_ENCRYPTION_KEY": Fernet.generate_key().decode(),
         "SESSION_SECRET": uuid.uuid4().hex * 2,

@@ -12,7 +12,10 @@ import pytest
 from ci import build_check
 from ci.build_check import BuildCheckError, check_output, main
 
-GOOD_VERCEL_JSON = {"crons": [{"path": "/api/cron/email-sync", "schedule": "0 * * * *"}]}
+GOOD_VERCEL_JSON = {
+    "crons": [{"path": "/api/cron/email-sync", "schedule": "0 * * * *"}],
+    "functions": {"api/index.py": {"maxDuration": 300}},
+}
 ROUTES = [
     {"handle": "filesystem"},
     {"src": "^(?:/(.*))$", "dest": "/api/index", "check": True},
@@ -79,6 +82,12 @@ DAILY = {"crons": [{"path": "/api/cron/email-sync", "schedule": "0 0 * * *"}]}
 def test_a_missing_or_changed_cron_fails(tmp_path: Path, vercel_json: dict[str, Any]) -> None:
     with pytest.raises(BuildCheckError, match="must declare the hourly cron"):
         check_output(_project(tmp_path, vercel_json=vercel_json))
+
+
+def test_vercel_json_and_the_sync_budget_agree_on_the_max_duration(tmp_path: Path) -> None:
+    shorter = {**GOOD_VERCEL_JSON, "functions": {"api/index.py": {"maxDuration": 60}}}
+    with pytest.raises(BuildCheckError, match="maxDuration 60, but JESSIE_FUNCTION_MAX_DURATION defaults to 300"):
+        check_output(_project(tmp_path, vercel_json=shorter))
 
 
 def test_the_output_must_list_the_cron_of_the_plan(tmp_path: Path) -> None:

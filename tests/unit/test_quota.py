@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.gmail.budget import BudgetExhausted, Deadline
+from app.deadline import BudgetExhausted, Deadline
 from app.gmail.quota import Pacer, QuotaMeter, method_for, methods_in_batch
 from tests.unit.test_retry import FakeClock
 

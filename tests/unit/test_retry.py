@@ -10,7 +10,7 @@ import httplib2
 import pytest
 from googleapiclient.errors import HttpError
 
-from app.gmail.budget import BudgetExhausted, Deadline
+from app.deadline import BudgetExhausted, Deadline
 from app.gmail.retry import RetriesExhausted, RetryPolicy, Verdict, classify, retry_after_seconds
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC).timestamp()

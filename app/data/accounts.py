@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import psycopg
 from psycopg.rows import dict_row
 
+from app.db.connection import Connection
 from app.security import TokenCipher
-
-Connection = psycopg.Connection[Any]
 
 
 def connect_account(conn: Connection, cipher: TokenCipher, email: str, refresh_token: str) -> int:

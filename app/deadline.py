@@ -1,6 +1,9 @@
-"""Time left in a run. Serverless functions are killed at their max duration, so no wait
-(backoff, quota pacing) is taken if it would outlive the budget: the account stops
-cleanly with its progress committed, and the next run resumes it."""
+"""Time left in a run: the budget a serverless invocation has before it is killed.
+
+Functions are killed at their max duration, so no wait (backoff, quota pacing, a place in
+the memory budget) is taken if it would outlive the budget: the account stops cleanly with
+its progress committed, and the next run resumes it.
+"""
 
 from __future__ import annotations
 

@@ -1,0 +1,50 @@
+"""Every status and mode, one type each, shared by the code and the database's CHECK
+constraints (a test compares the two, so neither can drift alone)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class AccountStatus(StrEnum):
+    ACTIVE = "active"
+    NEEDS_REAUTH = "needs_reauth"  # Google refused its grant: parked until its user reconnects
+    DISABLED = "disabled"
+
+
+class SyncState(StrEnum):
+    NEW = "new"
+    FULL = "full"  # a full listing is under way (resumable)
+    INCREMENTAL = "incremental"  # history from a checkpoint
+
+
+class SyncMode(StrEnum):
+    FULL = "full"
+    RESYNC = "resync"  # a full listing that also marks what is gone
+    INCREMENTAL = "incremental"
+
+
+class RunStatus(StrEnum):
+    RUNNING = "running"
+    OK = "ok"
+    PARTIAL = "partial"
+    FAILED = "failed"
+    ABANDONED = "abandoned"  # its process died; what it stored is recorded
+
+
+class AccountOutcome(StrEnum):
+    RUNNING = "running"
+    OK = "ok"
+    INCOMPLETE = "incomplete"  # the budget ended first; the next run resumes
+    FAILED = "failed"
+    NEEDS_REAUTH = "needs_reauth"
+    INTERRUPTED = "interrupted"  # its run died
+
+
+CHECKED = {  # table.column → the type its CHECK constraint must allow exactly
+    "accounts.status": AccountStatus,
+    "accounts.sync_state": SyncState,
+    "sync_runs.status": RunStatus,
+    "sync_run_accounts.status": AccountOutcome,
+    "sync_run_accounts.mode": SyncMode,
+}

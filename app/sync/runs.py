@@ -1,0 +1,197 @@
+"""A run's SQL: its record, its heartbeat, and the leases on the accounts it syncs.
+
+Every function runs inside the caller's transaction; none commits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from psycopg.rows import dict_row
+
+from app.db.connection import Connection
+from app.statuses import SyncMode, SyncState
+
+
+@dataclass
+class AccountRow:
+    id: int
+    email: str
+    refresh_token_encrypted: str
+    history_id: int | None
+    sync_state: str
+    full_sync_history_id: int | None
+    full_sync_page_token: str | None
+    full_sync_generation: int
+    full_sync_reconcile: bool
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> AccountRow:
+        return cls(
+            id=row["id"],
+            email=row["email"],
+            refresh_token_encrypted=row["refresh_token_encrypted"],
+            history_id=int(row["history_id"]) if row["history_id"] is not None else None,
+            sync_state=row["sync_state"],
+            full_sync_history_id=int(row["full_sync_history_id"]) if row["full_sync_history_id"] is not None else None,
+            full_sync_page_token=row["full_sync_page_token"],
+            full_sync_generation=row["full_sync_generation"],
+            full_sync_reconcile=row["full_sync_reconcile"],
+        )
+
+
+def abandon_stale_runs(conn: Connection, silent_s: float) -> int:
+    """Runs whose heartbeat stopped `silent_s` ago belong to a process that died: they are
+    closed with what their committed batches stored, their unfinished accounts interrupted."""
+    dead = [
+        row[0]
+        for row in conn.execute(
+            """update jessie.sync_runs set status = 'abandoned', finished_at = now(),
+                   error = 'the process running it stopped before finishing'
+               where status = 'running' and heartbeat_at < now() - make_interval(secs => %s)
+               returning id""",
+            [silent_s],
+        )
+    ]
+    if dead:
+        conn.execute(
+            "update jessie.sync_run_accounts set status = 'interrupted' where run_id = any(%s) and status = 'running'",
+            [dead],
+        )
+        conn.execute(
+            """update jessie.sync_runs r set messages_added = a.added, messages_updated = a.updated,
+                   messages_deleted = a.deleted, quota_units = a.units
+               from (select run_id, sum(messages_added) added, sum(messages_updated) updated,
+                            sum(messages_deleted) deleted, sum(quota_units) units
+                     from jessie.sync_run_accounts where run_id = any(%s) group by run_id) a
+               where r.id = a.run_id""",
+            [dead],
+        )
+    return len(dead)
+
+
+def heartbeat(conn: Connection, run_id: int, account_ids: list[int], lease_s: float) -> None:
+    """The run is alive: its accounts' leases last `lease_s` more."""
+    conn.execute("update jessie.sync_runs set heartbeat_at = now() where id = %s", [run_id])
+    if account_ids:
+        conn.execute(
+            """update jessie.accounts set lease_expires_at = now() + make_interval(secs => %s)
+               where lease_run_id = %s and id = any(%s)""",
+            [lease_s, run_id, account_ids],
+        )
+
+
+def busy_accounts(conn: Connection, run_id: int, run_started_at: datetime, only: list[int] | None) -> int:
+    """Due accounts this run could not take because another live run holds them."""
+    row = conn.execute(
+        """select count(*) from jessie.accounts
+           where status = 'active' and lease_expires_at > now() and lease_run_id <> %(run)s
+             and coalesce(last_sync_finished_at, '-infinity') < %(started)s
+             and (%(only)s::bigint[] is null or id = any(%(only)s))""",
+        {"run": run_id, "started": run_started_at, "only": only},
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def create_run(conn: Connection, trigger: str, budget_s: float) -> tuple[int, datetime]:
+    row = conn.execute(
+        """insert into jessie.sync_runs (trigger, deadline_at) values (%s, now() + make_interval(secs => %s))
+           returning id, started_at""",
+        [trigger, budget_s],
+    ).fetchone()
+    assert row is not None
+    return row[0], row[1]
+
+
+def claim_next(
+    conn: Connection, run_id: int, run_started_at: datetime, lease_s: float, only: list[int] | None
+) -> AccountRow | None:
+    """Lease the active account synced longest ago that this run still owes a sync.
+
+    SKIP LOCKED and the lease let overlapping runs (Vercel may deliver a cron twice)
+    split the accounts; an account finished after this run started is not due again.
+    """
+    row = (
+        conn.cursor(row_factory=dict_row)
+        .execute(
+            """with next as (
+               select id from jessie.accounts
+               where status = 'active'
+                 and (lease_expires_at is null or lease_expires_at < now())
+                 and coalesce(last_sync_finished_at, '-infinity') < %(started)s
+                 and (%(only)s::bigint[] is null or id = any(%(only)s))
+               order by last_sync_finished_at nulls first, id
+               limit 1
+               for update skip locked
+           )
+           update jessie.accounts a
+           set lease_run_id = %(run)s, lease_expires_at = now() + make_interval(secs => %(lease)s),
+               last_sync_started_at = now()
+           from next where a.id = next.id
+           returning a.*""",
+            {"run": run_id, "started": run_started_at, "lease": lease_s, "only": only},
+        )
+        .fetchone()
+    )
+    if row is None:
+        return None
+    conn.execute(  # the run's row for this account: committed batches add to it as they go
+        "insert into jessie.sync_run_accounts (run_id, account_id, status, mode) values (%s, %s, 'running', %s)",
+        [run_id, row["id"], SyncMode.INCREMENTAL if row["sync_state"] == SyncState.INCREMENTAL else SyncMode.FULL],
+    )
+    return AccountRow.from_row(row)
+
+
+def add_progress(conn: Connection, run_id: int, account_id: int, added: int, updated: int, deleted: int) -> None:
+    """What a batch stored, in the transaction that stores it (so a killed run still tells)."""
+    conn.execute(
+        """update jessie.sync_run_accounts set messages_added = messages_added + %s,
+               messages_updated = messages_updated + %s, messages_deleted = messages_deleted + %s
+           where run_id = %s and account_id = %s""",
+        [added, updated, deleted, run_id, account_id],
+    )
+
+
+def release(conn: Connection, account_id: int, run_id: int, status: str, error: str | None, blame: bool = True) -> None:
+    """End the lease with the account's outcome; a failure that is not the account's own
+    (`blame=False`: Google's outage, Jessie's configuration) does not count against it."""
+    conn.execute(
+        """update jessie.accounts set lease_run_id = null, lease_expires_at = null,
+               last_sync_finished_at = now(), last_sync_status = %(status)s, last_sync_error = %(error)s,
+               consecutive_failures = case when not %(blame)s then consecutive_failures
+                                           when %(status)s in ('failed', 'needs_reauth')
+                                           then consecutive_failures + 1 else 0 end,
+               status = case when %(status)s = 'needs_reauth' then 'needs_reauth' else status end,
+               updated_at = now()
+           where id = %(id)s and lease_run_id = %(run)s""",
+        {"id": account_id, "run": run_id, "status": status, "error": error, "blame": blame},
+    )
+
+
+def record_account_result(conn: Connection, run_id: int, result: dict[str, Any]) -> None:
+    """The account's final row of the run (its counts were added batch by batch already)."""
+    conn.execute(
+        """update jessie.sync_run_accounts set status = %(status)s, mode = %(mode)s,
+               messages_added = %(added)s, messages_updated = %(updated)s, messages_deleted = %(deleted)s,
+               quota_units = %(quota_units)s, requests = %(requests)s, http_requests = %(http_requests)s,
+               retries = %(retries)s,
+               duration_ms = %(duration_ms)s, error = %(error)s, finished_at = now()
+           where run_id = %(run_id)s and account_id = %(account_id)s""",
+        {"run_id": run_id, **result},
+    )
+
+
+def finish_run(conn: Connection, run_id: int, totals: dict[str, Any]) -> None:
+    conn.execute(
+        """update jessie.sync_runs set status = %(status)s, finished_at = now(), accounts_ok = %(accounts_ok)s,
+               accounts_failed = %(accounts_failed)s, accounts_incomplete = %(accounts_incomplete)s,
+               accounts_busy = %(accounts_busy)s,
+               messages_added = %(messages_added)s, messages_updated = %(messages_updated)s,
+               messages_deleted = %(messages_deleted)s, quota_units = %(quota_units)s,
+               requests = %(requests)s, http_requests = %(http_requests)s, retries = %(retries)s,
+               duration_ms = %(duration_ms)s, error = %(error)s
+           where id = %(run_id)s""",
+        {"run_id": run_id, **totals},
+    )
