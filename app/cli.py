@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import re
-import subprocess
 import sys
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 
 from pydantic import ValidationError
 
@@ -132,10 +132,11 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _sandbox(arguments: list[str]) -> int:
-    """`jessie sandbox ARGS` is `python -m sandbox.gmail ARGS`: the stand-in runs in its own
-    process, so nothing deployed ever imports it (it is not in the deployed bundle at all)."""
-    return subprocess.run([sys.executable, "-m", "sandbox.gmail", *arguments], check=False).returncode
+def _sandbox(arguments: list[str]) -> NoReturn:
+    """`jessie sandbox ARGS` is `python -m sandbox.gmail ARGS`, in this very process (exec):
+    nothing deployed ever imports the stand-in (it is not in the deployed bundle at all), and
+    a signal that stops `jessie sandbox` stops the sandbox, with no child left behind."""
+    os.execv(sys.executable, [sys.executable, "-m", "sandbox.gmail", *arguments])  # noqa: S606 (fixed argv)
 
 
 def _table(rows: list[dict[str, Any]], columns: list[str]) -> None:
@@ -220,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     """Every error a person can fix is one line on stderr (exit 2), never a traceback."""
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["sandbox"]:  # everything after it is the sandbox's own arguments
-        return _sandbox(argv[1:])
+        _sandbox(argv[1:])
     args = build_parser().parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:

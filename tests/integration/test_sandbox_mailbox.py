@@ -8,6 +8,7 @@ import subprocess
 import sys
 from email.header import decode_header
 
+import pytest
 import requests
 
 from sandbox.gmail.generator import KINDS, MessageFactory
@@ -113,3 +114,5 @@ def test_jessie_sandbox_command_announces_itself() -> None:
     finally:
         process.terminate()
         process.wait(timeout=10)
+    with pytest.raises(requests.ConnectionError):  # stopping `jessie sandbox` stopped the sandbox itself
+        requests.get(f"{url}/_sandbox/accounts", timeout=10)
