@@ -40,16 +40,10 @@ def sync(session: nox.Session, *groups: str) -> None:
     session.run_install(*arguments, env={"UV_PROJECT_ENVIRONMENT": session.virtualenv.location}, silent=True)
 
 
-def vercel_cli(session: nox.Session) -> None:
-    """The Vercel CLI pinned in package.json, installed from package-lock.json when missing."""
-    if not Path("node_modules/.bin/vercel").exists():
-        session.run("npm", "ci", "--no-audit", "--no-fund", external=True)
-
-
 def ci_deploy(session: nox.Session, *command: str) -> None:
-    """`python -m ci.deploy COMMAND ARGS`, with the ci group and the pinned Vercel CLI."""
+    """`python -m ci.deploy COMMAND ARGS` with the ci group (it installs the pinned Vercel CLI
+    from package-lock.json the first time it needs it)."""
     sync(session, "ci")
-    vercel_cli(session)
     session.run("python", "-m", "ci.deploy", *command, *session.posargs)
 
 
@@ -74,7 +68,6 @@ def build(session: nox.Session) -> None:
     """The real Vercel CLI builds offline (`-- --prod` for Production); then the Build Output is
     checked: cron, function, completeness (it imports from its own files alone), size."""
     sync(session, "ci")
-    vercel_cli(session)
     session.run("python", "-m", "ci.build_check", "--config-only")
     session.run("python", "-m", "ci.deploy", "build", *session.posargs)
 
@@ -93,7 +86,7 @@ def e2e(session: nox.Session) -> None:
     """Playwright against `--base-url URL`, or against a local app + sandbox it starts itself.
 
     Uses the system Chromium when there is one, else Playwright's own download. JUnit XML,
-    the HTML report and traces of failures land in test-results/e2e.
+    the HTML report and each failure's screenshot and trace land in test-results/e2e.
     """
     sync(session, "e2e")
     if not (shutil.which("chromium") or shutil.which("chromium-browser")):
@@ -105,19 +98,28 @@ def e2e(session: nox.Session) -> None:
         f"--junitxml={E2E_OUTPUT}/junit.xml",
         f"--html={E2E_OUTPUT}/report.html",
         "--self-contained-html",
-        f"--output={E2E_OUTPUT}/traces",
+        f"--output={E2E_OUTPUT}/failures",
         "--tracing=retain-on-failure",
+        "--screenshot=only-on-failure",
         *session.posargs,
     )
 
 
 @nox.session(python=PYTHON)
 def pipeline(session: nox.Session) -> None:
-    """The whole Git flow offline: the real CLI and the workflows' sessions against a local
-    Vercel and GitHub (push → Preview, PR → Playwright on it, merge → Production → cron)."""
+    """The whole Git flow offline: the workflow files run in act (a GitHub Actions engine)
+    against a local Vercel and GitHub (push → Preview, PR → Playwright on it, merge →
+    Production → cron)."""
     sync(session, "pipeline")
-    vercel_cli(session)
     session.run("pytest", "tests/pipeline", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def rehearse(session: nox.Session) -> None:
+    """`nox -s rehearse -- pr | merge | ci`: this checkout's workflows in act against the local
+    stand-ins, before pushing; results printed, logs and artifacts in test-results/rehearsal."""
+    sync(session, "pipeline")
+    session.run("python", "-m", "tests.pipeline.rehearse", *session.posargs)
 
 
 @nox.session(python=PYTHON)

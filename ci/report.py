@@ -1,7 +1,9 @@
 """JUnit XML → a Markdown report: totals, duration, each failure's name and first line.
 
-`python -m ci.report JUNIT [--title T] [--artifact-url U] [--comment]` writes the report
-to the job summary and, with --comment, into the pull request's one sticky comment.
+`python -m ci.report JUNIT [--title T] [--tested URL] [--commit SHA] [--run-url U] [--comment]`
+writes the report to the job summary and, with --comment, into the pull request's one sticky
+comment: what was tested (URL and commit), the totals, and a link to the run, whose artifact
+holds the HTML report and a screenshot and trace of each failure.
 """
 
 from __future__ import annotations
@@ -49,11 +51,14 @@ def read_junit(path: Path) -> Results:
     return results
 
 
-def markdown(results: Results, title: str, artifact_url: str | None = None) -> str:
+def markdown(
+    results: Results, title: str, tested: str | None = None, commit: str | None = None, run_url: str | None = None
+) -> str:
     icon = "✅" if results.ok else "❌"
-    lines = [
-        f"### {icon} {title}",
-        "",
+    lines = [f"### {icon} {title}", ""]
+    if tested:
+        lines += [f"Tested {tested}" + (f" at commit `{commit}`" if commit else ""), ""]
+    lines += [
         "| passed | failed | skipped | duration |",
         "| ---: | ---: | ---: | ---: |",
         f"| {results.passed} | {results.failed} | {results.skipped} | {results.seconds:.1f} s |",
@@ -61,8 +66,12 @@ def markdown(results: Results, title: str, artifact_url: str | None = None) -> s
     if results.failures:
         lines += ["", "| failed test | first line |", "| --- | --- |"]
         lines += [f"| `{name}` | {_cell(message)} |" for name, message in results.failures]
-    if artifact_url:
-        lines += ["", f"Full report (HTML, JUnit, traces): {artifact_url}"]
+    if run_url:
+        lines += [
+            "",
+            f"[The run]({run_url}): its artifact holds the HTML report, JUnit XML, "
+            "and each failure's screenshot and trace.",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -74,7 +83,9 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m ci.report")
     parser.add_argument("junit", type=Path)
     parser.add_argument("--title", default="Playwright suite")
-    parser.add_argument("--artifact-url")
+    parser.add_argument("--tested", help="the URL the suite ran against")
+    parser.add_argument("--commit", help="the commit deployed there")
+    parser.add_argument("--run-url", help="the workflow run, whose artifact keeps the full report")
     parser.add_argument("--comment", action="store_true", help="update the pull request's sticky comment")
     args = parser.parse_args(argv)
     if not args.junit.exists():
@@ -82,7 +93,7 @@ def main(argv: list[str]) -> int:
         ok = False
     else:
         results = read_junit(args.junit)
-        text, ok = markdown(results, args.title, args.artifact_url), results.ok
+        text, ok = markdown(results, args.title, args.tested, args.commit, args.run_url), results.ok
     github.write_summary(text)
     if args.comment:
         number = (github.event().get("pull_request") or {}).get("number") or os.environ.get("PR_NUMBER")

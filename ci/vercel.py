@@ -25,7 +25,8 @@ from ci import plans
 from ci.http import Api, ApiError
 
 DEFAULT_API = "https://api.vercel.com"
-CLI = os.environ.get("VERCEL_CLI") or str(Path(__file__).resolve().parents[1] / "node_modules" / ".bin" / "vercel")
+ROOT = Path(__file__).resolve().parents[1]
+CLI = os.environ.get("VERCEL_CLI") or str(ROOT / "node_modules" / ".bin" / "vercel")
 READY, FAILED = "READY", ("ERROR", "CANCELED")
 _URL = re.compile(r"https://[^\s\"'<>]+")
 # What `vercel build` needs when the project is not linked (`vercel pull` writes the real one).
@@ -121,10 +122,19 @@ def cli_environment(project: VercelProject | None = None) -> dict[str, str]:
     return {**inherited, **toolchain_env(), **(project.cli_env() if project else {})}
 
 
+def installed_cli() -> str:
+    """The CLI pinned in package.json, installed from package-lock.json on first use: a job
+    that only migrates with a given DATABASE_URL or reuses a Preview never waits for it."""
+    if not Path(CLI).exists():
+        print("installing the pinned Vercel CLI (npm ci)", file=sys.stderr)
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=ROOT, check=True)
+    return CLI
+
+
 def run_cli(args: list[str], project: VercelProject | None = None) -> str:
     """Run the pinned CLI; returns stdout. On failure the error carries the CLI's own words."""
     env = cli_environment(project)
-    command = [CLI, *args, *(project.cli_flags() if project else [])]
+    command = [installed_cli(), *args, *(project.cli_flags() if project else [])]
     result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         output = (result.stderr or result.stdout).strip().splitlines()[-15:]

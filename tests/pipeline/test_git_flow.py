@@ -1,52 +1,38 @@
-"""push → Preview; PR → Playwright on that Preview; merge → Production (smoked on its own
-URL, then promoted) → hourly cron → synced mail; and the ways it must fail safely. In
-order: each step builds on the last."""
+"""The Git flow, run by the workflow files themselves in act: push → CI and a Preview; pull
+request → Playwright on that Preview, one sticky comment, the PR check; a fork's pull request
+skipped; merge → Production (smoked on its own URL, promoted, smoked on the domain, rolled back
+when that fails); GitHub's hourly cron. Each scenario is a fixture that builds on the last;
+the tests read what GitHub would show: job and step results, outputs, summaries, artifacts,
+and the comments and deployments on the local GitHub.
+"""
 
 from __future__ import annotations
 
-import json
 import re
-import subprocess
 import xml.etree.ElementTree as ElementTree
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 import requests
 
 from app.db.migrate import load_migrations
-from ci import vercel as ci_vercel
-from tests.integration.web_helpers import consent
-from tests.pipeline.conftest import ADMIN, GITHUB_REPOSITORY, World, migrated
+from tests.pipeline import github_events
+from tests.pipeline.act import WorkflowRun
+from tests.pipeline.world import ADMIN, World, migrated
 
-pytestmark = pytest.mark.timeout(1800)
+pytestmark = pytest.mark.timeout(3600)
 VERSIONS = [m.version for m in load_migrations()]
-flow: dict[str, Any] = {}
+BRANCH = "feature/greeting"
+WORKFLOWS = Path(".github/workflows")
 
 
-def _push(ref: str, sha: str) -> dict[str, Any]:
-    return {"ref": f"refs/heads/{ref}", "after": sha, "repository": {"full_name": GITHUB_REPOSITORY}}
-
-
-def _pull_request(number: int, ref: str, sha: str, head_repo: str = GITHUB_REPOSITORY) -> dict[str, Any]:
-    head = {"sha": sha, "ref": ref, "repo": {"full_name": head_repo, "fork": head_repo != GITHUB_REPOSITORY}}
-    return {
-        "action": "opened",
-        "number": number,
-        "pull_request": {
-            "number": number,
-            "head": head,
-            "base": {"ref": "main", "repo": {"full_name": GITHUB_REPOSITORY}},
-        },
-    }
-
-
-def _ok(step: Any) -> None:
-    assert step.returncode == 0, f"nox -s {step.session} failed:\n{step.output[-3000:]}"
-
-
-def _junit(world: World) -> dict[str, int]:
-    root = ElementTree.parse(world.workspace / "test-results" / "e2e" / "junit.xml").getroot()  # noqa: S314
-    cases = list(root.iter("testcase"))
+def _junit(report: Path) -> dict[str, int]:
+    cases = list(ElementTree.parse(report / "junit.xml").getroot().iter("testcase"))  # noqa: S314
     return {
         "passed": sum(1 for c in cases if not list(c)),
         "failed": sum(1 for c in cases if c.find("failure") is not None or c.find("error") is not None),
@@ -54,265 +40,333 @@ def _junit(world: World) -> dict[str, int]:
     }
 
 
-def _connect_gmail(base_url: str, world: World) -> requests.Session:
-    """Press Connect Gmail on a deployment and allow access on the sandbox's consent page."""
-    browser = requests.Session()
-    browser.trust_env = False  # a REQUESTS_CA_BUNDLE in the environment would override `verify`
-    browser.verify = str(world.vercel.ca)
-    browser.headers["x-vercel-protection-bypass"] = world.vercel.state.protection_bypass
-    started = browser.get(f"{base_url}/auth/google", allow_redirects=False, timeout=30)
-    assert started.status_code == 303, started.text
-    callback = consent(browser, started.headers["Location"], ADMIN)
-    assert callback.startswith(f"{world.vercel.production_url}/auth/callback?")  # the one registered callback
-    done = browser.get(callback, allow_redirects=False, timeout=60)
-    if not base_url.startswith(world.vercel.production_url):  # Production hands the code back
-        assert done.status_code == 303, done.text
-        assert done.headers["Location"].startswith(f"{base_url}/auth/callback?")
-        done = browser.get(done.headers["Location"], allow_redirects=False, timeout=60)
-    assert (done.status_code, done.headers.get("Location")) == (303, "/inbox"), done.text
-    return browser
+def _run_link(run: WorkflowRun) -> str:
+    return f"https://github.com/{github_events.REPOSITORY}/actions/runs/{run.run_id}"
 
 
-def _secrets(world: World, target: str) -> dict[str, str]:
-    """What the workflows pass from GitHub secrets besides Vercel's: the database URL that
-    Vercel keeps Sensitive (the migration steps)."""
-    return {"DATABASE_URL": world.databases[target]}
+def _commit_of(world: World, url: str, bypass: bool = True) -> str:
+    commit: str = world.get(url + "/api/health", bypass=bypass).json()["commit"]
+    return commit
 
 
-def test_a_pushed_branch_gets_a_served_preview(world: World) -> None:
-    world.git("checkout", "-q", "-b", "feature/greeting")
-    sha = world.commit("Say hello", append={"README.md": "\nHello from a feature branch.\n"})
-    push = _push("feature/greeting", sha)
-    common = {"event": push, "sha": sha, "ref": "feature/greeting", "token": "workflow-token"}
-    unreadable = world.run("migrate", "preview", **common)  # the secret missing: Vercel's copy is Sensitive
-    assert unreadable.returncode != 0
-    assert "Sensitive variable, which `vercel pull` cannot read back" in unreadable.output
-    _ok(world.run("migrate", "preview", **common, extra=_secrets(world, "preview")))
+# ---- push of a feature branch -------------------------------------------------------------
+
+
+@dataclass
+class Pushed:
+    base: str
+    sha: str
+    ci: WorkflowRun
+    preview: WorkflowRun
+
+    @property
+    def url(self) -> str:
+        return self.preview.outputs("deploy", "deploy")["url"]
+
+
+@pytest.fixture(scope="module")
+def pushed(world: World) -> Pushed:
+    base = world.git("rev-parse", "HEAD")
+    world.git("checkout", "-q", "-b", BRANCH)
+    sha = world.commit("Say hello", edits={"README.md": ("# Jessie\n", "# Jessie\n\nHello from a feature branch.\n")})
+    event = github_events.push(BRANCH, sha, before=base)
+    assert github_events.triggered(world.workspace / WORKFLOWS, "push", event) == ["ci.yml", "preview.yml"]
+    # lint, tests and build are this suite's own sessions (and the Preview's deploy builds):
+    # one session is enough to show the file runs, through the All green job.
+    ci = world.act("push", event, "ci.yml", matrix={"session": ["workflows"]})
+    preview = world.act("push", event, "preview.yml")
+    return Pushed(base, sha, ci, preview)
+
+
+def test_a_push_runs_ci_through_the_all_green_job(pushed: Pushed) -> None:
+    ci = pushed.ci
+    assert ci.result("check", {"session": "workflows"}) == "success", ci.explain()
+    assert ci.result("check", {"session": "lint"}) == "skipped"  # filtered out with --matrix
+    assert ci.result("all-green") == "success", ci.explain()
+    assert "check-jsonschema" in ci.log("check") and "zizmor" in ci.log("check")
+
+
+def test_a_push_deploys_a_served_preview_recorded_on_github(world: World, pushed: Pushed) -> None:
+    run = pushed.preview
+    assert run.result("deploy") == "success", run.explain()
+    assert run.steps("deploy") | {"migrate": "success", "deploy": "success"} == run.steps("deploy")
+    assert "imports from the function alone" in run.log("deploy")  # the build check ran before the upload
     assert migrated(world.databases["preview"]) == VERSIONS
-    deploy = world.run("deploy", "preview", **common)
-    _ok(deploy)
-    assert "imports from the function alone" in deploy.output  # the build check ran before the upload
-    url = deploy.outputs["url"]
+    url = pushed.url
     assert re.fullmatch(r"https://127\.0\.0\.1:\d+", url)
-    assert url in deploy.summary
+    assert url in run.summary("deploy")
     deployments = world.vercel_state()["deployments"]
-    assert [(d["target"], d["readyState"], d["meta"]["githubCommitSha"]) for d in deployments] == [(None, "READY", sha)]
-    health = world.get(url + "/api/health")
-    assert health.json() == {
+    assert [(d["target"], d["readyState"], d["meta"]["githubCommitSha"]) for d in deployments] == [
+        (None, "READY", pushed.sha)
+    ]
+    assert world.get(url + "/api/health").json() == {
         "status": "ok",
         "environment": "preview",
-        "commit": sha,
+        "commit": pushed.sha,
         "database": "reachable",
         "migrations": "current",
     }
     assert world.get(url + "/api/health", bypass=False).status_code == 401  # Deployment Protection
     recorded = world.github_state()["deployments"]
-    assert [(d["ref"], d["environment"], d["statuses"][0]["environment_url"]) for d in recorded] == [
-        (sha, "Preview", url)
-    ]
-    flow.update(preview_url=url, feature_sha=sha)
+    assert [(d["ref"], d["environment"]) for d in recorded] == [(pushed.sha, "Preview")]
+    status = recorded[0]["statuses"][0]
+    assert (status["state"], status["environment_url"], status["log_url"]) == ("success", url, _run_link(run))
 
 
-def test_a_pull_request_tests_that_same_preview_and_keeps_one_comment(world: World) -> None:
-    sha, url = flow["feature_sha"], flow["preview_url"]
-    event = _pull_request(1, "feature/greeting", sha)
-    common = {"event": event, "sha": "merge-" + sha[:8], "ref": "1/merge", "token": "workflow-token"}
-    _ok(world.run("migrate", "preview", **common, extra=_secrets(world, "preview")))
-    reuse = world.run("deploy", "preview", "--reuse", **common)
-    _ok(reuse)
-    assert reuse.outputs["url"] == url
-    assert "reused" in reuse.summary
-    assert len(world.vercel_state()["deployments"]) == 1  # not rebuilt
-    e2e = world.run("e2e", "--base-url", url, **common, extra={"EXPECTED_COMMIT": sha})
-    _ok(e2e)
-    assert _junit(world) == {"passed": 4, "failed": 0, "skipped": 1}  # the local-only walk is skipped
-    for attempt in (1, 2):
-        _ok(world.run("report", "--comment", "--artifact-url", f"https://github.example/runs/{attempt}", **common))
-        comments = world.github_state()["comments"]["1"]
-        assert len(comments) == 1
-        assert "<!-- jessie:e2e-report -->" in comments[0]["body"]
-        assert f"https://github.example/runs/{attempt}" in comments[0]["body"]
-    assert comments[0]["edits"] == 1  # the second run updated the first comment
+# ---- the pull request -------------------------------------------------------------------
 
 
-def test_a_pull_request_from_a_fork_is_skipped_with_a_reason(world: World) -> None:
-    event = _pull_request(7, "patch-1", "f" * 40, head_repo="eve/jessie")
-    common = {"event": event, "sha": "f" * 40, "ref": "7/merge", "token": "fork-token", "secrets": False}
+@dataclass
+class Reviewed:
+    runs: list[WorkflowRun]
+    comments: list[list[dict[str, Any]]]  # PR #1's comments after each run
+
+
+def check_pull_request_run(world: World, run: WorkflowRun, pushed: Pushed) -> None:
+    """What a reviewer relies on: Playwright ran against the push's Preview, at the head
+    commit, green, reported on the pull request, and the PR check says so."""
+    assert run.result("e2e") == "success", run.explain()
+    assert run.outputs("e2e", "preview")["url"] == pushed.url
+    assert "reused" in run.summary("e2e")
+    steps = run.steps("e2e")
+    assert (steps.get("playwright"), steps.get("report"), steps.get("artifact")) == ("success",) * 3, steps
+    assert _junit(run.artifact("e2e-report")) == {"passed": 4, "failed": 0, "skipped": 3}  # local-only walks skipped
+    assert f"Tested {pushed.url} at commit `{pushed.sha}`" in run.summary("e2e")
+    assert run.result("pr-check") == "success", run.explain()
+
+
+@pytest.fixture(scope="module")
+def reviewed(world: World, pushed: Pushed) -> Reviewed:
+    event = github_events.pull_request(1, BRANCH, pushed.sha, base_sha=pushed.base)
+    assert github_events.triggered(world.workspace / WORKFLOWS, "pull_request", event) == ["ci.yml", "pr.yml"]
+    runs, comments = [], []
+    for _attempt in range(2):  # the second run (a re-run, or a push to the branch) updates the comment
+        runs.append(world.act("pull_request", event, "pr.yml"))
+        comments.append(world.github_state()["comments"].get("1", []))
+    return Reviewed(runs, comments)
+
+
+def test_a_pull_request_tests_the_push_s_preview_and_keeps_one_comment(
+    world: World, pushed: Pushed, reviewed: Reviewed
+) -> None:
+    for run in reviewed.runs:
+        check_pull_request_run(world, run, pushed)
+    assert len(world.vercel_state()["deployments"]) == 1  # the Preview was reused, not rebuilt
+    (first,), (second,) = reviewed.comments
+    assert first["id"] == second["id"]
+    assert (first.get("edits", 0), second["edits"]) == (0, 1)
+    for comment, run in zip((first, second), reviewed.runs, strict=True):
+        body = comment["body"]
+        assert body.startswith("<!-- jessie:e2e-report -->")
+        assert f"Tested {pushed.url} at commit `{pushed.sha}`" in body
+        assert f"[The run]({_run_link(run)})" in body
+        assert "| 4 | 0 | 3 |" in body
+
+
+def test_a_pull_request_from_a_fork_skips_with_a_reason_and_passes(world: World, pushed: Pushed) -> None:
     before = (len(world.vercel_state()["deployments"]), len(world.github_state()["deployments"]))
-    migrate = world.run("migrate", "preview", **common)
-    _ok(migrate)
-    assert "skipped: pull request from the fork eve/jessie" in migrate.output
-    deploy = world.run("deploy", "preview", "--reuse", **common)
-    _ok(deploy)
-    assert deploy.outputs["url"] == ""
-    assert "forks get no secrets" in deploy.summary
+    event = github_events.pull_request(7, "patch-1", "f" * 40, base_sha=pushed.base, fork_of="eve/jessie")
+    run = world.act("pull_request", event, "pr.yml", fork=True)
+    assert run.result("e2e") == "success", run.explain()
+    assert run.result("pr-check") == "success", run.explain()
+    assert "skipped: pull request from the fork eve/jessie" in run.log("e2e")
+    assert "forks get no secrets, so no Preview is deployed" in run.summary("e2e")
+    steps = run.steps("e2e")
+    assert "playwright" not in steps and "report" not in steps  # their `if:` saw no Preview URL
     assert (len(world.vercel_state()["deployments"]), len(world.github_state()["deployments"])) == before
+    assert "7" not in world.github_state()["comments"]
 
 
-def _deploy_production(world: World, sha: str) -> str:
-    """The Production job up to the promote: migrations, the deployment (not on the domain)."""
-    common = {"event": _push("main", sha), "sha": sha, "ref": "main", "token": "workflow-token"}
-    _ok(world.run("migrate", "production", **common, extra=_secrets(world, "production")))
-    deploy = world.run("deploy", "production", **common)
-    _ok(deploy)
-    url = deploy.outputs["url"]
-    deployment = next(d for d in world.vercel_state()["deployments"] if d["url"] == url.removeprefix("https://"))
-    assert (deployment["target"], deployment["readyState"], deployment["alias"]) == ("production", "READY", [])
-    return url
+# ---- merge into main --------------------------------------------------------------------
 
 
-def _smoke(world: World, url: str, sha: str, expected: str | None = None) -> Any:
-    common = {"event": _push("main", sha), "sha": sha, "ref": "main", "token": "workflow-token"}
-    return world.run("e2e", "--base-url", url, "-m", "smoke", **common, extra={"EXPECTED_COMMIT": expected or sha})
+@dataclass
+class Released:
+    sha: str
+    run: WorkflowRun
+    deployment_id: str
+    deployment_url: str
 
 
-def _promote(world: World, url: str, sha: str) -> Any:
-    common = {"event": _push("main", sha), "sha": sha, "ref": "main", "token": "workflow-token"}
-    promote = world.run("promote", url, **common)
-    _ok(promote)
-    assert promote.outputs["url"] == world.vercel.production_url
-    return promote
+def _merge_push(world: World, sha: str, before: str) -> dict[str, object]:
+    event = github_events.push("main", sha, before=before)
+    assert github_events.triggered(world.workspace / WORKFLOWS, "push", event) == ["ci.yml", "production.yml"]
+    return event
 
 
-def test_a_merge_deploys_production_and_the_hourly_cron_syncs_mail(world: World) -> None:
+@pytest.fixture(scope="module")
+def released(world: World, pushed: Pushed, reviewed: Reviewed) -> Released:
     world.git("checkout", "-q", "main")
-    world.git("merge", "-q", "--ff-only", "feature/greeting")
-    sha = world.git("rev-parse", "HEAD")
-    url = _deploy_production(world, sha)
-    assert world.vercel_state()["production"] is None  # not on the domain before its smoke passed
-    _ok(_smoke(world, url, sha))
-    assert _junit(world) == {"passed": 4, "failed": 0, "skipped": 0}
-    promote = _promote(world, url, sha)
-    assert promote.outputs["previous"] == ""  # the first Production
-    state = world.vercel_state()
-    production = next(d for d in state["deployments"] if d["id"] == state["production"])
-    assert production["url"] == url.removeprefix("https://")
+    world.git("merge", "-q", "--ff-only", BRANCH)
+    run = world.act("push", _merge_push(world, pushed.sha, pushed.base), "production.yml")
+    url = run.outputs("deploy", "deploy").get("url", "")
+    deployment = next((d for d in world.vercel_state()["deployments"] if "https://" + d["url"] == url), {})
+    return Released(pushed.sha, run, deployment.get("id", ""), url)
+
+
+def test_a_merge_migrates_smokes_promotes_and_serves_production(world: World, released: Released) -> None:
+    run = released.run
+    assert run.result("deploy") == "success", run.explain()
+    steps = run.steps("deploy")
+    for step in ("migrate", "deploy", "smoke-deployment", "promote", "smoke-domain", "artifact"):
+        assert steps.get(step) == "success", (step, steps)
+    assert "rollback" not in steps
+    assert migrated(world.databases["production"]) == VERSIONS
+    assert run.outputs("deploy", "promote") == {"previous": "", "url": world.vercel.production_url}
+    assert world.production_id() == released.deployment_id
+    assert _junit(run.artifact("smoke-report")) == {"passed": 4, "failed": 0, "skipped": 0}
     recorded = world.github_state()["deployments"][-1]
-    assert (recorded["ref"], recorded["environment"]) == (sha, "Production")
-    domain = world.vercel.production_url
-    _ok(_smoke(world, domain, sha))
-    assert world.get(domain + "/api/health", bypass=False).json()["commit"] == sha  # the domain is public
-    browser = _connect_gmail(domain, world)
+    assert (recorded["ref"], recorded["environment"]) == (released.sha, "Production")
+    assert _commit_of(world, world.vercel.production_url, bypass=False) == released.sha  # the domain is public
 
-    cron = _vercel_cli(world, "crons", "run", "/api/cron/email-sync")
-    assert cron.returncode == 0, cron.stderr
-    calls = world.vercel_state()["cron_calls"]
-    assert [(c["method"], c["path"], c["status"], c["deployment"]) for c in calls] == [
-        ("GET", "/api/cron/email-sync", 200, production["id"])
-    ]
-    assert '"messages_added":40' in calls[0]["body"].replace(" ", "")
-    runs = browser.get(domain + "/runs", timeout=30)
-    assert runs.status_code == 200
+
+def _cron_runs(world: World) -> list[tuple[str, str, int]]:
+    with psycopg.connect(world.databases["production"]) as conn:
+        rows = conn.execute("select trigger, status, messages_added from jessie.sync_runs order by id").fetchall()
+    return [(trigger, status, added) for trigger, status, added in rows]
+
+
+def check_github_cron_synced(world: World, run: WorkflowRun, added: int) -> None:
+    """One authenticated call that synced the new mail, from the job and in the app's record."""
+    assert run.result("call") == "success", run.explain()
+    assert run.steps("call").get("call") == "success"
+    assert re.search(rf'HTTP 200: .*"messages_added":\s*{added}\b', run.log("call")), run.log("call")[-2000:]
+    assert _cron_runs(world)[-1] == ("cron", "ok", added)
+
+
+def _new_mail(world: World, count: int) -> None:
+    url = f"{world.gmail.url}/_sandbox/accounts/{ADMIN}/messages"
+    requests.post(url, json={"count": count}, timeout=30).raise_for_status()
+
+
+@pytest.fixture(scope="module")
+def connected(world: World, released: Released) -> requests.Session:
+    """The owner connects Gmail on Production, then Vercel Cron runs on schedule."""
+    browser = world.connect_gmail(world.vercel.production_url)
+    scheduled = requests.post(f"{world.vercel.url}/_sandbox/clock", json={"advance_seconds": 3600}, timeout=300)
+    assert [(c["reason"], c["status"]) for c in scheduled.json()["calls"]] == [("schedule", 200)]
+    return browser
+
+
+def test_vercel_cron_syncs_the_connected_mailbox_on_production(world: World, connected: requests.Session) -> None:
+    assert _cron_runs(world) == [("cron", "ok", 40)]
+    runs = connected.get(world.vercel.production_url + "/runs", timeout=30)
     assert re.search(r"<td>cron</td>\s*<td class=\"status-ok\">ok</td>", runs.text)
-    # A Preview's host is not registered with Google: Connect Gmail there goes through Production.
-    preview = _connect_gmail(flow["preview_url"], world)
-    assert preview.get(flow["preview_url"] + "/inbox", timeout=30).status_code == 200
-    # An hour later Vercel calls again on schedule: an idle incremental run.
-    scheduled = requests.post(f"{world.vercel.url}/_sandbox/clock", json={"advance_seconds": 3600}, timeout=300).json()
-    assert [(c["reason"], c["status"]) for c in scheduled["calls"]] == [("schedule", 200)]
-    assert '"messages_added":0' in scheduled["calls"][0]["body"].replace(" ", "")
-    flow.update(production_id=production["id"], production_sha=sha, production_url=url)
 
 
-def _project(world: World) -> ci_vercel.VercelProject:
-    state = world.vercel.state
-    return ci_vercel.VercelProject(state.token, state.team["id"], state.project_id, world.vercel.url)
+def test_a_preview_connects_gmail_through_production_s_registered_callback(world: World, pushed: Pushed) -> None:
+    preview = world.connect_gmail(pushed.url)
+    assert preview.get(pushed.url + "/inbox", timeout=30).status_code == 200
 
 
-def _vercel_cli(world: World, *args: str) -> subprocess.CompletedProcess[str]:
-    project = _project(world)
-    env = ci_vercel.cli_environment(project)
-    return subprocess.run(
-        [ci_vercel.CLI, *args, *project.cli_flags()],
-        cwd=world.workspace,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+def test_the_github_cron_is_skipped_unless_the_variable_turns_it_on(world: World, connected: requests.Session) -> None:
+    event = github_events.schedule("0 * * * *")
+    before = _cron_runs(world)
+    off = world.act("schedule", event, "cron.yml")
+    assert (off.returncode, off.result("call")) == (0, "skipped"), off.explain()
+    assert _cron_runs(world) == before
+    _new_mail(world, 5)
+    on = world.act("schedule", event, "cron.yml", variables=world.variables(JESSIE_GITHUB_CRON="true"))
+    check_github_cron_synced(world, on, added=5)
 
 
-def test_a_pull_request_whose_function_cannot_import_never_uploads(world: World) -> None:
-    world.git("checkout", "-q", "-b", "feature/broken")
-    sha = world.commit("Break the app on purpose", append={"app/web/main.py": "\nraise RuntimeError('broken')\n"})
-    common = {
-        "event": _pull_request(2, "feature/broken", sha),
-        "sha": "merge-2",
-        "ref": "2/merge",
-        "token": "workflow-token",
-    }
-    before = len(world.vercel_state()["deployments"])
-    deploy = world.run("deploy", "preview", "--reuse", **common)
-    assert deploy.returncode != 0  # the PR check is red
-    assert "the build output is not deployable: index.func does not import from its own files" in deploy.output
-    assert "RuntimeError: broken" in deploy.output
-    assert len(world.vercel_state()["deployments"]) == before  # refused before the upload
-    assert world.vercel_state()["production"] == flow["production_id"]
-    assert all(d["ref"] != sha for d in world.github_state()["deployments"])
-    world.git("checkout", "-q", "main")
+# ---- Production runs that must fail safely -----------------------------------------------
 
 
-def test_a_deployment_missing_a_dependency_is_ready_answers_500_and_is_never_promoted(world: World) -> None:
-    """What Vercel does with the function `nox -s build` used to ship: it stays READY and
-    fails at the first request, so only the smoke against the deployment URL can stop it."""
-    sha = flow["production_sha"]
-    with ci_vercel.python_version_file(world.workspace):
-        built = _vercel_cli(world, "build", "--prod", "--yes")
-        assert built.returncode == 0, built.stderr
-        config_path = world.workspace / ".vercel/output/functions/api/index.func/.vc-config.json"
-        config = json.loads(config_path.read_text())
-        mapping = config["filePathMap"]
-        config["filePathMap"] = {k: v for k, v in mapping.items() if not k.startswith("_vendor/fastapi/")}
-        config_path.write_text(json.dumps(config))
-        done = _vercel_cli(world, "deploy", "--prebuilt", "--prod", "--skip-domain", "--yes", "--no-wait")
-    assert done.returncode == 0, done.stderr
-    url = ci_vercel.parse_deployment_url(done.stdout)
-    assert ci_vercel.wait_until_ready(_project(world), url, poll_s=0.2)["readyState"] == "READY"
-    health = world.get(url + "/api/health")
-    assert (health.status_code, health.headers["x-vercel-error"]) == (500, "FUNCTION_INVOCATION_FAILED")
-    assert _smoke(world, url, sha).returncode != 0  # so the workflow never reaches its promote step
-    assert world.vercel_state()["production"] == flow["production_id"]
-
-
-def test_a_production_whose_smoke_fails_is_never_promoted(world: World) -> None:
+def test_a_production_deployment_that_fails_its_smoke_is_never_promoted(world: World, released: Released) -> None:
     sha = world.commit(
-        "Report health wrongly",
-        edits={"app/web/api.py": ('{"status": "ok", "environment"', '{"status": "fine", "environment"')},
+        "Show the short commit in health",
+        edits={"app/web/api.py": ("commit=settings.commit_sha)", "commit=settings.commit_sha[:7])")},
     )
-    url = _deploy_production(world, sha)
-    smoke = _smoke(world, url, sha)
-    assert smoke.returncode != 0  # the run goes red before the promote
-    assert _junit(world)["failed"] >= 1
-    assert world.vercel_state()["production"] == flow["production_id"]
-    health = world.get(world.vercel.production_url + "/api/health", bypass=False).json()
-    assert (health["status"], health["commit"]) == ("ok", flow["production_sha"])
+    run = world.act("push", _merge_push(world, sha, released.sha), "production.yml")
+    assert run.result("deploy") == "failure"
+    steps = run.steps("deploy")
+    assert (steps["deploy"], steps["smoke-deployment"], steps["artifact"]) == ("success", "failure", "success")
+    assert "promote" not in steps and "rollback" not in steps
+    assert world.production_id() == released.deployment_id
+    assert _commit_of(world, world.vercel.production_url, bypass=False) == released.sha
+    report = run.artifact("smoke-report")
+    assert _junit(report)["failed"] == 1
+    failed = [p.relative_to(report).as_posix() for p in (report / "failures").rglob("*") if p.is_file()]
+    assert any("test-health" in p and p.endswith("trace.zip") for p in failed), failed
+    assert any("test-health" in p and p.endswith(".png") for p in failed), failed
 
 
-def test_a_smoke_failing_after_the_promote_rolls_back_and_the_next_deploy_still_reaches_the_domain(
-    world: World,
+def test_a_smoke_failing_on_the_domain_after_the_promote_rolls_production_back(
+    world: World, released: Released
 ) -> None:
     sha = world.commit(
-        "Report health rightly again",
-        edits={"app/web/api.py": ('{"status": "fine", "environment"', '{"status": "ok", "environment"')},
+        "Show the whole commit in health again",
+        edits={"app/web/api.py": ("commit=settings.commit_sha[:7])", "commit=settings.commit_sha)")},
     )
-    url = _deploy_production(world, sha)
-    _ok(_smoke(world, url, sha))
-    promote = _promote(world, url, sha)
-    assert promote.outputs["previous"] == flow["production_url"]
-    domain = world.vercel.production_url
-    # The domain's smoke fails (here: it expects another commit); the workflow rolls back.
-    assert _smoke(world, domain, sha, expected="0" * 40).returncode != 0
-    common = {"event": _push("main", sha), "sha": sha, "ref": "main", "token": "workflow-token"}
-    rollback = world.run("rollback", "--to", promote.outputs["previous"], **common)
-    _ok(rollback)
-    assert "rolled Production back" in rollback.output
+    # The repository's PRODUCTION_URL names a domain that does not serve the app: the promote
+    # succeeds, the smoke against the domain fails, and the job rolls Production back.
+    misconfigured = world.variables(PRODUCTION_URL="https://127.0.0.1:9")
+    run = world.act("push", _merge_push(world, sha, released.sha), "production.yml", variables=misconfigured)
+    assert run.result("deploy") == "failure"
+    steps = run.steps("deploy")
+    assert (steps["smoke-deployment"], steps["promote"], steps["smoke-domain"]) == ("success", "success", "failure")
+    assert steps["rollback"] == "success", run.explain()
+    assert run.outputs("deploy", "promote")["previous"] == released.deployment_url
+    assert f"rolled Production back to {released.deployment_url}" in run.summary("deploy")
     state = world.vercel_state()
-    assert (state["production"], state["auto_assign"]) == (flow["production_id"], False)
-    assert world.get(domain + "/api/health", bypass=False).json()["commit"] == flow["production_sha"]
-    # After a rollback Vercel assigns nothing by itself: the explicit promote still gets there.
-    fixed = world.commit("A fix", append={"README.md": "\nFixed.\n"})
-    fixed_url = _deploy_production(world, fixed)
-    _ok(_smoke(world, fixed_url, fixed))
-    _promote(world, fixed_url, fixed)
-    assert world.get(domain + "/api/health", bypass=False).json()["commit"] == fixed
-    assert world.vercel_state()["auto_assign"] is True
+    assert (state["production"], state["auto_assign"]) == (released.deployment_id, False)
+    assert _commit_of(world, world.vercel.production_url, bypass=False) == released.sha
+
+
+# ---- the workflows are what is tested: break one, a check above fails ---------------------
+
+
+@contextmanager
+def mutated(world: World, workflow: str, old: str, new: str) -> Iterator[None]:
+    """The scratch repository's copy of a workflow, edited for one run (never committed)."""
+    path = world.workspace / WORKFLOWS / workflow
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {workflow}"
+    path.write_text(text.replace(old, new))
+    try:
+        yield
+    finally:
+        path.write_text(text)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "result", "said"),
+    [
+        # a secret mapped under another name: the call goes out without it
+        ("${{ secrets.CRON_SECRET }}", "${{ secrets.CRON_TOKEN }}", "failure", "missing CRON_SECRET"),
+        # an `if:` that can never be true (a string compared with a boolean)
+        ("vars.JESSIE_GITHUB_CRON == 'true'", "vars.JESSIE_GITHUB_CRON == true", "skipped", ""),
+    ],
+    ids=["secret-mapping", "if"],
+)
+def test_a_broken_cron_workflow_is_caught(
+    world: World, connected: requests.Session, old: str, new: str, result: str, said: str
+) -> None:
+    _new_mail(world, 2)
+    with mutated(world, "cron.yml", old, new):
+        run = world.act(
+            "schedule",
+            github_events.schedule("0 * * * *"),
+            "cron.yml",
+            variables=world.variables(JESSIE_GITHUB_CRON="true"),
+        )
+    assert run.result("call") == result and said in run.log("call"), run.explain()  # the mutation took effect
+    with pytest.raises(AssertionError):
+        check_github_cron_synced(world, run, added=2)
+
+
+def test_a_pull_request_workflow_reading_a_wrong_output_name_is_caught(world: World, pushed: Pushed) -> None:
+    """Playwright's `if:` reads an output the step never writes, so the suite never runs: the
+    check above refuses that run (and the report step, finding no results, turns it red)."""
+    event = github_events.pull_request(3, BRANCH, pushed.sha, base_sha=pushed.base)
+    with mutated(world, "pr.yml", "if: steps.preview.outputs.url != ''", "if: steps.preview.outputs.preview_url != ''"):
+        world.git("checkout", "-q", BRANCH)
+        try:
+            run = world.act("pull_request", event, "pr.yml")
+        finally:
+            world.git("checkout", "-q", "main")
+    assert "playwright" not in run.steps("e2e")
+    assert "No test results: the suite did not run" in run.summary("e2e")
+    with pytest.raises(AssertionError):
+        check_pull_request_run(world, run, pushed)

@@ -1,49 +1,44 @@
 """The world the Git flow runs in: a scratch repository, a local Vercel and GitHub, the Gmail
-sandbox, Postgres for Preview and Production, and the workflows' own nox sessions.
+sandbox, Postgres for Preview and Production, and act running the workflow files. The
+pipeline test and `nox -s rehearse` both stage it.
 
-Each workflow step is run as the workflow runs it (`nox -s <session> -- <args>` in the
-checkout) with the environment variables the workflow passes, including GITHUB_OUTPUT,
-GITHUB_STEP_SUMMARY and GITHUB_EVENT_PATH files.
+The repository's settings are what an owner would configure on GitHub: its secrets and
+variables go into act (`--secret-file`, `--var`), and the runner reaches the stand-ins
+through its environment (`--env GITHUB_API_URL=…`, `VERCEL_API=…`, a CA bundle that trusts
+the local Vercel's certificate); the workflows run unedited.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
-import sys
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import certifi
 import psycopg
-import pytest
 import requests
 from cryptography.fernet import Fernet
 
-from app.db.migrate import migrate
 from sandbox.github.server import READ_ONLY, WORKFLOW, LocalGitHub
 from sandbox.gmail import environment_for
 from sandbox.gmail.oauth import DEFAULT_CLIENT_ID
 from sandbox.gmail.server import SandboxServer
 from sandbox.gmail.state import SandboxState
 from sandbox.vercel.server import LocalVercel
+from tests.integration.web_helpers import consent
+from tests.pipeline import github_events
+from tests.pipeline.act import Runner, WorkflowRun
 
 REPOSITORY = Path(__file__).resolve().parents[2]
-GITHUB_REPOSITORY = "jessie/jessie"
 ADMIN = "owner@example.com"
-
-
-@dataclass
-class Step:
-    session: str
-    returncode: int
-    output: str
-    outputs: dict[str, str]
-    summary: str
+WORKFLOW_TOKEN = "ghs_workflow-token"  # throw-away tokens of the local GitHub
+FORK_TOKEN = "ghs_fork-token"
 
 
 @dataclass
@@ -54,8 +49,8 @@ class World:
     github: LocalGitHub
     gmail: SandboxServer
     databases: dict[str, str]
-    steps: list[Step] = field(default_factory=list)
-    _count: int = 0
+    production_env: dict[str, str]
+    runner: Runner
 
     # ---- the repository ---------------------------------------------------------------
 
@@ -63,75 +58,60 @@ class World:
         done = subprocess.run(["git", *args], cwd=self.workspace, capture_output=True, text=True, check=True)
         return done.stdout.strip()
 
-    def commit(
-        self, message: str, edits: dict[str, tuple[str, str]] | None = None, append: dict[str, str] | None = None
-    ) -> str:
+    def commit(self, message: str, edits: Mapping[str, tuple[str, str]] | None = None) -> str:
+        """Edit files (old → new, each old text present once or more) and commit."""
         for path, (old, new) in (edits or {}).items():
             target = self.workspace / path
             text = target.read_text()
             assert old in text, f"{old!r} not in {path}"
             target.write_text(text.replace(old, new, 1))
-        for path, extra in (append or {}).items():
-            with (self.workspace / path).open("a") as file:
-                file.write(extra)
         self.git("add", "-A")
         self.git("commit", "-q", "-m", message)
         return self.git("rev-parse", "HEAD")
 
-    # ---- workflow steps ----------------------------------------------------------------
+    # ---- GitHub's side --------------------------------------------------------------------
 
-    def run(
-        self,
-        session: str,
-        *args: str,
-        event: dict[str, Any],
-        sha: str,
-        ref: str,
-        token: str,
-        secrets: bool = True,
-        extra: dict[str, str] | None = None,
-    ) -> Step:
-        """One workflow step: `nox -s session -- args`, with the workflow's environment."""
-        self._count += 1
-        files = self.root / f"step{self._count}"
-        files.mkdir()
-        (files / "event.json").write_text(json.dumps(event))
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("VERCEL_", "GITHUB_", "NOX_", "VIRTUAL_ENV"))},
-            "GITHUB_EVENT_PATH": str(files / "event.json"),
-            "GITHUB_OUTPUT": str(files / "output"),
-            "GITHUB_STEP_SUMMARY": str(files / "summary"),
-            "GITHUB_SHA": sha,
-            "GITHUB_REF_NAME": ref,
-            "GITHUB_REPOSITORY": GITHUB_REPOSITORY,
-            "GITHUB_API_URL": self.github.url,
-            "GITHUB_SERVER_URL": "https://github.example",
-            "GITHUB_RUN_ID": str(self._count),
-            "GITHUB_TOKEN": token,
-            "REQUESTS_CA_BUNDLE": str(self.vercel.ca),
-            "E2E_IGNORE_HTTPS_ERRORS": "1",
-            # A nested pytest keeps its temporary folders apart: its retention cleanup must
-            # never reach this session's (the Postgres data directory lives there).
-            "PYTEST_DEBUG_TEMPROOT": str(files),
-            **(extra or {}),
+    def secrets(self) -> dict[str, str]:
+        """The repository's Actions secrets, as its owner set them (README, "Set up")."""
+        state = self.vercel.state
+        return {
+            "GITHUB_TOKEN": WORKFLOW_TOKEN,  # what GitHub gives a run of this repository
+            "VERCEL_TOKEN": state.token,
+            "VERCEL_ORG_ID": state.team["id"],
+            "VERCEL_PROJECT_ID": state.project_id,
+            "VERCEL_AUTOMATION_BYPASS_SECRET": state.protection_bypass,
+            "PREVIEW_DATABASE_URL": self.databases["preview"],
+            "PRODUCTION_DATABASE_URL": self.databases["production"],
+            "CRON_SECRET": self.production_env["CRON_SECRET"],
         }
-        if secrets:
-            env |= {
-                "VERCEL_TOKEN": self.vercel.state.token,
-                "VERCEL_ORG_ID": self.vercel.state.team["id"],
-                "VERCEL_PROJECT_ID": self.vercel.state.project_id,
-                "VERCEL_API": self.vercel.url,
-                "VERCEL_AUTOMATION_BYPASS_SECRET": self.vercel.state.protection_bypass,
-            }
-        command = [sys.executable, "-m", "nox", "-s", session, *(["--", *args] if args else [])]
-        done = subprocess.run(command, cwd=self.workspace, env=env, capture_output=True, text=True, timeout=900)
-        outputs = {}
-        if (files / "output").exists():
-            outputs = dict(line.split("=", 1) for line in (files / "output").read_text().splitlines() if "=" in line)
-        summary = (files / "summary").read_text() if (files / "summary").exists() else ""
-        step = Step(session, done.returncode, done.stdout + done.stderr, outputs, summary)
-        self.steps.append(step)
-        return step
+
+    def variables(self, **extra: str) -> dict[str, str]:
+        """The repository's Actions variables."""
+        return {"PRODUCTION_URL": self.vercel.production_url, **extra}
+
+    def act(
+        self,
+        event_name: str,
+        payload: dict[str, Any],
+        workflow: str,
+        *,
+        fork: bool = False,
+        variables: Mapping[str, str] | None = None,
+        matrix: Mapping[str, list[str]] | None = None,
+    ) -> WorkflowRun:
+        """One run of a workflow the event starts. A fork's pull request gets no secrets, only
+        a read-only token."""
+        started = github_events.triggered(self.workspace / ".github" / "workflows", event_name, payload)
+        assert workflow in started, f"GitHub would not start {workflow} for this {event_name}: only {started}"
+        secrets = {"GITHUB_TOKEN": FORK_TOKEN} if fork else self.secrets()
+        return self.runner.run(
+            event_name,
+            payload,
+            workflow,
+            secrets=secrets,
+            variables=self.variables() if variables is None else variables,
+            matrix=matrix,
+        )
 
     # ---- what the stand-ins saw ---------------------------------------------------------
 
@@ -143,31 +123,50 @@ class World:
         state: dict[str, Any] = requests.get(f"{self.github.url}/_sandbox/state", timeout=10).json()
         return state
 
+    def production_id(self) -> str | None:
+        production: str | None = self.vercel_state()["production"]
+        return production
+
     def get(self, url: str, bypass: bool = True, **kwargs: Any) -> requests.Response:
         headers = {"x-vercel-protection-bypass": self.vercel.state.protection_bypass} if bypass else {}
         return requests.get(url, headers=headers, verify=str(self.vercel.ca), timeout=60, **kwargs)
 
+    def connect_gmail(self, base_url: str) -> requests.Session:
+        """Press Connect Gmail on a deployment and allow access on the sandbox's consent page.
+        Google knows Production's callback alone: Production hands a Preview its code."""
+        browser = requests.Session()
+        browser.trust_env = False  # a REQUESTS_CA_BUNDLE in the environment would override `verify`
+        browser.verify = str(self.vercel.ca)
+        browser.headers["x-vercel-protection-bypass"] = self.vercel.state.protection_bypass
+        started = browser.get(f"{base_url}/auth/google", allow_redirects=False, timeout=30)
+        assert started.status_code == 303, started.text
+        callback = consent(browser, started.headers["Location"], ADMIN)
+        assert callback.startswith(f"{self.vercel.production_url}/auth/callback?")
+        done = browser.get(callback, allow_redirects=False, timeout=60)
+        if not base_url.startswith(self.vercel.production_url):
+            assert done.status_code == 303, done.text
+            assert done.headers["Location"].startswith(f"{base_url}/auth/callback?")
+            done = browser.get(done.headers["Location"], allow_redirects=False, timeout=60)
+        assert (done.status_code, done.headers.get("Location")) == (303, "/inbox"), done.text
+        return browser
+
 
 def _scratch_repository(workspace: Path) -> None:
-    """The checkout as it is now (tracked and new files), as a fresh repository on main."""
-    listed = (
-        subprocess.run(
-            ["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=REPOSITORY, capture_output=True, check=True
-        )
-        .stdout.decode()
-        .split("\0")
-    )
-    for name in filter(None, listed):
+    """The checkout as it is now (tracked and new files), as a fresh clone's main branch."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=REPOSITORY, capture_output=True, check=True
+    ).stdout.decode()
+    for name in filter(None, listed.split("\0")):
         source = REPOSITORY / name
         if source.is_file():
             target = workspace / name
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target)
-    (workspace / "node_modules").symlink_to(REPOSITORY / "node_modules")
     for args in (
         ["init", "-q", "-b", "main"],
         ["config", "user.email", "ci@example.com"],
         ["config", "user.name", "Jessie CI"],
+        ["remote", "add", "origin", f"https://github.com/{github_events.REPOSITORY}.git"],
         ["add", "-A"],
         ["commit", "-q", "-m", "Initial"],
     ):
@@ -186,38 +185,57 @@ def _app_env(database: str, gmail_url: str) -> dict[str, str]:
     }
 
 
-@pytest.fixture(scope="module")
-def world(postgres_admin_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    root = tmp_path_factory.mktemp("pipeline")
+def _ca_bundle(root: Path, local_ca: Path) -> Path:
+    """What the runner trusts: the machine's authorities plus the local Vercel's."""
+    machine = Path(os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("SSL_CERT_FILE") or certifi.where())
+    bundle = root / "ca-bundle.pem"
+    bundle.write_text(machine.read_text() + "\n" + local_ca.read_text())
+    return bundle
+
+
+@contextmanager
+def stage(root: Path, postgres_url: str) -> Iterator[World]:
+    """Everything started under `root`, with two new databases on that Postgres server;
+    everything stopped and dropped afterwards."""
     workspace = root / "jessie"
-    workspace.mkdir()
+    workspace.mkdir(parents=True)
     _scratch_repository(workspace)
     databases = {}
-    with psycopg.connect(postgres_admin_url, autocommit=True) as conn:
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
         for target in ("preview", "production"):
             name = f"pipeline_{target}_{uuid.uuid4().hex[:8]}"
             conn.execute(f"create database {name}")
-            databases[target] = psycopg.conninfo.make_conninfo(postgres_admin_url, dbname=name)
+            databases[target] = psycopg.conninfo.make_conninfo(postgres_url, dbname=name)
     gmail = SandboxServer(SandboxState(seed=3)).start()
-    requests.post(f"{gmail.url}/_sandbox/accounts", json={"email": ADMIN, "messages": 40, "seed": 5}, timeout=60)
     vercel = LocalVercel(root / "vercel").start()
-    env = {target: _app_env(databases[target], gmail.url) for target in ("preview", "production")}
-    # Production's callback is the one registered with Google; it hands Previews their codes.
-    env["production"]["OAUTH_RELAY_ORIGINS"] = "https://127.0.0.1:*"
-    requests.put(f"{vercel.url}/_sandbox/env", timeout=10, json=env)
-    callback = f"https://{vercel.state.alias_host}/auth/callback"
-    requests.put(f"{gmail.url}/_sandbox/oauth", json={"redirect_uris": {DEFAULT_CLIENT_ID: [callback]}}, timeout=10)
     github = LocalGitHub().start()
-    github.token("workflow-token", WORKFLOW)
-    github.token("fork-token", READ_ONLY)
-    world = World(root, workspace, vercel, github, gmail, databases)
     try:
-        yield world
+        requests.post(f"{gmail.url}/_sandbox/accounts", json={"email": ADMIN, "messages": 40, "seed": 5}, timeout=60)
+        env = {target: _app_env(databases[target], gmail.url) for target in ("preview", "production")}
+        # Production's callback is the one registered with Google; it hands Previews their codes.
+        env["production"]["OAUTH_RELAY_ORIGINS"] = "https://127.0.0.1:*"
+        requests.put(f"{vercel.url}/_sandbox/env", timeout=10, json=env)
+        callback = f"https://{vercel.state.alias_host}/auth/callback"
+        registered = {"redirect_uris": {DEFAULT_CLIENT_ID: [callback]}}
+        requests.put(f"{gmail.url}/_sandbox/oauth", json=registered, timeout=10)
+        github.token(WORKFLOW_TOKEN, WORKFLOW)
+        github.token(FORK_TOKEN, READ_ONLY)
+        runner = Runner(
+            root,
+            workspace,
+            {
+                "GITHUB_API_URL": github.url,
+                "VERCEL_API": vercel.url,
+                "REQUESTS_CA_BUNDLE": str(_ca_bundle(root, vercel.ca)),
+                "E2E_IGNORE_HTTPS_ERRORS": "1",
+            },
+        )
+        yield World(root, workspace, vercel, github, gmail, databases, env["production"], runner)
     finally:
         github.stop()
         vercel.stop()
         gmail.stop()
-        with psycopg.connect(postgres_admin_url, autocommit=True) as conn:
+        with psycopg.connect(postgres_url, autocommit=True) as conn:
             for url in databases.values():
                 conn.execute(f"drop database {psycopg.conninfo.conninfo_to_dict(url)['dbname']} with (force)")
 
@@ -228,6 +246,3 @@ def migrated(url: str) -> list[str]:
         if not exists or exists[0] is None:
             return []
         return [row[0] for row in conn.execute("select version from jessie.schema_migrations order by 1")]
-
-
-__all__ = ["ADMIN", "World", "migrate", "migrated"]

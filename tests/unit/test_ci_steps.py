@@ -110,11 +110,17 @@ def test_junit_becomes_a_markdown_table(tmp_path: Path) -> None:
     path.write_text(JUNIT)
     results = report.read_junit(path)
     assert (results.passed, results.failed, results.skipped, results.seconds) == (2, 1, 1, 12.5)
-    text = report.markdown(results, "Playwright on the Preview", "https://github.com/o/r/actions/runs/1")
-    assert text.startswith("### ❌ Playwright on the Preview")
+    text = report.markdown(
+        results,
+        "Playwright on the Preview",
+        "https://preview.example",
+        "abc123",
+        "https://github.com/o/r/actions/runs/1",
+    )
+    assert text.startswith("### ❌ Playwright on the Preview\n\nTested https://preview.example at commit `abc123`\n")
     assert "| 2 | 1 | 1 | 12.5 s |" in text
     assert "| `tests.e2e.test_site::test_cron[None]` | AssertionError: assert 500 == 401 \\| pipe |" in text
-    assert text.rstrip().endswith("https://github.com/o/r/actions/runs/1")
+    assert "[The run](https://github.com/o/r/actions/runs/1): its artifact holds" in text
 
 
 def test_a_missing_junit_file_is_a_failed_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

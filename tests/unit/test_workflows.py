@@ -59,7 +59,7 @@ def test_a_pull_request_tests_the_preview_of_its_head_commit() -> None:
         "nox -s migrate -- preview",
         "nox -s deploy -- preview --reuse",
         'nox -s e2e -- --base-url "${PREVIEW_URL}"',
-        'nox -s report -- --comment --artifact-url "${RUN_URL}"',
+        'nox -s report -- --comment --tested "${PREVIEW_URL}" --commit "${HEAD_SHA}" --run-url "${RUN_URL}"',
     ]
     e2e = step(pr, "e2e", "nox -s e2e")
     assert e2e["env"]["EXPECTED_COMMIT"] == "${{ github.event.pull_request.head.sha }}"

@@ -1,0 +1,15 @@
+"""The pipeline test's world, staged once per module (see tests/pipeline/world.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.pipeline.world import World, stage
+
+
+@pytest.fixture(scope="module")
+def world(postgres_admin_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    with stage(tmp_path_factory.mktemp("pipeline"), postgres_admin_url) as staged:
+        yield staged
