@@ -1,6 +1,7 @@
 """The Vercel REST endpoints that the pinned CLI (pull, deploy --prebuilt, inspect, promote,
-rollback, crons run) and ci/vercel.py call, with the shapes they read; plus `/_sandbox/`
-admin routes for tests (environment variables, the cron clock, what happened)."""
+rollback, crons run) and ci/vercel.py call, with the shapes they read, and the Drains API
+(`/v1/drains`, `/v1/verify-endpoint`); plus `/_sandbox/` admin routes for tests
+(environment variables, the cron clock, delivering the drains now, what happened)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from .cron import CronRunner, at_most_daily
+from .drains import DrainError, Drains
 from .runtime import Runtime
 from .state import DEFAULT_ENV_TYPES, PLANS, TARGETS, Deployment, EnvVar, VercelState
 
@@ -26,7 +29,9 @@ def _error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message, **extra}}, status)
 
 
-def create_app(state: VercelState, runtime: Runtime, cron: CronRunner, api_url: Callable[[], str]) -> Starlette:
+def create_app(
+    state: VercelState, runtime: Runtime, cron: CronRunner, drains: Drains, api_url: Callable[[], str]
+) -> Starlette:
     def authorized(handler: Endpoint) -> Endpoint:
         async def check(request: Request) -> Response:
             presented = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
@@ -239,7 +244,42 @@ def create_app(state: VercelState, runtime: Runtime, cron: CronRunner, api_url: 
             return _error(404, "not_found", f"No cron job {body.get('path')} on the Production deployment")
         return JSONResponse({"ok": True, "call": cron.call(body["path"], "crons run")})
 
+    # ---- drains ------------------------------------------------------------------------------
+
+    async def create_drain(request: Request) -> Response:
+        try:
+            body = json.loads(await request.body())
+            if not isinstance(body, dict):
+                raise DrainError(400, "bad_request", "the body must be a JSON object")
+            drain = await run_in_threadpool(drains.create, body)  # it calls the endpoint to verify it
+        except json.JSONDecodeError:
+            return _error(400, "bad_request", "the body is not JSON")
+        except DrainError as error:
+            return _error(error.status, error.code, str(error))
+        return JSONResponse(drain.to_json())
+
+    async def list_drains(_request: Request) -> Response:
+        with state.lock:
+            return JSONResponse({"drains": [drain.to_json() for drain in drains.drains.values()]})
+
+    async def get_drain(request: Request) -> Response:
+        with state.lock:
+            drain = drains.drains.get(request.path_params["id"])
+            return JSONResponse(drain.to_json()) if drain else _error(404, "not_found", "Drain not found")
+
+    async def delete_drain(request: Request) -> Response:
+        if not drains.remove(request.path_params["id"]):
+            return _error(404, "not_found", "Drain not found")
+        return Response(status_code=204)
+
+    async def verify_endpoint_code(_request: Request) -> Response:
+        return JSONResponse({"verificationCode": drains.verification_code})
+
     # ---- admin ------------------------------------------------------------------------------
+
+    async def admin_flush_drains(_request: Request) -> Response:
+        """Deliver now what Vercel would deliver within seconds (tests wait on this, not a clock)."""
+        return JSONResponse({"deliveries": await run_in_threadpool(drains.flush)})
 
     async def admin_env(request: Request) -> Response:
         """`{target: {KEY: "value" | {"value", "type"}}}`; the type defaults as Vercel's does."""
@@ -312,6 +352,12 @@ def create_app(state: VercelState, runtime: Runtime, cron: CronRunner, api_url: 
         Route("/v9/projects/{project}/promote/aliases", authorized(no_failed_aliases)),
         Route("/v10/projects/{project}/promote/{deployment}", authorized(move_alias("promote")), methods=["POST"]),
         Route("/v1/projects/{project}/crons/run", authorized(run_cron), methods=["POST"]),
+        Route("/v1/drains", authorized(create_drain), methods=["POST"]),
+        Route("/v1/drains", authorized(list_drains)),
+        Route("/v1/drains/{id}", authorized(get_drain)),
+        Route("/v1/drains/{id}", authorized(delete_drain), methods=["DELETE"]),
+        Route("/v1/verify-endpoint", authorized(verify_endpoint_code)),
+        Route("/_sandbox/drains/flush", admin_flush_drains, methods=["POST"]),
         Route("/_sandbox/env", admin_env, methods=["PUT"]),
         Route("/_sandbox/project", admin_project, methods=["PUT"]),
         Route("/_sandbox/logs", admin_logs),

@@ -10,7 +10,8 @@ an instance serves one request at a time, so parallel requests run in parallel p
 
 What Vercel enforces is enforced here:
 - maxDuration: an invocation that outlives it is killed with its instance; the caller
-  gets 504 FUNCTION_INVOCATION_TIMEOUT and the log says "Task timed out after N seconds";
+  gets 504 FUNCTION_INVOCATION_TIMEOUT and the log says "Vercel Runtime Timeout Error: Task
+  timed out after N seconds";
 - a function that does not import, or an instance that dies mid-request: 500
   FUNCTION_INVOCATION_FAILED (the deployment itself stays READY: nothing checks imports);
 - every line the instance writes (stdout, stderr, the runtime's log messages) is a log
@@ -225,7 +226,8 @@ class FunctionPool:
         except TimeoutError:
             await instance.stop()
             duration = f"{self.max_duration_s:g}"
-            instance.lines.append(LogLine(f"Task timed out after {duration} seconds", "error", "stderr"))
+            message = f"Vercel Runtime Timeout Error: Task timed out after {duration} seconds"
+            instance.lines.append(LogLine(message, "error", "stderr"))
             return failed("FUNCTION_INVOCATION_TIMEOUT", 504, request.id)
         except httpx.TransportError:
             with contextlib.suppress(TimeoutError):

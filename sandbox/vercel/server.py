@@ -11,20 +11,22 @@ from sandbox.serving import ServerThread
 from .alias import AliasForwarder
 from .api import create_app
 from .cron import CronRunner
+from .drains import RETRY_DELAYS_S, Drains
 from .runtime import Runtime
 from .state import VercelState
 from .tls import write_certificates
 
 
 class LocalVercel:
-    def __init__(self, root: Path | None = None) -> None:
+    def __init__(self, root: Path | None = None, drain_retry_delays_s: tuple[float, ...] = RETRY_DELAYS_S) -> None:
         self.root = root or Path(tempfile.mkdtemp(prefix="jessie-vercel-"))
         self.ca, cert, key = write_certificates(self.root / "tls")
         self.state = VercelState(self.root)
         self.alias = AliasForwarder(self.state)
         self.runtime = Runtime(self.state, cert, key)
         self.cron = CronRunner(self.state, str(self.ca))
-        self._server = ServerThread(create_app(self.state, self.runtime, self.cron, lambda: self.url))
+        self.drains = Drains(self.state, str(self.ca), drain_retry_delays_s)
+        self._server = ServerThread(create_app(self.state, self.runtime, self.cron, self.drains, lambda: self.url))
         self.url = self._server.url
 
     @property
@@ -35,9 +37,11 @@ class LocalVercel:
         self.runtime.start()
         self.alias.start()
         self._server.start()
+        self.drains.start()
         return self
 
     def stop(self) -> None:
+        self.drains.stop()
         self._server.stop()
         self.runtime.stop()
         self.alias.stop()

@@ -4,12 +4,16 @@ held to the platform's limits (maxDuration, body size, read-only filesystem, hea
 
 from __future__ import annotations
 
+import gzip
+import hashlib
+import hmac
 import json
 import re
-import shutil
-import subprocess
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -19,95 +23,14 @@ import requests
 from ci import plans
 from ci import vercel as ci_vercel
 from sandbox.vercel.server import LocalVercel
+from tests.integration.vercel_helpers import Client, build_tiny, deploy, upload
 
-TINY = Path(__file__).parent / "tiny_function"
 pytestmark = pytest.mark.timeout(300)
-
-
-def build_tiny(
-    tmp: Path,
-    *,
-    index_prefix: str = "",
-    vercelignore: str | None = None,
-    hourly_cron_on: str | None = None,
-    production: bool = False,
-) -> Path:
-    """The tiny function, built offline by the pinned CLI into `tmp` (with the hourly cron
-    of vercel.json as `ci/plans.py` turns it for the plan `hourly_cron_on`, if given)."""
-    project = tmp / "project"
-    shutil.copytree(TINY, project)
-    if hourly_cron_on is not None:
-        config = json.loads((project / "vercel.json").read_text())
-        config["crons"] = [plans.cron_for("pro")]
-        (project / "vercel.json").write_text(json.dumps(config))
-    if index_prefix:
-        index = project / "api" / "index.py"
-        index.write_text(index_prefix + index.read_text())
-    if vercelignore is not None:
-        (project / ".vercelignore").write_text(vercelignore)
-    ci_vercel.ensure_project_settings(project)
-    with plans.vercel_json_for(hourly_cron_on or "pro", project):
-        done = subprocess.run(
-            [ci_vercel.CLI, "build", "--yes", *(["--prod"] if production else [])],
-            cwd=project,
-            env=ci_vercel.cli_environment(),
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-    assert done.returncode == 0, done.stderr[-2000:]
-    return project
-
-
-def upload(vercel: LocalVercel, project: Path, *flags: str) -> subprocess.CompletedProcess[str]:
-    """`vercel deploy --prebuilt` to the local Vercel, as the CLI answered."""
-    target = ci_vercel.VercelProject(vercel.state.token, vercel.state.team["id"], vercel.state.project_id, vercel.url)
-    return subprocess.run(
-        [ci_vercel.CLI, "deploy", "--prebuilt", "--yes", "--no-wait", *flags, *target.cli_flags()],
-        cwd=project,
-        env=ci_vercel.cli_environment(target),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-
-
-def deploy(vercel: LocalVercel, project: Path, *flags: str) -> str:
-    """`vercel deploy --prebuilt`, then READY; returns the deployment URL."""
-    target = ci_vercel.VercelProject(vercel.state.token, vercel.state.team["id"], vercel.state.project_id, vercel.url)
-    done = upload(vercel, project, *flags)
-    assert done.returncode == 0, done.stderr[-2000:]
-    url = ci_vercel.parse_deployment_url(done.stdout)
-    ci_vercel.wait_until_ready(target, url, poll_s=0.2)
-    return url
-
-
-class Client:
-    def __init__(self, vercel: LocalVercel) -> None:
-        self.vercel = vercel
-        self.session = requests.Session()
-        self.session.verify = str(vercel.ca)
-        self.session.trust_env = False
-
-    def get(self, url: str, bypass: bool = True, **kwargs: Any) -> requests.Response:
-        headers = {"x-vercel-protection-bypass": self.vercel.state.protection_bypass} if bypass else {}
-        headers |= kwargs.pop("headers", {})
-        return self.session.get(url, headers=headers, timeout=60, **kwargs)
-
-    def post(self, url: str, data: bytes) -> requests.Response:
-        headers = {"x-vercel-protection-bypass": self.vercel.state.protection_bypass}
-        return self.session.post(url, data=data, headers=headers, timeout=60)
-
-    def logs(self, url: str) -> list[dict[str, Any]]:
-        deployment = self.vercel.state.find(url)
-        assert deployment is not None
-        entries: list[dict[str, Any]] = requests.get(f"{self.vercel.url}/_sandbox/logs", timeout=10).json()["logs"]
-        return [entry for entry in entries if entry["deploymentId"] == deployment.id]
 
 
 @pytest.fixture(scope="module")
 def vercel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalVercel]:
-    with LocalVercel(tmp_path_factory.mktemp("vercel")) as server:
+    with LocalVercel(tmp_path_factory.mktemp("vercel"), drain_retry_delays_s=(0.01, 0.02, 0.04)) as server:
         yield server
 
 
@@ -163,7 +86,7 @@ def test_an_invocation_past_max_duration_is_killed_with_a_504(tiny: str, client:
     assert "504: GATEWAY_TIMEOUT" in timed_out.text
     lines = [e for e in client.logs(tiny) if e["requestId"] == timed_out.headers["x-vercel-id"]]
     assert [(e["message"], e["statusCode"], e["level"]) for e in lines] == [
-        ("Task timed out after 3 seconds", 504, "error")
+        ("Vercel Runtime Timeout Error: Task timed out after 3 seconds", 504, "error")
     ]
     assert client.get(tiny + "/hello").status_code == 200  # a new instance serves the next request
 
@@ -279,3 +202,110 @@ def test_a_rollback_stops_automatic_assignment_until_the_next_promote(vercel: Lo
         ci_vercel.rollback_to(target, skipped)  # it never served the domain
     ci_vercel.promote(target, third)
     assert (production(), vercel.state.auto_assign) == (third, True)
+
+
+# ---- Log Drains ----------------------------------------------------------------------------
+
+
+@dataclass
+class Receiver:
+    """A drain endpoint: answers the verification, then the statuses it is told to, in order."""
+
+    url: str
+    code: str
+    statuses: list[int] = field(default_factory=list)
+    posts: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
+
+
+@pytest.fixture
+def receiver(vercel: LocalVercel) -> Iterator[Receiver]:
+    holder: list[Receiver] = []
+
+    class Endpoint(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("x-vercel-verify", holder[0].code)
+            self.end_headers()
+
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            holder[0].posts.append(({k.lower(): v for k, v in self.headers.items()}, body))
+            self.send_response(holder[0].statuses.pop(0) if holder[0].statuses else 200)
+            self.end_headers()
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Endpoint)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    holder.append(Receiver(f"http://127.0.0.1:{server.server_port}/drain", vercel.drains.verification_code))
+    try:
+        yield holder[0]
+    finally:
+        server.shutdown()
+        server.server_close()
+        for drain in list(vercel.drains.drains):
+            vercel.drains.remove(drain)
+
+
+def _add_drain(vercel: LocalVercel, receiver: Receiver, **delivery: Any) -> dict[str, Any]:
+    body = {
+        "name": "test",
+        "projects": "all",
+        "schemas": {"log": {"version": "v1"}},
+        "delivery": {"type": "http", "endpoint": receiver.url, "encoding": "json", "headers": {}, **delivery},
+    }
+    headers = {"Authorization": f"Bearer {vercel.state.token}"}
+    created = requests.post(f"{vercel.url}/v1/drains", json=body, headers=headers, timeout=30)
+    assert created.status_code == 200, created.text
+    drain: dict[str, Any] = created.json()
+    return drain
+
+
+def _flush(vercel: LocalVercel) -> None:
+    requests.post(f"{vercel.url}/_sandbox/drains/flush", timeout=60).raise_for_status()
+
+
+def test_a_drain_gets_signed_batches_in_its_encoding_and_a_refused_one_again(
+    vercel: LocalVercel, tiny: str, client: Client, receiver: Receiver
+) -> None:
+    _add_drain(vercel, receiver, secret="s3cret-of-the-drain", headers={"x-team": "jessie"}, encoding="ndjson")
+    receiver.statuses = [500]  # the first attempt is refused; Vercel tries again
+    printed = client.get(tiny + "/print")
+    _flush(vercel)
+    (_, first), (headers, body) = receiver.posts
+    assert first == body
+    assert headers["x-vercel-signature"] == hmac.new(b"s3cret-of-the-drain", body, hashlib.sha1).hexdigest()
+    assert (headers["x-team"], headers["content-type"]) == ("jessie", "application/x-ndjson")
+    entries = [json.loads(line) for line in body.decode().splitlines()]
+    assert [(e["message"], e["type"], e["requestId"]) for e in entries] == [
+        ("to stdout", "stdout", printed.headers["x-vercel-id"]),
+        ("to stderr", "stderr", printed.headers["x-vercel-id"]),
+    ]
+    assert set(entries[0]) >= {"id", "timestamp", "source", "projectId", "deploymentId", "host", "path", "statusCode"}
+
+
+def test_a_drain_whose_endpoint_keeps_refusing_is_marked_errored(
+    vercel: LocalVercel, tiny: str, client: Client, receiver: Receiver
+) -> None:
+    drain = _add_drain(vercel, receiver, compression="gzip")
+    receiver.statuses = [503] * 10
+    client.get(tiny + "/print")
+    _flush(vercel)
+    assert len(receiver.posts) == 4  # the first try and three retries, then the batch is dropped
+    assert receiver.posts[0][0]["content-encoding"] == "gzip"
+    assert json.loads(gzip.decompress(receiver.posts[0][1]))[0]["message"] == "to stdout"
+    headers = {"Authorization": f"Bearer {vercel.state.token}"}
+    shown = requests.get(f"{vercel.url}/v1/drains/{drain['id']}", headers=headers, timeout=10).json()
+    assert shown["status"] == "errored" and shown["firstErrorTimestamp"] > 0
+
+
+def test_a_drain_is_refused_for_an_endpoint_that_does_not_verify(vercel: LocalVercel, receiver: Receiver) -> None:
+    receiver.code = "not-the-team-s-code"
+    headers = {"Authorization": f"Bearer {vercel.state.token}"}
+    body = {"name": "x", "projects": "all", "schemas": {"log": {"version": "v1"}}}
+    body["delivery"] = {"type": "http", "endpoint": receiver.url, "encoding": "json", "headers": {}}
+    refused = requests.post(f"{vercel.url}/v1/drains", json=body, headers=headers, timeout=30)
+    assert refused.status_code == 400
+    assert refused.json()["error"]["code"] == "endpoint_verification_failed"
+    assert requests.get(f"{vercel.url}/v1/drains", headers=headers, timeout=10).json() == {"drains": []}

@@ -21,6 +21,8 @@ from typing import Any
 
 import yaml
 
+from tests.checkout import REPOSITORY
+
 PINS: dict[str, str] = {
     "actions/checkout": "11bd71901bbe5b1630ceea73d27597364c9af683",  # v4.2.2
     "actions/setup-python": "a26af69be951a213d495a4c3e4e4022e16d87065",  # v5.6.0
@@ -28,7 +30,6 @@ PINS: dict[str, str] = {
     "actions/upload-artifact": "ea165f8d65b6e75b540449e92b4886f43607fa02",  # v4.6.2
 }
 STAND_INS = {"actions/upload-artifact": Path(__file__).resolve().parent / "upload_artifact"}
-REPOSITORY = Path(__file__).resolve().parents[2]
 DEFAULT_ARCHIVES = REPOSITORY.parent / "shared" / "actions"
 
 

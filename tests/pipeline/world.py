@@ -11,7 +11,6 @@ the local Vercel's certificate); the workflows run unedited.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import uuid
 from collections.abc import Iterator, Mapping
@@ -31,11 +30,11 @@ from sandbox.gmail.oauth import DEFAULT_CLIENT_ID
 from sandbox.gmail.server import SandboxServer
 from sandbox.gmail.state import SandboxState
 from sandbox.vercel.server import LocalVercel
+from tests.checkout import copy_checkout
 from tests.integration.web_helpers import consent
 from tests.pipeline import github_events
 from tests.pipeline.act import Runner, WorkflowRun
 
-REPOSITORY = Path(__file__).resolve().parents[2]
 ADMIN = "owner@example.com"
 WORKFLOW_TOKEN = "ghs_workflow-token"  # throw-away tokens of the local GitHub
 FORK_TOKEN = "ghs_fork-token"
@@ -152,16 +151,8 @@ class World:
 
 
 def _scratch_repository(workspace: Path) -> None:
-    """The checkout as it is now (tracked and new files), as a fresh clone's main branch."""
-    listed = subprocess.run(
-        ["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=REPOSITORY, capture_output=True, check=True
-    ).stdout.decode()
-    for name in filter(None, listed.split("\0")):
-        source = REPOSITORY / name
-        if source.is_file():
-            target = workspace / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target)
+    """The checkout as it is now, as a fresh clone's main branch."""
+    copy_checkout(workspace)
     for args in (
         ["init", "-q", "-b", "main"],
         ["config", "user.email", "ci@example.com"],
