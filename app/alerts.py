@@ -1,10 +1,15 @@
 """Alerts: one per failure episode, to a Slack-compatible webhook, always logged as errors.
 
 An episode starts when a run fails, when an account has failed
-`JESSIE_ALERT_AFTER_FAILURES` runs in a row, or when Google revokes an account's token
-(it is then parked until reconnected); it ends when the run (or the account) recovers.
-Only the start of an episode is sent, so a sync that stays broken for a day sends one
-message, not twenty-four.
+`JESSIE_ALERT_AFTER_FAILURES` runs in a row, when Google revokes an account's token
+(it is then parked until reconnected), or when an incident opens (app/incidents.py: what
+Vercel's Log Drains report, and a cron that did not run); it ends when the run (or the
+account) recovers. Only the start of an episode is sent, so a sync that stays broken for a
+day sends one message, not twenty-four.
+
+Incidents of the cron endpoint end when a cron run succeeds; a failed run's when a run
+does not fail; "the cron did not run" when a cron run did its work; the others once they
+have been quiet for twice the time the cron may be overdue.
 """
 
 from __future__ import annotations
@@ -12,14 +17,26 @@ from __future__ import annotations
 import json
 import logging
 import urllib.request
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from app.config import Settings
+from app.data import incidents
 from app.db.connection import Connection
+from app.incidents import CRON_PATH, Observation
 from app.logs import log_event
-from app.statuses import AccountStatus, RunStatus
+from app.statuses import AccountStatus, IncidentKind, RunStatus
 
 RUN_FAILED = "run_failed"
+CRON_ENDPOINT_KINDS = (IncidentKind.TIMEOUT, IncidentKind.CRASH, IncidentKind.CRON_ERROR)
+INCIDENT_TEXTS = {
+    IncidentKind.TIMEOUT: "Jessie on Vercel: {path} was stopped at its maxDuration: {sample}",
+    IncidentKind.CRASH: "Jessie on Vercel: {path} crashed mid-request (the runtime died): {sample}",
+    IncidentKind.CRON_ERROR: "Jessie on Vercel: the cron endpoint logged an error: {sample}",
+    IncidentKind.RUN_FAILED: "Jessie sync run failed (from Vercel's logs): {sample}",
+    IncidentKind.CRON_MISSED: "Jessie: the scheduled sync did not run: {sample}",
+}
 WEBHOOK_TIMEOUT_S = 10  # an alert must not hold up the run that sends it
 
 
@@ -60,7 +77,53 @@ def _end_episode(conn: Connection, key: str) -> None:
     conn.execute("delete from jessie.alert_state where key = %s", [key])
 
 
-def evaluate(conn: Connection, settings: Settings, run: dict[str, Any]) -> list[str]:
+def incident_key(kind: IncidentKind, path: str) -> str:
+    """A failed run is one episode however it is seen: the runner's own record or a log line."""
+    return RUN_FAILED if kind == IncidentKind.RUN_FAILED else f"incident:{kind}:{path}"
+
+
+def incidents_opened(conn: Connection, opened: Iterable[incidents.Opened]) -> list[str]:
+    """The alerts for incidents that start an episode."""
+    return [
+        INCIDENT_TEXTS[incident.kind].format(path=incident.path or "a request", sample=incident.sample)
+        for incident in opened
+        if _start_episode(conn, incident_key(incident.kind, incident.path))
+    ]
+
+
+def _close_incidents(
+    conn: Connection, kinds: Iterable[IncidentKind], path: str | None = None, quiet_since: datetime | None = None
+) -> None:
+    for kind, closed_path in incidents.close(conn, kinds, path, quiet_since):
+        _end_episode(conn, incident_key(kind, closed_path))
+
+
+def check_incidents(conn: Connection, settings: Settings, now: datetime | None = None) -> list[str]:
+    """On every drain delivery and every view of /runs: quiet incidents close, and a cron
+    overdue opens "the cron did not run" (alerted once, like every incident)."""
+    now = now or datetime.now(UTC)
+    overdue = timedelta(seconds=settings.cron_overdue_after_s)
+    _close_incidents(conn, CRON_ENDPOINT_KINDS, quiet_since=now - 2 * overdue)
+    since = incidents.last_cron_progress(conn)
+    if since is None or now - since <= overdue:
+        return []
+    missed = Observation(
+        kind=IncidentKind.CRON_MISSED,
+        path=CRON_PATH,
+        entry_id=f"cron_missed:{since.isoformat()}",
+        seen_at=now,
+        deployment_id=None,
+        request_id=None,
+        sample=(
+            f"no cron run has done its work since {since:%Y-%m-%d %H:%M} UTC, and one is due every "
+            f"{settings.cron_interval_minutes:g} minutes: check the project's Cron Jobs on Vercel "
+            "(or the GitHub cron) and the cron endpoint's logs"
+        ),
+    )
+    return incidents_opened(conn, incidents.record(conn, [missed]))
+
+
+def evaluate(conn: Connection, settings: Settings, run: dict[str, Any], trigger: str) -> list[str]:
     """After a run: start or end episodes; returns the alerts to send for episodes that start."""
     sent = []
     if run["status"] == RunStatus.FAILED:
@@ -68,6 +131,11 @@ def evaluate(conn: Connection, settings: Settings, run: dict[str, Any]) -> list[
             sent.append(f"Jessie sync run {run['run_id']} failed: {run.get('error') or 'every account failed'}")
     else:
         _end_episode(conn, RUN_FAILED)
+        _close_incidents(conn, [IncidentKind.RUN_FAILED])
+        if trigger == "cron":
+            _close_incidents(conn, [IncidentKind.CRON_MISSED])
+    if run["status"] == RunStatus.OK and trigger == "cron":
+        _close_incidents(conn, CRON_ENDPOINT_KINDS, CRON_PATH)
     # A revoked token parks the account (needs_reauth): it fails no more runs, so it is news at once.
     failing = conn.execute(
         """select email, consecutive_failures, last_sync_error, status from jessie.accounts

@@ -28,6 +28,7 @@ Environment = Literal["development", "preview", "production"]
 MIN_SECRET_LENGTH = 32
 MIN_RUN_BUDGET_S = 10.0
 INTERACTIVE_WAIT_S = 50.0  # the longest a person waits for "Sync now" to answer
+CRON_GRACE_S = 600  # how late a cron run may start before "the cron did not run"
 # Template leftovers: <secret>, ${CRON_SECRET}, $CRON_SECRET, {{ secret }}, %SECRET%.
 _TEMPLATE = re.compile(r"^(<.*>|\$\{.*\}|\$[A-Za-z_]+|\{\{.*\}\}|%.*%)$")
 _PLACEHOLDER_WORDS = ("changeme", "changethis", "replaceme", "placeholder", "yoursecret", "your-secret", "example")
@@ -91,6 +92,13 @@ class Settings(BaseSettings):
     function_max_duration_s: float = Field(300, gt=0, validation_alias="JESSIE_FUNCTION_MAX_DURATION")
     cron_margin_s: float = Field(45, ge=0, validation_alias="JESSIE_CRON_MARGIN_SECONDS")
     manual_sync_interval_s: float = Field(60, ge=0, validation_alias="JESSIE_MANUAL_SYNC_INTERVAL_SECONDS")
+    # How often a cron run is due (vercel.json's schedule, or the GitHub cron on Hobby).
+    cron_interval_minutes: float = Field(60, gt=0, validation_alias="JESSIE_CRON_INTERVAL_MINUTES")
+
+    # Vercel Log Drains: the drain's signature secret (x-vercel-signature), and the team's
+    # endpoint verification code, which the endpoint answers in `x-vercel-verify`.
+    log_drain_secret: SecretStr | None = Field(None, validation_alias="LOG_DRAIN_SECRET")
+    log_drain_verify_token: str | None = Field(None, validation_alias="LOG_DRAIN_VERIFY_TOKEN")
 
     @field_validator("gmail_api_endpoint")
     @classmethod
@@ -153,6 +161,12 @@ class Settings(BaseSettings):
         which the build check holds equal to this setting's default) minus a margin longer
         than one HTTP timeout. The cron, `jessie sync` and `ci/cron.py` all derive from it."""
         return max(MIN_RUN_BUDGET_S, self.function_max_duration_s - self.cron_margin_s)
+
+    @property
+    def cron_overdue_after_s(self) -> float:
+        """No successful cron run for this long is the "cron did not run" incident: one
+        interval, plus the longest a run may take, plus a grace period for a late start."""
+        return self.cron_interval_minutes * 60 + self.function_max_duration_s + CRON_GRACE_S
 
     @property
     def manual_sync_budget_s(self) -> float:

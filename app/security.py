@@ -8,6 +8,7 @@ with `jessie accounts rotate-keys`, then dropping the old one.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -58,6 +59,13 @@ def bearer_matches(authorization: str | None, secret: str) -> bool:
     if scheme.lower() != "bearer" or not presented:
         return False
     return hmac.compare_digest(presented.strip().encode(), secret.encode())
+
+
+def drain_signature_matches(body: bytes, signature: str | None, secret: str) -> bool:
+    """Vercel's `x-vercel-signature`: the hex HMAC-SHA1 of the raw body with the drain's
+    secret, compared in constant time."""
+    expected = hmac.new(secret.encode(), body, hashlib.sha1).hexdigest()
+    return hmac.compare_digest(expected.encode(), (signature or "").strip().lower().encode())
 
 
 # ---- signed cookies: the session and the OAuth round trip ---------------------------------

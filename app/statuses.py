@@ -41,10 +41,19 @@ class AccountOutcome(StrEnum):
     INTERRUPTED = "interrupted"  # its run died
 
 
+class IncidentKind(StrEnum):
+    TIMEOUT = "timeout"  # Vercel killed the function at maxDuration
+    CRASH = "crash"  # the runtime died mid-request (Vercel logs statusCode -1)
+    CRON_ERROR = "cron_error"  # an error line of the cron endpoint the app did not alert itself
+    RUN_FAILED = "run_failed"  # the app's own `sync.run` line says failed
+    CRON_MISSED = "cron_missed"  # no successful cron run for longer than the schedule allows
+
+
 CHECKED = {  # table.column → the type its CHECK constraint must allow exactly
     "accounts.status": AccountStatus,
     "accounts.sync_state": SyncState,
     "sync_runs.status": RunStatus,
     "sync_run_accounts.status": AccountOutcome,
     "sync_run_accounts.mode": SyncMode,
+    "incidents.kind": IncidentKind,
 }

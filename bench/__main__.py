@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 
-from . import sandbox_throughput, sync_bench
+from . import drain_bench, sandbox_throughput, sync_bench
 
 
 def main() -> None:
     figures: dict[str, float] = {}
-    for name, measure in [("sandbox", sandbox_throughput.measure), ("sync", sync_bench.measure)]:
+    parts = [("sandbox", sandbox_throughput.measure), ("sync", sync_bench.measure), ("drain", drain_bench.measure)]
+    for name, measure in parts:
         result = measure()
         print(f"{name}: {json.dumps(result)}", flush=True)
         figures.update(result)

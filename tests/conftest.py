@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import threading
 import uuid
 import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -154,3 +158,32 @@ def web(settings: Settings) -> Iterator[Any]:
     from tests.integration.web_helpers import serve
 
     yield from serve(settings)
+
+
+@contextmanager
+def webhook_receiver() -> Iterator[tuple[str, list[dict[str, str]]]]:
+    """A Slack-like incoming webhook on loopback that keeps what it receives."""
+    received: list[dict[str, str]] = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/hook", received
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def webhook() -> Iterator[tuple[str, list[dict[str, str]]]]:
+    with webhook_receiver() as hook:
+        yield hook

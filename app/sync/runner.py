@@ -174,7 +174,7 @@ def _run(
     summary.status = _status(summary)
     with pool.connection() as conn:
         runs.finish_run(conn, run_id, {k: v for k, v in asdict(summary).items() if k != "run_id"})
-        pending_alerts = alerts.evaluate(conn, settings, asdict(summary))
+        pending_alerts = alerts.evaluate(conn, settings, asdict(summary), trigger)
     level = logging.ERROR if summary.status == RunStatus.FAILED else logging.INFO
     log_event("sync.run", level, **asdict(summary))
     alerts.send(settings, pending_alerts)

@@ -16,7 +16,6 @@ from app.db.migrate import pending
 from app.logs import log_event
 from app.security import bearer_matches
 from app.statuses import RunStatus
-from app.sync.runner import run_sync
 from app.web.context import Visitor, admin, database, settings_of
 
 router = APIRouter()
@@ -33,6 +32,8 @@ def cron_email_sync(request: Request) -> JSONResponse:
         return JSONResponse({"error": str(error)}, 500)
     if not bearer_matches(request.headers.get("authorization"), secret):
         return JSONResponse({"error": "unauthorized"}, 401, headers={"WWW-Authenticate": "Bearer"})
+    from app.sync.runner import run_sync  # the sync stack loads only where a sync runs (cold starts)
+
     try:
         summary = run_sync("cron", settings.run_budget_s, settings=settings, pool=database(request))
     except MissingSetting as error:  # e.g. JESSIE_ENCRYPTION_KEY: named, never its value

@@ -21,7 +21,7 @@ from starlette.exceptions import HTTPException
 from app.config import MissingSetting, Settings, describe_invalid, get_settings
 from app.db.connection import DatabaseUnavailable
 from app.logs import log_event
-from app.web import api, auth, pages
+from app.web import api, auth, drain, pages
 from app.web.context import AdminOnly, CrossSiteRefused, SignInRequired, page
 from app.web.pages import BadInput
 
@@ -98,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings_error = f"invalid settings: {describe_invalid(error)}"
         log_event("web.settings_invalid", logging.ERROR, error=app.state.settings_error)
     app.include_router(api.router)
+    app.include_router(drain.router)
     app.include_router(auth.router)
     app.include_router(pages.router)
     _add_error_pages(app)

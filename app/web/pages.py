@@ -9,13 +9,14 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import RedirectResponse
 from markupsafe import Markup
 
-from app.data import accounts, mailbox
+from app import alerts
+from app.data import accounts, incidents, mailbox
 from app.data import runs as runs_data
-from app.sync.runner import run_sync
+from app.statuses import IncidentKind
 from app.web.charts import bar_chart
 from app.web.context import Visitor, admin, database, page, same_site_form, settings_of, signed_in
 
@@ -24,6 +25,14 @@ PAGE_SIZE = 50
 MAX_PAGE = 10_000  # deeper than anyone pages; bounds the offset
 MAX_QUERY_CHARS = 200
 GMAIL_ID = re.compile(r"^[0-9a-zA-Z_-]{1,64}$")
+RECENT_INCIDENTS = 20
+INCIDENT_NAMES = {
+    IncidentKind.TIMEOUT: "stopped at maxDuration",
+    IncidentKind.CRASH: "crashed mid-request",
+    IncidentKind.CRON_ERROR: "cron endpoint error",
+    IncidentKind.RUN_FAILED: "sync run failed",
+    IncidentKind.CRON_MISSED: "cron did not run",
+}
 
 
 class BadInput(Exception):
@@ -95,6 +104,8 @@ def sync_now(
     if wait:
         detail = f"A sync ran a moment ago. Try again in {wait} seconds."
         return page(request, "message.html", 429, title="Not so fast", detail=detail)
+    from app.sync.runner import run_sync  # the sync stack loads only where a sync runs (cold starts)
+
     summary = run_sync(
         "manual", settings.manual_sync_budget_s, settings=settings, pool=database(request), account_ids=[account["id"]]
     )
@@ -106,8 +117,13 @@ def sync_now(
 
 @router.get("/runs")
 def runs_dashboard(request: Request, _admin: Annotated[Visitor, Depends(admin)]) -> Any:
+    """Runs, charts and incidents; viewing it also checks that the cron has run lately."""
+    settings = settings_of(request)
     with database(request).connection() as conn:
+        texts = alerts.check_incidents(conn, settings)
         runs = runs_data.recent_runs(conn, 50)
+        recent_incidents = incidents.recent(conn, RECENT_INCIDENTS)
+    alerts.send(settings, texts)
     oldest_first = list(reversed(runs))
 
     def series(key: str, scale: float = 1) -> list[tuple[str, float]]:
@@ -118,4 +134,19 @@ def runs_dashboard(request: Request, _admin: Annotated[Visitor, Depends(admin)])
         Markup(bar_chart("Duration per run", series("duration_ms", 1000), " s")),  # noqa: S704
         Markup(bar_chart("Gmail quota units per run", series("quota_units"))),  # noqa: S704
     ]
-    return page(request, "runs.html", runs=runs, charts=charts)
+    return page(
+        request, "runs.html", runs=runs, charts=charts, incidents=recent_incidents, incident_names=INCIDENT_NAMES
+    )
+
+
+@router.get("/runs/{run_id}")
+def run_detail(
+    request: Request, run_id: Annotated[int, Path(ge=1, le=2**63 - 1)], _admin: Annotated[Visitor, Depends(admin)]
+) -> Any:
+    """One run's accounts: which mailbox failed, and why."""
+    with database(request).connection() as conn:
+        run = runs_data.find_run(conn, run_id)
+        results = runs_data.run_accounts(conn, run_id) if run else []
+    if run is None:
+        return page(request, "message.html", 404, title="Not found", detail=f"There is no run {run_id}.")
+    return page(request, "run.html", run=run, results=results)

@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import base64
-import json
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pytest
@@ -359,26 +355,6 @@ def test_the_dashboard_is_for_admins_only(database_url: str, sandbox: Sandbox, t
 
 
 # ---- alerts -------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def webhook() -> Iterator[tuple[str, list[dict[str, str]]]]:
-    """A Slack-like incoming webhook on loopback that keeps what it receives."""
-    received: list[dict[str, str]] = []
-
-    class Hook(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *_args: object) -> None:
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Hook)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}/hook", received
-    server.shutdown()
 
 
 def test_one_alert_per_failure_episode(

@@ -1,0 +1,111 @@
+"""Incidents as the drain endpoint records them and the runs dashboard shows them: one open
+incident per (kind, path), its count growing with each new observation until it closes."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from psycopg.rows import dict_row
+
+from app.db.connection import Connection
+from app.incidents import Observation
+from app.statuses import IncidentKind
+
+OBSERVATIONS_KEPT = "1 day"  # longer than Vercel goes on redelivering a batch
+
+
+@dataclass(frozen=True)
+class Opened:
+    """An incident that did not exist before this delivery: the start of an episode."""
+
+    kind: IncidentKind
+    path: str
+    sample: str
+    deployment_id: str | None
+
+
+def record(conn: Connection, observations: Iterable[Observation]) -> list[Opened]:
+    """Count each observation once (a redelivered entry is not new); returns what opened."""
+    unique = {o.entry_id: o for o in observations}
+    if not unique:
+        return []
+    fresh = conn.execute(
+        """insert into jessie.incident_observations (id) select unnest(%s::text[])
+           on conflict do nothing returning id""",
+        [list(unique)],
+    ).fetchall()
+    conn.execute("delete from jessie.incident_observations where seen_at < now() - %s::interval", [OBSERVATIONS_KEPT])
+    groups: dict[tuple[IncidentKind, str], list[Observation]] = defaultdict(list)
+    for (entry_id,) in fresh:
+        observation = unique[entry_id]
+        groups[(observation.kind, observation.path)].append(observation)
+    opened = []
+    for (kind, path), group in groups.items():
+        latest = max(group, key=lambda o: o.seen_at)
+        row = conn.execute(
+            """insert into jessie.incidents
+                   (kind, path, deployment_id, request_id, first_seen, last_seen, count, sample)
+               values (%(kind)s, %(path)s, %(deployment)s, %(request)s, %(first)s, %(last)s, %(count)s, %(sample)s)
+               on conflict (kind, path) where closed_at is null do update set
+                   count = jessie.incidents.count + excluded.count,
+                   last_seen = greatest(jessie.incidents.last_seen, excluded.last_seen),
+                   deployment_id = excluded.deployment_id, request_id = excluded.request_id,
+                   sample = excluded.sample
+               returning (xmax = 0) as inserted""",
+            {
+                "kind": kind,
+                "path": path,
+                "deployment": latest.deployment_id,
+                "request": latest.request_id,
+                "first": min(o.seen_at for o in group),
+                "last": latest.seen_at,
+                "count": len(group),
+                "sample": latest.sample,
+            },
+        ).fetchone()
+        if row is not None and row[0]:
+            opened.append(Opened(kind, path, latest.sample, latest.deployment_id))
+    return opened
+
+
+def close(
+    conn: Connection, kinds: Iterable[IncidentKind], path: str | None = None, quiet_since: datetime | None = None
+) -> list[tuple[IncidentKind, str]]:
+    """Close the open incidents of these kinds (on this path; quiet since then); returns them."""
+    rows = conn.execute(
+        """update jessie.incidents set closed_at = now()
+           where closed_at is null and kind = any(%(kinds)s)
+             and (%(path)s::text is null or path = %(path)s)
+             and (%(quiet)s::timestamptz is null or last_seen < %(quiet)s)
+           returning kind, path""",
+        {"kinds": [str(kind) for kind in kinds], "path": path, "quiet": quiet_since},
+    ).fetchall()
+    return [(IncidentKind(kind), path) for kind, path in rows]
+
+
+def recent(conn: Connection, limit: int) -> list[dict[str, Any]]:
+    """Open incidents first, then the most recently seen closed ones."""
+    return (
+        conn.cursor(row_factory=dict_row)
+        .execute(
+            """select id, kind, path, deployment_id, request_id, first_seen, last_seen, count, sample, closed_at
+               from jessie.incidents order by (closed_at is null) desc, last_seen desc limit %s""",
+            [limit],
+        )
+        .fetchall()
+    )
+
+
+def last_cron_progress(conn: Connection) -> datetime | None:
+    """When the last cron run that did its work started (ok or partial); before any, when the
+    first active account was connected; None when there is nothing to sync."""
+    row = conn.execute(
+        """select coalesce(
+               (select max(started_at) from jessie.sync_runs where trigger = 'cron' and status in ('ok', 'partial')),
+               (select min(created_at) from jessie.accounts where status = 'active'))"""
+    ).fetchone()
+    return row[0] if row else None

@@ -1,0 +1,162 @@
+"""What Vercel's logs say about the failures the app cannot report itself, read from a Log
+Drain delivery: pure functions, entries in, observations out (app/data/incidents.py keeps them).
+
+An entry is an incident when
+- its message says Vercel killed the function at maxDuration ("Task timed out after N seconds");
+- its statusCode is -1: the runtime died mid-request (a crash, an out-of-memory exit, a
+  function that no longer imports);
+- it is the app's own `sync.run` line with status failed;
+- it is an error or fatal line of the cron endpoint that is not one of the app's own events
+  the app alerts on itself. The app's lines are JSON on stderr, which Vercel files as errors
+  whatever they say, so for those the line's own `level` counts, not Vercel's.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import re
+import zlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from app.statuses import IncidentKind
+
+CRON_PATH = "/api/cron/email-sync"
+TIMEOUT_MARK = "Task timed out after"
+SAMPLE_CHARS = 500
+_ALERTED_BY_THE_APP = {"alert", "alert.delivery_failed"}  # events that already are alerts
+_ERROR_LEVELS = {"error", "fatal"}
+
+# Scrubbing: what a log line may carry that must not be stored or alerted.
+_BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[^\s,;\"']+")
+_GOOGLE_TOKEN = re.compile(r"\b(ya29\.[\w.-]+|1//[\w.-]+)")
+_NAMED_SECRET = re.compile(
+    r"(?i)([\"']?\b(?:[\w-]*(?:token|secret|password|passwd|authorization|cookie|signature|api[_-]?key)|code|state"
+    r"|refresh_token|raw|snippet|subject|body|data)[\"']?\s*[:=]\s*)(\"[^\"]*\"|'[^']*'|[^\s,;&}]+)"
+)
+_MAIL_HEADER = re.compile(r"(?im)^(\s*(?:subject|from|to|cc|bcc|reply-to)\s*:).*$")
+_LONG_OPAQUE = re.compile(r"[A-Za-z0-9+/_=-]{40,}")  # keys, tokens, encoded mail bodies
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One log entry that is (part of) an incident."""
+
+    kind: IncidentKind
+    path: str
+    entry_id: str
+    seen_at: datetime
+    deployment_id: str | None
+    request_id: str | None
+    sample: str
+
+
+class BodyTooLarge(ValueError):
+    pass
+
+
+def scrub(text: str) -> str:
+    """One line fit to store and to alert: no tokens, no secrets, no mail content, short."""
+    text = _MAIL_HEADER.sub(r"\1 [redacted]", text)
+    text = _BEARER.sub(r"\1 [redacted]", text)
+    text = _GOOGLE_TOKEN.sub("[redacted]", text)
+    text = _NAMED_SECRET.sub(r"\1[redacted]", text)
+    text = _LONG_OPAQUE.sub("[redacted]", text)
+    text = " ".join(text.split())
+    return text if len(text) <= SAMPLE_CHARS else text[: SAMPLE_CHARS - 1] + "…"
+
+
+def decode_body(raw: bytes, content_encoding: str | None, limit: int) -> bytes:
+    """The delivery as sent; a gzip-compressed one inflated, never past `limit` bytes."""
+    if (content_encoding or "").strip().lower() != "gzip":
+        return raw
+    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    try:
+        body = inflater.decompress(raw, limit + 1)
+    except zlib.error as error:
+        raise gzip.BadGzipFile(str(error)) from error
+    if len(body) > limit or inflater.unconsumed_tail:
+        raise BodyTooLarge(f"the inflated delivery is over {limit} bytes")
+    return body
+
+
+def parse_entries(body: bytes) -> tuple[list[dict[str, Any]], int]:
+    """(entries, malformed): a JSON array or NDJSON; what is not an entry is counted, not fatal."""
+    text = body.decode("utf-8", errors="replace").strip()
+    if not text:
+        return [], 0
+    if text.startswith("["):
+        try:
+            loaded = json.loads(text)
+        except json.JSONDecodeError:
+            return [], 1
+        entries = [item for item in loaded if isinstance(item, dict)] if isinstance(loaded, list) else []
+        return entries, (len(loaded) if isinstance(loaded, list) else 1) - len(entries)
+    entries, malformed = [], 0
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError:
+            malformed += 1
+            continue
+        if isinstance(item, dict):
+            entries.append(item)
+        else:
+            malformed += 1
+    return entries, malformed
+
+
+def _app_event(message: str) -> dict[str, Any] | None:
+    """The app's own JSON line (app/logs.py), if this is one."""
+    if not message.startswith("{") or '"event"' not in message:
+        return None
+    try:
+        event = json.loads(message)
+    except json.JSONDecodeError:
+        return None
+    return event if isinstance(event, dict) and isinstance(event.get("event"), str) else None
+
+
+def _kind(entry: dict[str, Any], message: str, path: str) -> IncidentKind | None:
+    event = _app_event(message)
+    if event is None and TIMEOUT_MARK in message:  # Vercel's line (the app's own may quote it)
+        return IncidentKind.TIMEOUT
+    if entry.get("statusCode") == -1:
+        return IncidentKind.CRASH
+    if event is not None:
+        if event["event"] == "sync.run" and event.get("status") == "failed":
+            return IncidentKind.RUN_FAILED
+        if path == CRON_PATH and event["event"] not in _ALERTED_BY_THE_APP and event.get("level") in _ERROR_LEVELS:
+            return IncidentKind.CRON_ERROR
+        return None
+    if path == CRON_PATH and entry.get("level") in _ERROR_LEVELS:
+        return IncidentKind.CRON_ERROR
+    return None
+
+
+def classify(entry: dict[str, Any]) -> Observation | None:
+    message = str(entry.get("message") or "")
+    path = str(entry.get("path") or (entry.get("proxy") or {}).get("path") or "").split("?", 1)[0]
+    kind = _kind(entry, message, path)
+    if kind is None:
+        return None
+    timestamp = entry.get("timestamp")
+    seen_at = datetime.fromtimestamp(timestamp / 1000, UTC) if isinstance(timestamp, int | float) else datetime.now(UTC)
+    return Observation(
+        kind=kind,
+        path=path,
+        entry_id=str(entry.get("id") or hashlib.sha256(json.dumps(entry, sort_keys=True).encode()).hexdigest()),
+        seen_at=seen_at,
+        deployment_id=_text(entry.get("deploymentId")),
+        request_id=_text(entry.get("requestId")),
+        sample=scrub(message),
+    )
+
+
+def _text(value: object) -> str | None:
+    return str(value)[:200] if value else None

@@ -1,0 +1,97 @@
+"""`/api/log-drain`: a Vercel Log Drain's endpoint (custom HTTP drains, Pro and Enterprise).
+
+Vercel POSTs batches of log entries (a JSON array, or NDJSON), signed: `x-vercel-signature`
+is the hex HMAC-SHA1 of the raw body with the drain's secret (LOG_DRAIN_SECRET). Without the
+secret the endpoint answers 500 naming it, never open; a missing or wrong signature is a 403
+and nothing is read. Every answer carries `x-vercel-verify` (LOG_DRAIN_VERIFY_TOKEN, the
+team's endpoint verification code) so Vercel can verify the endpoint when the drain is added.
+
+Entries become incidents (app/incidents.py) and alerts, once per episode. The endpoint
+writes no log line of its own when all is well: the drain delivers its lines back, and a
+line per delivery would cause the next delivery, forever. (An alert it sends is logged, and
+comes back once as a line that is no incident.)
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from app import alerts
+from app.config import MissingSetting, Settings
+from app.data import incidents as incidents_data
+from app.db.connection import Database
+from app.incidents import BodyTooLarge, Observation, classify, decode_body, parse_entries
+from app.logs import log_event
+from app.security import drain_signature_matches
+from app.web.context import database, settings_of
+
+router = APIRouter()
+PATH = "/api/log-drain"
+BODY_LIMIT_BYTES = 4_500_000  # Vercel's own request body limit for a function
+
+
+def _verify_header(settings: Settings) -> dict[str, str]:
+    token = (settings.log_drain_verify_token or "").strip()
+    return {"x-vercel-verify": token} if token else {}
+
+
+@router.get(PATH)
+@router.head(PATH)
+def verify_endpoint(request: Request) -> Response:
+    """Vercel's endpoint verification: it looks for its code in `x-vercel-verify`."""
+    return JSONResponse({"ok": True}, headers=_verify_header(settings_of(request)))
+
+
+async def _read(request: Request) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > BODY_LIMIT_BYTES:
+        raise BodyTooLarge(f"the delivery is over {BODY_LIMIT_BYTES} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > BODY_LIMIT_BYTES:
+            raise BodyTooLarge(f"the delivery is over {BODY_LIMIT_BYTES} bytes")
+    return bytes(body)
+
+
+@router.post(PATH)
+async def log_drain(request: Request) -> Response:
+    settings = settings_of(request)
+    headers = _verify_header(settings)
+    try:
+        secret = settings.require("log_drain_secret")
+    except MissingSetting as error:  # never an open endpoint
+        return JSONResponse({"error": str(error)}, 500, headers=headers)
+    try:
+        raw = await _read(request)
+    except BodyTooLarge as error:
+        return JSONResponse({"error": str(error)}, 413, headers=headers)
+    if not drain_signature_matches(raw, request.headers.get("x-vercel-signature"), secret):
+        return JSONResponse({"code": "invalid_signature", "error": "signature didn't match"}, 403, headers=headers)
+    try:
+        body = decode_body(raw, request.headers.get("content-encoding"), BODY_LIMIT_BYTES)
+    except BodyTooLarge as error:
+        return JSONResponse({"error": str(error)}, 413, headers=headers)
+    except gzip.BadGzipFile:
+        return JSONResponse({"error": "the delivery is not valid gzip"}, 400, headers=headers)
+    entries, malformed = parse_entries(body)
+    observations = [found for entry in entries if (found := classify(entry)) is not None]
+    opened = await run_in_threadpool(_record, settings, database(request), observations)
+    if malformed:
+        log_event("drain.malformed", logging.WARNING, entries=len(entries), malformed=malformed)
+    answer = {"entries": len(entries), "malformed": malformed, "incidents": len(observations), "alerts": opened}
+    return JSONResponse(answer, headers=headers)
+
+
+def _record(settings: Settings, pool: Database, observations: list[Observation]) -> int:
+    """Store the observations, check the schedule; alerts go out after the commit."""
+    with pool.connection() as conn:
+        texts = alerts.incidents_opened(conn, incidents_data.record(conn, observations))
+        texts += alerts.check_incidents(conn, settings)
+    alerts.send(settings, texts)
+    return len(texts)

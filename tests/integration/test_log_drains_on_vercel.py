@@ -1,0 +1,200 @@
+"""End to end on the local Vercel: Jessie's Production deployment with a short maxDuration and
+a Log Drain to its own `/api/log-drain`, configured through the Drains API. A cron run that
+outlives maxDuration is killed; the drain delivers Vercel's timeout line; exactly one alert
+reaches the webhook; the next successful run ends the episode. A deployment that crashes
+mid-request is an incident too, and so is a schedule that stalled."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+import pytest
+import requests
+from cryptography.fernet import Fernet
+
+from app.data.accounts import connect_account
+from app.incidents import CRON_PATH
+from app.security import TokenCipher
+from sandbox.gmail import environment_for
+from sandbox.gmail.server import SandboxServer
+from sandbox.gmail.state import SandboxState
+from sandbox.vercel.server import LocalVercel
+from tests.conftest import Sandbox, webhook_receiver
+from tests.integration.vercel_helpers import Client, build_app, build_tiny, deploy
+
+pytestmark = pytest.mark.timeout(600)
+MAX_DURATION_S = 8
+OWNER = "owner@example.com"
+CALLS_UNTIL_THE_LEASE_LAPSES = 200  # each a real cron call: no sleeping, no clock
+
+
+@dataclass
+class Stack:
+    vercel: LocalVercel
+    client: Client
+    sandbox: Sandbox
+    database_url: str
+    env: dict[str, str]
+    alerts: list[dict[str, str]]
+
+    @property
+    def domain(self) -> str:
+        return self.vercel.production_url
+
+    def api(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        headers = {"Authorization": f"Bearer {self.vercel.state.token}"}
+        return requests.request(method, f"{self.vercel.url}{path}", headers=headers, timeout=120, **kwargs)
+
+    def cron(self) -> requests.Response:
+        secret = {"Authorization": f"Bearer {self.env['CRON_SECRET']}"}
+        return self.client.get(self.domain + CRON_PATH, bypass=False, headers=secret)
+
+    def flush(self) -> list[dict[str, Any]]:
+        """Everything logged so far delivered (here, or already by Vercel's own schedule)."""
+        answer = requests.post(f"{self.vercel.url}/_sandbox/drains/flush", timeout=120).json()
+        deliveries: list[dict[str, Any]] = answer["deliveries"]
+        return deliveries
+
+    def logs(self) -> list[dict[str, Any]]:
+        entries: list[dict[str, Any]] = requests.get(f"{self.vercel.url}/_sandbox/logs", timeout=10).json()["logs"]
+        return entries
+
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        with psycopg.connect(self.database_url) as conn:
+            return conn.execute(sql).fetchall()  # type: ignore[arg-type]
+
+    def incidents(self) -> list[tuple[Any, ...]]:
+        return self.query("select kind, path, count, closed_at is null from jessie.incidents order by id")
+
+    def add_drain(self, endpoint: str) -> requests.Response:
+        return self.api(
+            "POST",
+            "/v1/drains",
+            json={
+                "name": "jessie-incidents",
+                "projects": "all",
+                "schemas": {"log": {"version": "v1"}},
+                "delivery": {
+                    "type": "http",
+                    "endpoint": endpoint,
+                    "encoding": "ndjson",
+                    "compression": "none",
+                    "headers": {},
+                    "secret": self.env["LOG_DRAIN_SECRET"],
+                },
+            },
+        )
+
+
+@pytest.fixture(scope="module")
+def stack(postgres_admin_url: str, template_database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    name = f"drains_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(postgres_admin_url, autocommit=True) as conn:
+        conn.execute(f"create database {name} template {template_database}")
+    database_url = psycopg.conninfo.make_conninfo(postgres_admin_url, dbname=name)
+    with ExitStack() as running:
+        running.callback(_drop, postgres_admin_url, name)
+        hook_url, received = running.enter_context(webhook_receiver())
+        sandbox = Sandbox(running.enter_context(SandboxServer(SandboxState(seed=4))))
+        vercel = running.enter_context(LocalVercel(tmp_path_factory.mktemp("vercel"), drain_retry_delays_s=(0.05,)))
+        env = {
+            "DATABASE_URL": database_url,
+            **environment_for(sandbox.url),
+            "CRON_SECRET": "cron-" + uuid.uuid4().hex + uuid.uuid4().hex,
+            "JESSIE_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+            "SESSION_SECRET": uuid.uuid4().hex * 2,
+            "LOG_DRAIN_SECRET": "drain-" + uuid.uuid4().hex + uuid.uuid4().hex,
+            "ALERT_WEBHOOK_URL": hook_url,
+            "JESSIE_LEASE_SECONDS": "1",  # a killed run's lease lapses a second after it dies
+            "JESSIE_QUOTA_UNITS_PER_SECOND": "0",
+        }
+        stack = Stack(vercel, Client(vercel), sandbox, database_url, env, received)
+        # What the owner does: read the team's verification code, give it to the app, deploy.
+        env["LOG_DRAIN_VERIFY_TOKEN"] = stack.api("GET", "/v1/verify-endpoint").json()["verificationCode"]
+        requests.put(f"{vercel.url}/_sandbox/env", json={"production": env}, timeout=10).raise_for_status()
+        deploy(vercel, build_app(tmp_path_factory.mktemp("app"), MAX_DURATION_S), "--prod")
+        created = sandbox.create_account(OWNER, messages=40, seed=4)
+        with psycopg.connect(database_url) as conn:
+            connect_account(conn, TokenCipher([env["JESSIE_ENCRYPTION_KEY"]]), OWNER, created["refresh_token"])
+        yield stack
+
+
+def _drop(admin_url: str, name: str) -> None:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f"drop database {name} with (force)")
+
+
+def test_a_drain_is_added_only_to_an_endpoint_that_answers_the_verification(stack: Stack) -> None:
+    refused = stack.add_drain(stack.domain + "/api/health")  # answers 200, but not the code
+    assert refused.status_code == 400
+    assert refused.json()["error"]["code"] == "endpoint_verification_failed"
+    added = stack.add_drain(stack.domain + "/api/log-drain")
+    assert added.status_code == 200, added.text
+    assert [d["id"] for d in stack.api("GET", "/v1/drains").json()["drains"]] == [added.json()["id"]]
+
+
+def test_a_cron_run_killed_at_max_duration_alerts_once_and_recovery_ends_it(stack: Stack) -> None:
+    stack.sandbox.admin("PUT", "/faults", latency_ms=3000)  # Gmail is slow: the run outlives maxDuration
+    killed = stack.cron()
+    assert (killed.status_code, killed.headers["x-vercel-error"]) == (504, "FUNCTION_INVOCATION_TIMEOUT")
+    stack.flush()
+    assert stack.incidents() == [("timeout", CRON_PATH, 1, True)]
+    assert [a["text"] for a in stack.alerts] == [
+        f"Jessie on Vercel: {CRON_PATH} was stopped at its maxDuration: "
+        f"Vercel Runtime Timeout Error: Task timed out after {MAX_DURATION_S} seconds"
+    ]
+    # The drain endpoint logged the alert it sent and nothing else: that line comes back once
+    # (it is no incident), and then nothing feeds itself.
+    stack.flush()
+    stack.flush()
+    assert stack.flush() == []
+    own = [json.loads(e["message"])["event"] for e in stack.logs() if e["path"] == "/api/log-drain"]
+    assert own == ["alert"]
+    # Gmail is fast again; once the dead run's lease lapses, a run syncs the mailbox.
+    stack.sandbox.admin("PUT", "/faults", latency_ms=0)
+    for _call in range(CALLS_UNTIL_THE_LEASE_LAPSES):
+        answer = stack.cron()
+        assert answer.status_code == 200, answer.text
+        if answer.json()["run"]["status"] == "ok":
+            break
+    assert answer.json()["run"]["status"] == "ok"
+    assert stack.incidents() == [("timeout", CRON_PATH, 1, False)]  # the episode ended
+    assert stack.query("select key from jessie.alert_state") == []
+    assert len(stack.alerts) == 1
+
+
+@pytest.fixture(scope="module")
+def preview(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Another deployment of the project: the drain takes every deployment's logs."""
+    return deploy(stack.vercel, build_tiny(tmp_path_factory.mktemp("tiny")))
+
+
+def test_a_deployment_that_crashes_mid_request_is_an_incident(stack: Stack, preview: str) -> None:
+    crashed = stack.client.get(preview + "/crash")
+    assert (crashed.status_code, crashed.headers["x-vercel-error"]) == (500, "FUNCTION_INVOCATION_FAILED")
+    stack.flush()
+    assert ("crash", "/crash", 2, True) in stack.incidents()  # its two lines, both statusCode -1
+    assert [a["text"] for a in stack.alerts if "/crash" in a["text"]] == [
+        "Jessie on Vercel: /crash crashed mid-request (the runtime died): "
+        "Error: Runtime exited with error: exit status 3"
+    ]
+
+
+def test_a_stalled_schedule_is_noticed_on_the_next_delivery(stack: Stack, preview: str) -> None:
+    before = len(stack.alerts)
+    with psycopg.connect(stack.database_url) as conn:  # three hours without a cron run
+        conn.execute("update jessie.sync_runs set started_at = started_at - interval '3 hours'")
+    assert stack.client.get(preview + "/print").status_code == 200  # any delivery checks the schedule
+    stack.flush()
+    missed = [a["text"] for a in stack.alerts[before:] if a["text"].startswith("Jessie: the scheduled sync")]
+    assert len(missed) == 1, stack.alerts
+    assert ("cron_missed", CRON_PATH, 1, True) in stack.incidents()
+    assert stack.client.get(preview + "/print").status_code == 200
+    stack.flush()
+    assert len(stack.alerts) == before + 1  # once per episode
