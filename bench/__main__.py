@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 
+from sandbox.serving import interrupt_on_sigterm
+
 from . import drain_bench, sandbox_throughput, sync_bench
 
 
 def main() -> None:
+    interrupt_on_sigterm()  # a `kill` cleans up like Ctrl-C: each part stops its Postgres and sandbox
     figures: dict[str, float] = {}
     parts = [("sandbox", sandbox_throughput.measure), ("sync", sync_bench.measure), ("drain", drain_bench.measure)]
     for name, measure in parts:

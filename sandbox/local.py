@@ -26,11 +26,12 @@ import requests
 
 from app.config import Settings
 from app.db.connection import connect
+from app.db.embedded import stop_embedded
 from app.db.migrate import migrate
 from sandbox.gmail import environment_for
 from sandbox.gmail.cli import spawn
 from sandbox.gmail.oauth import DEFAULT_CLIENT_ID
-from sandbox.serving import listening_socket
+from sandbox.serving import interrupt_on_sigterm, listening_socket
 
 DEMO_ACCOUNT = "demo@example.com"
 
@@ -155,19 +156,29 @@ def main() -> None:
         default=float(os.environ.get("JESSIE_DEV_CRON_INTERVAL", 3600)),
         help="seconds between local cron calls (default: hourly, as in production)",
     )
+    parser.add_argument(
+        "--keep-database",
+        action="store_true",
+        help="leave the embedded Postgres running on exit (later `jessie` commands reuse it)",
+    )
     args = parser.parse_args()
+    interrupt_on_sigterm()
     stack = LocalStack(args.data_dir, args.port, args.sandbox_port, args.demo_messages, args.cron_interval)
-    with stack:
-        print(
-            f"\nJessie (development) on {stack.app_url}\n"
-            f"  Connect Gmail there and pick {DEMO_ACCOUNT} on the sandbox consent page.\n"
-            f"  Gmail + Google OAuth sandbox: {stack.sandbox_url}\n"
-            f"  Database: embedded Postgres under {args.data_dir}/postgres\n"
-            f"  Local cron: now, then every {args.cron_interval:g}s. Ctrl-C stops everything.\n",
-            flush=True,
-        )
-        with contextlib.suppress(KeyboardInterrupt):
+    try:
+        with contextlib.suppress(KeyboardInterrupt), stack:
+            database = "left running on exit" if args.keep_database else "stopped on exit"
+            print(
+                f"\nJessie (development) on {stack.app_url}\n"
+                f"  Connect Gmail there and pick {DEMO_ACCOUNT} on the sandbox consent page.\n"
+                f"  Gmail + Google OAuth sandbox: {stack.sandbox_url}\n"
+                f"  Database: embedded Postgres under {args.data_dir}/postgres ({database})\n"
+                f"  Local cron: now, then every {args.cron_interval:g}s. Ctrl-C stops everything.\n",
+                flush=True,
+            )
             threading.Event().wait()
+    finally:
+        if not args.keep_database:
+            stop_embedded(args.data_dir)
 
 
 if __name__ == "__main__":

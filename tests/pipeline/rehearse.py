@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import signal
 import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from types import FrameType
 
 from app.db.embedded import embedded_database_url, stop_embedded
+from sandbox.serving import interrupt_on_sigterm
 from tests.pipeline import github_events
 from tests.pipeline.act import WorkflowRun
 from tests.pipeline.world import World, stage
@@ -64,15 +63,11 @@ def describe(run: WorkflowRun) -> str:
     return "\n".join(lines)
 
 
-def _interrupt(_signum: int, _frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
-
-
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="nox -s rehearse --", description=__doc__.splitlines()[0])
     parser.add_argument("scenario", choices=sorted(SCENARIOS))
     args = parser.parse_args(argv)
-    signal.signal(signal.SIGTERM, _interrupt)  # stopped from outside: clean up as on Ctrl-C
+    interrupt_on_sigterm()
     shutil.rmtree(OUTPUT, ignore_errors=True)
     OUTPUT.mkdir(parents=True)
     scratch = Path(tempfile.mkdtemp(prefix="jessie-rehearsal-"))

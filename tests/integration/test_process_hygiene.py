@@ -1,0 +1,67 @@
+"""Nothing is left running: `nox -s dev` stopped with Ctrl-C (or a `kill`) stops the app, the
+Gmail sandbox and the embedded Postgres it started."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.processes import leftovers
+
+pytestmark = pytest.mark.timeout(180)
+READY = "Ctrl-C stops everything"
+QUIET_AND_ANYWHERE = ["--port", "0", "--sandbox-port", "0", "--demo-messages", "3", "--cron-interval", "100000"]
+
+
+def start_dev_stack(data_dir: Path, *extra: str) -> subprocess.Popen[str]:
+    stack = subprocess.Popen(
+        [sys.executable, "-m", "sandbox.local", "--data-dir", str(data_dir), *QUIET_AND_ANYWHERE, *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # its own session, like a terminal's: every child is in it
+    )
+    assert stack.stdout is not None
+    seen = []
+    for line in stack.stdout:
+        seen.append(line)
+        if READY in line:
+            return stack
+    raise AssertionError("the dev stack did not start:\n" + "".join(seen[-30:]))
+
+
+@pytest.mark.parametrize("stop", ["ctrl-c", "kill"])
+def test_stopping_the_dev_stack_stops_everything_it_started(tmp_path: Path, stop: str) -> None:
+    data_dir = tmp_path / "dev"
+    stack = start_dev_stack(data_dir)
+    try:
+        assert leftovers(str(data_dir), session=stack.pid)  # it runs: the check sees its processes
+        if stop == "ctrl-c":
+            os.killpg(stack.pid, signal.SIGINT)  # what the terminal does: the whole foreground group
+        else:
+            stack.terminate()  # SIGTERM to the stack alone
+        assert stack.wait(timeout=90) == 0
+        assert leftovers(str(data_dir), session=stack.pid) == []
+    finally:
+        for process in leftovers(str(data_dir), session=stack.pid):
+            os.kill(process.pid, signal.SIGKILL)
+
+
+def test_keep_database_leaves_only_postgres_running(tmp_path: Path) -> None:
+    from app.db.embedded import stop_embedded
+
+    data_dir = tmp_path / "dev"
+    stack = start_dev_stack(data_dir, "--keep-database")
+    try:
+        stack.terminate()
+        assert stack.wait(timeout=90) == 0
+        left = leftovers(str(data_dir), session=stack.pid)
+        assert left and all("postgres" in p.command for p in left), left
+    finally:
+        stop_embedded(data_dir)
+    assert leftovers(str(data_dir), session=stack.pid) == []
