@@ -28,6 +28,7 @@ Environment = Literal["development", "preview", "production"]
 MIN_SECRET_LENGTH = 32
 MIN_RUN_BUDGET_S = 10.0
 INTERACTIVE_WAIT_S = 50.0  # the longest a person waits for "Sync now" to answer
+CONNECT_WAIT_S = 15.0  # what connecting Gmail spends on the first sync before showing the inbox
 CRON_GRACE_S = 600  # how late a cron run may start before "the cron did not run"
 # Template leftovers: <secret>, ${CRON_SECRET}, $CRON_SECRET, {{ secret }}, %SECRET%.
 _TEMPLATE = re.compile(r"^(<.*>|\$\{.*\}|\$[A-Za-z_]+|\{\{.*\}\}|%.*%)$")
@@ -172,6 +173,12 @@ class Settings(BaseSettings):
     def manual_sync_budget_s(self) -> float:
         """ "Sync now" answers while a person waits, within the function's budget."""
         return min(INTERACTIVE_WAIT_S, self.run_budget_s)
+
+    @property
+    def connect_sync_budget_s(self) -> float:
+        """Connecting Gmail syncs the newest mail at once (the listing is newest first); a large
+        mailbox continues, resumably, on the hourly runs."""
+        return min(CONNECT_WAIT_S, self.run_budget_s)
 
     def encryption_keys(self) -> list[str]:
         return [key.strip() for key in self.require("jessie_encryption_key").split(",") if key.strip()]

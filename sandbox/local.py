@@ -36,6 +36,17 @@ from sandbox.serving import interrupt_on_sigterm, listening_socket
 DEMO_ACCOUNT = "demo@example.com"
 
 
+def working_tree_commit() -> str:
+    """What the header shows in development, as Vercel's commit does elsewhere: HEAD, marked
+    "+changes" when the working tree differs from it ("unknown" outside a Git checkout)."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True)
+        status = subprocess.run(["git", "status", "--porcelain"], capture_output=True, text=True, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head.stdout.strip() + ("+changes" if status.stdout.strip() else "")
+
+
 @dataclass
 class LocalStack:
     data_dir: Path
@@ -59,6 +70,7 @@ class LocalStack:
             "ADMIN_EMAILS": os.environ.get("ADMIN_EMAILS", DEMO_ACCOUNT),
             "OAUTH_REDIRECT_URI": self.callback,
             "JESSIE_QUOTA_UNITS_PER_SECOND": str(self.quota_units_per_second),
+            "JESSIE_COMMIT_SHA": os.environ.get("JESSIE_COMMIT_SHA", working_tree_commit()),
         }
 
     def settings(self) -> Settings:

@@ -121,6 +121,10 @@ class GmailSession:
     def profile(self) -> Json:
         return self.execute(self._users.getProfile(userId="me"))
 
+    def labels(self) -> list[Json]:
+        """The mailbox's labels: ids, names, types, colours (labels.list carries no counts)."""
+        return list(self.execute(self._users.labels().list(userId="me")).get("labels", []))
+
     def list_page(self, page_token: str | None) -> Json:
         """One page of every message id, spam and trash included (PageTokenExpired if Gmail
         no longer knows `page_token`)."""

@@ -14,10 +14,11 @@ from __future__ import annotations
 import base64
 import html
 import itertools
+import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from app.config import Settings
@@ -29,12 +30,14 @@ from app.gmail.errors import GrantRevoked, HistoryExpired, PageTokenExpired
 from app.gmail.mime import clean, parse_mail
 from app.gmail.quota import QuotaMeter
 from app.gmail.retry import RetriesExhausted, classify
+from app.logs import log_event
 from app.security import TokenCipher, WrongEncryptionKey
 from app.statuses import AccountOutcome, SyncMode, SyncState
 from app.sync import messages, runs
 from app.sync.history import plan, replay
 
 RETRY_BATCH = 500  # refused messages fetched again per account and run
+LABELS_FRESH_FOR = timedelta(days=1)  # an idle account's label names and colours, re-read daily
 
 
 @dataclass
@@ -127,6 +130,34 @@ class AccountSync:
         self.run_id = run_id
         self.meter = QuotaMeter()
         self.result = AccountResult(account.id, account.email)
+        self.labels_listed = False
+
+    # ---- labels -------------------------------------------------------------------------
+
+    def _labels_stale(self) -> bool:
+        synced = self.account.labels_synced_at
+        full = self.account.sync_state != SyncState.INCREMENTAL
+        return full or synced is None or datetime.now(UTC) - synced > LABELS_FRESH_FOR
+
+    def _changed(self) -> bool:
+        return bool(self.result.added or self.result.updated or self.result.deleted)
+
+    def _list_labels(self, session: GmailSession) -> None:
+        self.deadline.ensure(MIN_CALL_SECONDS, "listing labels")
+        labels = session.labels()
+        with self.pool.connection() as conn:
+            messages.store_label_list(conn, self.account.id, labels)
+        self.labels_listed = True
+
+    def _recount_labels(self) -> None:
+        """The sidebar's counts follow what this run stored, even when its budget ran out."""
+        try:
+            with self.pool.connection() as conn:
+                messages.recount_labels(conn, self.account.id)
+        except Exception as error:  # the mail is stored; stale counts are not worth failing it for
+            log_event(
+                "sync.labels.recount_failed", logging.WARNING, account_id=self.account.id, error=type(error).__name__
+            )
 
     def run(self) -> AccountResult:
         started = time.monotonic()
@@ -135,6 +166,8 @@ class AccountSync:
                 self.settings, self.cipher.decrypt(self.account.refresh_token_encrypted), self.deadline, self.meter
             )
             fetcher = BatchFetcher(session, self.settings.batch_size)
+            if self._labels_stale():
+                self._list_labels(session)
             if self.account.sync_state != SyncState.INCREMENTAL:
                 self.result.mode = SyncMode.RESYNC if self.account.full_sync_reconcile else SyncMode.FULL
                 self._full_sync(session, fetcher)
@@ -148,6 +181,8 @@ class AccountSync:
                 self._full_sync(session, fetcher)
                 self._incremental(session, fetcher)
             self._retry_refused(fetcher)
+            if self._changed() and not self.labels_listed:
+                self._list_labels(session)  # a new label may have come with the changes
         except BudgetExhausted as stop:
             self.result.status, self.result.error = (
                 AccountOutcome.INCOMPLETE,
@@ -161,6 +196,8 @@ class AccountSync:
             self.result.status, self.result.error = AccountOutcome.FAILED, describe(error)
             verdict = error.verdict if isinstance(error, RetriesExhausted) else classify(error)
             self.result.systemic = verdict.systemic
+        if self._changed() or self.labels_listed:
+            self._recount_labels()
         self.result.quota_units = self.meter.units
         self.result.requests = self.meter.requests
         self.result.http_requests = self.meter.http_requests
@@ -174,8 +211,10 @@ class AccountSync:
         account = self.account
         if account.sync_state != SyncState.FULL:
             self.deadline.ensure(MIN_CALL_SECONDS, "starting a full sync")
-            start = int(session.profile()["historyId"])
+            profile = session.profile()
+            start = int(profile["historyId"])
             with self.pool.connection() as conn:
+                messages.set_mailbox_total(conn, account.id, int(profile.get("messagesTotal", 0)))
                 account.full_sync_generation, account.full_sync_reconcile = messages.begin_full_sync(
                     conn, account.id, start
                 )

@@ -6,12 +6,16 @@ Every function runs inside the caller's transaction; none commits.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from psycopg.types.json import Jsonb
 
 from app.db.connection import Connection
+
+HEX_COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
 
 
 @dataclass
@@ -207,3 +211,58 @@ def mark_deleted(conn: Connection, account_id: int, ids: list[str]) -> int:
            where account_id = %s and gmail_id = any(%s) and deleted_at is null""",
         [account_id, ids],
     ).rowcount
+
+
+def set_mailbox_total(conn: Connection, account_id: int, total: int) -> None:
+    """Gmail's count of the whole mailbox (getProfile), the denominator of a first sync's progress."""
+    conn.execute("update jessie.accounts set mailbox_total = %s where id = %s", [total, account_id])
+
+
+def _colour(value: object) -> str | None:
+    """A #rrggbb colour as Gmail's palette gives them; anything else is not kept (it goes into CSS)."""
+    return value if isinstance(value, str) and HEX_COLOUR.fullmatch(value) else None
+
+
+def store_label_list(conn: Connection, account_id: int, labels: list[dict[str, Any]]) -> None:
+    """The account's labels as Gmail lists them now; labels gone from Gmail go from here."""
+    rows = [
+        (
+            account_id,
+            str(label["id"]),
+            str(label.get("name") or label["id"]),
+            "user" if label.get("type") == "user" else "system",
+            _colour((label.get("color") or {}).get("backgroundColor")),
+            _colour((label.get("color") or {}).get("textColor")),
+            label.get("labelListVisibility") == "labelHide",
+        )
+        for label in labels
+        if label.get("id")
+    ]
+    conn.execute(
+        "delete from jessie.labels where account_id = %s and not (label_id = any(%s))",
+        [account_id, [row[1] for row in rows]],
+    )
+    with conn.cursor() as cur:
+        cur.executemany(
+            """insert into jessie.labels (account_id, label_id, name, type, color_background, color_text, hidden)
+               values (%s, %s, %s, %s, %s, %s, %s)
+               on conflict (account_id, label_id) do update set name = excluded.name, type = excluded.type,
+                   color_background = excluded.color_background, color_text = excluded.color_text,
+                   hidden = excluded.hidden""",
+            rows,
+        )
+    conn.execute("update jessie.accounts set labels_synced_at = now() where id = %s", [account_id])
+
+
+def recount_labels(conn: Connection, account_id: int) -> None:
+    """Each label's total and unread count over the stored mail (what the sidebar shows)."""
+    conn.execute(
+        """update jessie.labels l set messages_total = coalesce(c.total, 0), messages_unread = coalesce(c.unread, 0)
+           from jessie.labels l2
+           left join (select label, count(*) total, count(*) filter (where 'UNREAD' = any(m.label_ids)) unread
+                      from jessie.messages m, unnest(m.label_ids) label
+                      where m.account_id = %(id)s and m.deleted_at is null group by label) c
+             on c.label = l2.label_id
+           where l.account_id = %(id)s and l2.account_id = l.account_id and l2.label_id = l.label_id""",
+        {"id": account_id},
+    )

@@ -26,6 +26,7 @@ class AccountRow:
     full_sync_page_token: str | None
     full_sync_generation: int
     full_sync_reconcile: bool
+    labels_synced_at: datetime | None = None
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> AccountRow:
@@ -39,6 +40,7 @@ class AccountRow:
             full_sync_page_token=row["full_sync_page_token"],
             full_sync_generation=row["full_sync_generation"],
             full_sync_reconcile=row["full_sync_reconcile"],
+            labels_synced_at=row.get("labels_synced_at"),
         )
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import fnmatch
 import hmac
+import logging
 import secrets
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -29,7 +30,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
 from app.config import Settings, origin_of
-from app.data import accounts, sessions
+from app.data import accounts, mailbox, sessions
 from app.google_oauth import OAuthFailure, Pkce, authorization_url, exchange_code, gmail_address, revoke
 from app.logs import log_event
 from app.security import OAUTH_COOKIE, OAUTH_MAX_AGE_S, SESSION_COOKIE, TokenCipher, WrongEncryptionKey, sign, unsign
@@ -122,14 +123,43 @@ def oauth_callback(request: Request, state: str = "", code: str = "", error: str
         )
         return _failure(request, "Gmail was not connected", detail, 400)
     with database(request).connection() as conn:
-        accounts.connect_account(conn, TokenCipher.from_settings(settings), email, tokens["refresh_token"])
+        account_id = accounts.connect_account(conn, TokenCipher.from_settings(settings), email, tokens["refresh_token"])
         session_id = sessions.begin(conn, email)
     log_event("account.connected", account=email)
+    _first_sync(request, settings, account_id)
     response = RedirectResponse("/inbox", 303)
     response.delete_cookie(OAUTH_COOKIE, path="/")
     cookie = sign(settings, "session", {"sid": session_id})
     response.set_cookie(SESSION_COOKIE, cookie, max_age=sessions.ABSOLUTE_S, **cookie_options(settings))
     return response
+
+
+def _first_sync(request: Request, settings: Settings, account_id: int) -> None:
+    """The newest mail, before the inbox opens; whatever goes wrong, the account stays connected
+    (the run records the error, the inbox shows it, the hourly sync tries again)."""
+    from app.sync.runner import run_sync  # the sync stack loads only where a sync runs (cold starts)
+
+    try:
+        run_sync(
+            "connect",
+            settings.connect_sync_budget_s,
+            settings=settings,
+            pool=database(request),
+            account_ids=[account_id],
+        )
+    except Exception as error:
+        log_event("sync.connect_failed", logging.WARNING, error=type(error).__name__)
+
+
+@router.get("/account/disconnect")
+def confirm_disconnect(request: Request, who: Annotated[Visitor, Depends(signed_in)]) -> Any:
+    """What disconnecting deletes, before anything is."""
+    with database(request).connection() as conn:
+        account = accounts.find_account(conn, str(who.email))
+        stored = mailbox.stored_count(conn, account["id"]) if account else 0
+    if account is None:
+        return RedirectResponse("/", 303)
+    return page(request, "disconnect.html", account=account, stored=stored)
 
 
 @router.post("/auth/disconnect")

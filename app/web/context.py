@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import threading
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -24,6 +25,16 @@ from app.db.connection import Database, DatabaseUnavailable, open_pool
 from app.security import SESSION_COOKIE, unsign
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+
+
+def when(moment: datetime | None, seconds: bool = False) -> str:
+    """Every time on every page the same way: in UTC, and saying so."""
+    if moment is None:
+        return ""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC" if seconds else "%Y-%m-%d %H:%M UTC")
+
+
+templates.env.filters["when"] = when
 _lock = threading.Lock()
 SAFE_FETCH_SITES = {"same-origin", "none"}  # a form of ours, or the user typing the address
 

@@ -21,7 +21,7 @@ from starlette.exceptions import HTTPException
 from app.config import MissingSetting, Settings, describe_invalid, get_settings
 from app.db.connection import DatabaseUnavailable
 from app.logs import log_event
-from app.web import api, auth, drain, pages
+from app.web import api, assets, auth, drain, pages
 from app.web.context import AdminOnly, CrossSiteRefused, SignInRequired, page
 from app.web.pages import BadInput
 
@@ -101,6 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(drain.router)
     app.include_router(auth.router)
     app.include_router(pages.router)
+    app.include_router(assets.router)
     _add_error_pages(app)
 
     @app.middleware("http")

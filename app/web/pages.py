@@ -7,6 +7,7 @@ message ids that cannot be Gmail's are refused or not found before any query run
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -16,13 +17,24 @@ from markupsafe import Markup
 from app import alerts
 from app.data import accounts, incidents, mailbox
 from app.data import runs as runs_data
-from app.statuses import IncidentKind
+from app.db.connection import Connection
+from app.search import parse as parse_search
+from app.statuses import IncidentKind, SyncState
 from app.web.charts import bar_chart
 from app.web.context import Visitor, admin, database, page, same_site_form, settings_of, signed_in
 
 router = APIRouter()
 PAGE_SIZE = 50
-MAX_PAGE = 10_000  # deeper than anyone pages; bounds the offset
+MAX_CURSOR_CHARS = 200
+LABEL_ID = r"^[A-Za-z0-9_-]{1,100}$"
+MAILBOX_VIEWS = [
+    ("INBOX", "Inbox"),
+    ("STARRED", "Starred"),
+    ("SENT", "Sent"),
+    ("DRAFT", "Drafts"),
+    ("SPAM", "Spam"),
+    ("TRASH", "Trash"),
+]
 MAX_QUERY_CHARS = 200
 GMAIL_ID = re.compile(r"^[0-9a-zA-Z_-]{1,64}$")
 RECENT_INCIDENTS = 20
@@ -49,28 +61,68 @@ def home(request: Request) -> Any:
     return page(request, "home.html")
 
 
+def _cursor(text: str | None) -> mailbox.Cursor | None:
+    if not text:
+        return None
+    try:
+        return mailbox.Cursor.parse(text)
+    except ValueError:
+        raise BadInput("That page link is not valid; start again from the newest mail.") from None
+
+
+def next_cron(now: datetime, interval_minutes: float) -> datetime:
+    """When the scheduled sync runs next: the cron fires on the hour, then every interval."""
+    interval = timedelta(minutes=interval_minutes)
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    return hour + interval * (int((now - hour) / interval) + 1)
+
+
+def _progress(conn: Connection, account: dict[str, Any]) -> dict[str, Any] | None:
+    """How far a first (or repeated full) sync has got: stored of Gmail's total."""
+    if account["sync_state"] == SyncState.INCREMENTAL:
+        return None
+    stored, total = mailbox.stored_count(conn, account["id"]), account["mailbox_total"]
+    percent = min(100, round(100 * stored / total)) if total else None
+    return {"stored": stored, "total": total, "percent": percent}
+
+
 @router.get("/inbox")
 def inbox(
     request: Request,
     who: Annotated[Visitor, Depends(signed_in)],
     q: Annotated[str, Query(max_length=MAX_QUERY_CHARS)] = "",
-    page_number: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
+    label: Annotated[str, Query(pattern=LABEL_ID)] = "INBOX",
+    before: Annotated[str | None, Query(max_length=MAX_CURSOR_CHARS)] = None,
+    after: Annotated[str | None, Query(max_length=MAX_CURSOR_CHARS)] = None,
 ) -> Any:
+    """A label's mail (Inbox by default) or, with `q`, a search across the mailbox; keyset pages."""
     if "\x00" in q:
         raise BadInput("Search text cannot contain NUL characters.")
+    older_than, newer_than = _cursor(before), _cursor(after)
     account = _account(request, who)
     if account is None:
         return RedirectResponse("/", 303)
+    search = parse_search(q.strip())
+    view = None if q.strip() else label
     with database(request).connection() as conn:
-        rows = mailbox.inbox_page(conn, account["id"], q.strip(), PAGE_SIZE + 1, (page_number - 1) * PAGE_SIZE)
+        labels = mailbox.labels(conn, account["id"])
+        found = mailbox.page(
+            conn, account["id"], view=view, search=search, size=PAGE_SIZE, older_than=older_than, newer_than=newer_than
+        )
+        progress = _progress(conn, account)
+    by_id = {row["label_id"]: row for row in labels}
     return page(
         request,
         "inbox.html",
         account=account,
-        messages=rows[:PAGE_SIZE],
+        found=found,
         q=q,
-        page_number=page_number,
-        has_next=len(rows) > PAGE_SIZE,
+        view=view,
+        views=[(label_id, name, by_id.get(label_id)) for label_id, name in MAILBOX_VIEWS],
+        user_labels=[row for row in labels if row["type"] == "user" and not row["hidden"]],
+        label_names=by_id,
+        progress=progress,
+        next_sync=next_cron(datetime.now(UTC), settings_of(request).cron_interval_minutes),
     )
 
 
@@ -127,7 +179,7 @@ def runs_dashboard(request: Request, _admin: Annotated[Visitor, Depends(admin)])
     oldest_first = list(reversed(runs))
 
     def series(key: str, scale: float = 1) -> list[tuple[str, float]]:
-        return [(f"run {run['id']}", round((run[key] or 0) / scale, 2)) for run in oldest_first]
+        return [(f"#{run['id']}", round((run[key] or 0) / scale, 2)) for run in oldest_first]
 
     charts = [
         Markup(bar_chart("Emails synced per run", series("messages_added"))),  # noqa: S704 -- escaped SVG

@@ -31,6 +31,17 @@ SYSTEM_LABELS = [
     "CATEGORY_FORUMS",
 ]
 
+# As labels.list shows them: some system labels carry visibilities, a user label may have a
+# colour from Gmail's palette (backgroundColor/textColor) or none.
+HIDDEN_SYSTEM_LABEL = {"messageListVisibility": "hide", "labelListVisibility": "labelHide"}
+USER_LABEL_COLORS: list[dict[str, str] | None] = [
+    {"backgroundColor": "#16a766", "textColor": "#ffffff"},
+    {"backgroundColor": "#4a86e8", "textColor": "#ffffff"},
+    None,
+    {"backgroundColor": "#fad165", "textColor": "#000000"},
+    None,
+]
+
 HistoryKind = Literal["messageAdded", "messageDeleted", "labelAdded", "labelRemoved"]
 
 
@@ -80,14 +91,18 @@ class Mailbox:
         self.history_floor = self.history_id
         self.history: list[HistoryRecord] = []
         self.messages: dict[str, StoredMessage] = {}
-        self.labels = {name: {"id": name, "name": name, "type": "system"} for name in SYSTEM_LABELS}
-        for label_id, name in zip(self.factory.user_label_ids, USER_LABELS, strict=True):
+        self.labels: dict[str, dict[str, object]] = {
+            name: {"id": name, "name": name, "type": "system"} for name in SYSTEM_LABELS
+        }
+        self.labels["CHAT"].update(HIDDEN_SYSTEM_LABEL)
+        for label_id, name, color in zip(self.factory.user_label_ids, USER_LABELS, USER_LABEL_COLORS, strict=True):
             self.labels[label_id] = {
                 "id": label_id,
                 "name": name,
                 "type": "user",
                 "messageListVisibility": "show",
                 "labelListVisibility": "labelShow",
+                **({"color": color} if color else {}),
             }
         self._id_counter = 0
         self._last_date = 0

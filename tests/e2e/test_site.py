@@ -13,6 +13,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 CRON = "/api/cron/email-sync"
+DEMO = "demo@example.com"
 
 
 @pytest.mark.smoke
@@ -48,32 +49,75 @@ def test_the_cron_endpoint_refuses_without_the_secret(page: Page, base_url: str,
     assert response.json() == {"error": "unauthorized"}
 
 
+def _fits(page: Page, width: int) -> None:
+    """Nothing wider than the window: no sideways scrolling, the header's controls on screen."""
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    sign_out = page.get_by_role("button", name="Sign out").bounding_box()
+    assert sign_out is not None and sign_out["x"] + sign_out["width"] <= width
+
+
 @pytest.mark.local
-def test_a_newcomer_connects_gmail_and_sees_mail_and_the_run(page: Page, base_url: str, local_stack: Any) -> None:
+@pytest.mark.parametrize("width", [390, 1280])
+def test_a_newcomer_walks_the_mailbox(page: Page, base_url: str, local_stack: Any, width: int) -> None:
+    """Connect → the newest mail without pressing anything → label views → search with operators
+    → a message → the runs → disconnect, after a confirmation that says what goes."""
+    page.set_viewport_size({"width": width, "height": 900})
+    truth = page.request.get(f"{local_stack.sandbox_url}/_sandbox/accounts/{DEMO}/messages").json()
+    inbox_truth = [
+        m for m in truth["messages"] if "INBOX" in m["labelIds"] and not {"SPAM", "TRASH"} & set(m["labelIds"])
+    ]
     page.goto(base_url + "/")
     page.get_by_test_id("connect-gmail").click()
     expect(page).to_have_title("Sign in - Google Accounts")  # the sandbox's consent page
-    page.get_by_label("demo@example.com").check()
+    page.get_by_label(DEMO).check()
     page.get_by_role("button", name="Allow").click()
     expect(page).to_have_url(base_url + "/inbox")
-    expect(page.get_by_test_id("sync-status")).to_contain_text("not synced yet")
+    messages = page.get_by_test_id("messages").locator("li")
+    expect(messages).to_have_count(min(50, len(inbox_truth)))  # synced while connecting
+    expect(messages.first.get_by_role("link")).to_have_attribute("href", f"/inbox/{inbox_truth[0]['id']}")
+    expect(page.get_by_test_id("sync-status")).to_contain_text("Last sync ok")
+    _fits(page, width)
 
-    cron = local_stack.call_cron()  # what Vercel Cron does on the hour
-    assert cron.status_code == 200, cron.text
-    assert cron.json()["message"] == "Email sync completed"
-    page.reload()
-    rows = page.get_by_test_id("messages").locator("tbody tr")
-    expect(rows).to_have_count(50)  # the first page of 60 synced messages
-    expect(page.get_by_test_id("sync-status")).to_contain_text("last sync ok")
-    rows.first.get_by_role("link").click()
+    labels = page.get_by_test_id("labels")
+    labels.get_by_role("link", name=re.compile("^Sent")).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Sent")
+    sent = [m for m in truth["messages"] if "SENT" in m["labelIds"] and not {"SPAM", "TRASH"} & set(m["labelIds"])]
+    expect(messages).to_have_count(min(50, len(sent)))
+    labels.get_by_role("link", name=re.compile("Receipts")).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Receipts")
+    expect(messages.first.get_by_test_id("chip").filter(has_text="Receipts")).to_be_visible()
+    _fits(page, width)
+
+    search = page.get_by_role("searchbox", name="Search mail")
+    search.fill("is:unread label:receipts")
+    search.press("Enter")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Search results")
+    expect(messages.first).to_have_attribute("data-unread", "yes")  # something is found
+    for item in messages.all():
+        expect(item).to_have_attribute("data-unread", "yes")
+        expect(item.get_by_test_id("chip").filter(has_text="Receipts")).to_be_visible()
+    search = page.get_by_role("searchbox", name="Search mail")
+    search.fill('from:nobody-at-all "no such phrase"')
+    search.press("Enter")
+    expect(messages).to_have_text(re.compile("No mail matches"))
+
+    page.goto(base_url + "/inbox")
+    messages.first.get_by_role("link").click()
     expect(page.locator("pre.body")).to_be_visible()
+    _fits(page, width)
 
     page.goto(base_url + "/runs")
-    runs = page.get_by_test_id("runs").locator("tbody tr")
-    newest = runs.first
-    expect(newest).to_contain_text("ok")
-    expect(newest.locator("td").nth(4)).to_have_text("60")  # emails synced by the cron run
+    expect(page.get_by_test_id("runs").locator("tbody tr").first).to_contain_text("connect")
     expect(page.locator("svg.chart")).to_have_count(3)
+    _fits(page, width)
+
+    page.goto(base_url + "/inbox")
+    page.get_by_role("link", name="Disconnect Gmail…").click()
+    expect(page.get_by_test_id("disconnect-effects")).to_contain_text(f"delete the {len(truth['messages'])} messages")
+    page.get_by_test_id("confirm-disconnect").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Gmail disconnected")
+    page.goto(base_url + "/inbox")
+    expect(page.get_by_test_id("connect-gmail")).to_be_visible()  # signed out, nothing left to show
 
 
 def _sign_in(page: Page, base_url: str) -> None:

@@ -46,7 +46,10 @@ def test_profile_and_labels(sandbox: Sandbox, account: dict[str, str]) -> None:
         "type": "user",
         "messageListVisibility": "show",
         "labelListVisibility": "labelShow",
+        "color": {"backgroundColor": "#16a766", "textColor": "#ffffff"},
     }
+    assert "messagesTotal" not in labels["INBOX"]  # labels.list carries no counts; labels.get does
+    assert labels["CHAT"]["labelListVisibility"] == "labelHide"
 
 
 def test_list_pages_to_the_end_newest_first(sandbox: Sandbox, account: dict[str, str]) -> None:

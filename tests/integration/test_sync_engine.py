@@ -35,12 +35,13 @@ def test_first_sync_is_an_exact_copy(sandbox: Sandbox, settings: Settings, pool:
     assert summary.messages_added == 1200
     assert_exact_copy(pool, sandbox, ALICE)
     assert query(pool, "select count(*) from jessie.messages")[0][0] == 1200
-    # Three pages of 500 (newest first) plus the two size-census lists, batches of at most 50,
-    # and the meter agrees with Gmail's count.
+    # The labels, three pages of 500 (newest first) plus the two size-census lists, batches of at
+    # most 50, and the meter agrees with Gmail's count.
     methods = sandbox.stats(ALICE)["methods"]
+    assert methods["gmail.users.labels.list"] == 1
     assert methods["gmail.users.messages.list"] == 3 + 2
     assert methods["gmail.users.messages.get"] == 1200
-    assert summary.quota_units == sandbox.stats(ALICE)["quota_units"] == 1 + 5 * 5 + 1200 * 5 + 2
+    assert summary.quota_units == sandbox.stats(ALICE)["quota_units"] == 1 + 1 + 5 * 5 + 1200 * 5 + 2
     status, mode, added, *_ = _account_rows(pool, summary.run_id)[ALICE]
     assert (status, mode, added) == ("ok", "full", 1200)
 

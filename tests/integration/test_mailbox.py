@@ -1,0 +1,209 @@
+"""The mailbox a user sees: label views with counts, keyset pages, search with Gmail's operators,
+first-sync progress, disconnect with confirmation. Expected results are computed here from the
+stored rows, independently of the SQL that answers the page."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import pytest
+import requests
+
+from tests.conftest import Sandbox
+from tests.integration.sync_helpers import query
+from tests.integration.web_helpers import Web, connect, post_form
+
+ALICE = "alice@example.com"
+CRON = "/api/cron/email-sync"
+HIDDEN = {"SPAM", "TRASH"}
+Row = dict[str, Any]
+
+
+def stored(web: Web) -> list[Row]:
+    columns = ["gmail_id", "internal_date", "sender", "recipients", "subject", "label_ids", "body_text"]
+    rows = query(web.pool, f"select {', '.join(columns)} from jessie.messages where deleted_at is null")  # noqa: S608
+    return [dict(zip(columns, row, strict=True)) for row in rows]
+
+
+def newest_first(rows: list[Row]) -> list[str]:
+    """Date, then id, descending; a message without a date last."""
+
+    def key(row: Row) -> tuple[bool, float, str]:
+        date: datetime | None = row["internal_date"]
+        return (date is not None, date.timestamp() if date else 0.0, row["gmail_id"])
+
+    return [row["gmail_id"] for row in sorted(rows, key=key, reverse=True)]
+
+
+def anywhere_in(row: Row, word: str) -> bool:
+    return any(word in words(row[f]) for f in ("subject", "sender", "recipients", "body_text"))
+
+
+def shown(html: str) -> list[str]:
+    return re.findall(r'href="/inbox/([^"?]+)"', html)
+
+
+def link(html: str, testid: str) -> str | None:
+    found = re.search(rf'href="([^"]+)" data-testid="{testid}"', html)
+    return found.group(1).replace("&amp;", "&") if found else None
+
+
+def walk(browser: requests.Session, web: Web, start: str) -> tuple[list[list[str]], str]:
+    """Every page from `start` on, following "Older"; and the last page's html."""
+    pages, html, url = [], "", start
+    while url:
+        html = browser.get(web.url + url, timeout=10).text
+        pages.append(shown(html))
+        url = link(html, "older") or ""
+        assert len(pages) < 50, "paging does not end"
+    return pages, html
+
+
+def words(text: str | None) -> list[str]:
+    return re.findall(r"\w+", (text or "").lower().replace("@", " ").replace(".", " "))
+
+
+def has_phrase(text: str | None, phrase: str) -> bool:
+    wanted, found = words(phrase), words(text)
+    return any(found[i : i + len(wanted)] == wanted for i in range(len(found)))
+
+
+@pytest.fixture
+def alice(web: Web, sandbox: Sandbox) -> requests.Session:
+    return connect(web, sandbox, ALICE, messages=160, seed=3)  # connecting syncs the whole mailbox
+
+
+@pytest.mark.parametrize("view", ["INBOX", "SENT", "SPAM", "TRASH", "STARRED", "Label_1"])
+def test_each_label_view_pages_newest_first_by_keyset(web: Web, alice: requests.Session, view: str) -> None:
+    rows = [r for r in stored(web) if view in r["label_ids"]]
+    if view not in HIDDEN:
+        rows = [r for r in rows if not HIDDEN & set(r["label_ids"])]
+    assert rows, f"the generated mailbox has nothing in {view}"
+    pages, last = walk(alice, web, f"/inbox?label={view}")
+    assert [i for page in pages for i in page] == newest_first(rows)
+    assert all(len(page) == 50 for page in pages[:-1])
+    # And back: "Newer" from the last page retraces the same pages.
+    back, url = [], link(last, "newer")
+    while url:
+        html = alice.get(web.url + url, timeout=10).text
+        back.append(shown(html))
+        url = link(html, "newer")
+    assert list(reversed(back)) == pages[:-1]
+
+
+def test_the_sidebar_counts_follow_the_mailbox(web: Web, sandbox: Sandbox, alice: requests.Session) -> None:
+    def unread_in(html: str, label: str) -> int:
+        found = re.search(
+            rf'data-label="{label}"[^>]*>\s*<span>.*?</span>\s*(?:<b class="count"[^>]*>(\d+)</b>)?', html, re.S
+        )
+        assert found, f"no {label} in the sidebar"
+        return int(found.group(1) or 0)
+
+    def truth(label: str) -> int:
+        return sum(label in r["label_ids"] and "UNREAD" in r["label_ids"] for r in stored(web))
+
+    page = alice.get(web.url + "/inbox", timeout=10).text
+    assert unread_in(page, "INBOX") == truth("INBOX") > 0
+    for name in ("Receipts", "Travel", "Work/Projects", "Family", "Newsletters"):
+        assert f"</i>{name}</span>" in page
+    assert "background: #16a766" in page  # Receipts' colour, from labels.list
+    assert 'data-label="CHAT"' not in page  # hidden in Gmail's label list, hidden here
+
+    unread = next(r for r in stored(web) if {"INBOX", "UNREAD"} <= set(r["label_ids"]))
+    plain = next(r for r in stored(web) if "INBOX" in r["label_ids"] and "Label_2" not in r["label_ids"])
+    sandbox.admin("POST", f"/accounts/{ALICE}/messages/{unread['gmail_id']}/labels", remove=["UNREAD"])
+    sandbox.admin("POST", f"/accounts/{ALICE}/messages/{plain['gmail_id']}/labels", add=["Label_2"])
+    requests.get(web.url + CRON, headers={"Authorization": "Bearer test-cron-secret"}, timeout=60)
+
+    page = alice.get(web.url + "/inbox", timeout=10).text
+    assert unread_in(page, "INBOX") == truth("INBOX")
+    row = re.search(rf'<li class="[^"]*" data-unread="(\w+)">\s*<a href="/inbox/{unread["gmail_id"]}"', page)
+    assert row and row.group(1) == "no"
+    travel = alice.get(web.url + "/inbox?label=Label_2", timeout=10).text
+    assert plain["gmail_id"] in shown(travel)
+
+
+SEARCHES: dict[str, Callable[[Row], bool]] = {
+    "from:taro@example.jp": lambda r: has_phrase(r["sender"], "taro@example.jp"),
+    "from:ada": lambda r: "ada" in words(r["sender"]),
+    "FROM:example.de": lambda r: has_phrase(r["sender"], "example.de"),
+    "to:alice": lambda r: "alice" in words(r["recipients"]),
+    "subject:invoice": lambda r: "invoice" in words(r["subject"]),
+    'subject:"quarterly review"': lambda r: has_phrase(r["subject"], "quarterly review"),
+    "label:receipts": lambda r: "Label_1" in r["label_ids"],
+    "label:work-projects": lambda r: "Label_3" in r["label_ids"],
+    "is:unread": lambda r: "UNREAD" in r["label_ids"],
+    "is:starred -is:unread": lambda r: "STARRED" in r["label_ids"] and "UNREAD" not in r["label_ids"],
+    "in:spam": lambda r: "SPAM" in r["label_ids"],
+    "in:anywhere budget": lambda r: anywhere_in(r, "budget"),
+    '"project update"': lambda r: any(has_phrase(r[f], "project update") for f in ("subject", "body_text")),
+    "meeting -invoice": lambda r: anywhere_in(r, "meeting") and not anywhere_in(r, "invoice"),
+    "meeting OR invoice": lambda r: anywhere_in(r, "meeting") or anywhere_in(r, "invoice"),
+    "label:no-such-label": lambda r: False,
+}
+
+
+@pytest.mark.parametrize("q", list(SEARCHES))
+def test_search_understands_gmail_operators(web: Web, alice: requests.Session, q: str) -> None:
+    anywhere = "in:anywhere" in q or "in:spam" in q
+    expected = [r for r in stored(web) if SEARCHES[q](r) and (anywhere or not HIDDEN & set(r["label_ids"]))]
+    pages, _ = walk(alice, web, "/inbox?" + requests.compat.urlencode({"q": q}))
+    assert [i for page in pages for i in page] == newest_first(expected)
+    assert expected or q == "label:no-such-label", f"{q!r} should find something in the generated mailbox"
+
+
+def test_messages_show_their_labels_and_unread_state(web: Web, alice: requests.Session) -> None:
+    page = alice.get(web.url + "/inbox", timeout=10).text
+    rows = {r["gmail_id"]: r for r in stored(web)}
+    items = re.findall(r'<li class="[^"]*" data-unread="(\w+)">(.*?)</li>', page, re.S)
+    assert items
+    names = {"Label_1": "Receipts", "Label_2": "Travel", "Label_3": "Work/Projects", "Label_4": "Family"}
+    names["Label_5"] = "Newsletters"
+    for unread, body in items:
+        row = rows[shown(body)[0]]
+        assert (unread == "yes") == ("UNREAD" in row["label_ids"])
+        chips = re.findall(r'data-testid="chip"[^>]*>([^<]+)<', body)
+        assert chips == [names[i] for i in row["label_ids"] if i in names]
+        assert ("★" in body) == ("STARRED" in row["label_ids"])
+
+
+def test_a_first_sync_in_progress_says_how_far_it_has_got(web: Web, alice: requests.Session) -> None:
+    count = len(stored(web))
+    with web.pool.connection() as conn:  # as a large mailbox looks after the connect's budget ran out
+        conn.execute("update jessie.accounts set sync_state = 'full', mailbox_total = 20000")
+    progress = re.search(
+        r'data-testid="sync-progress">(.*?)</span>', alice.get(web.url + "/inbox", timeout=10).text, re.S
+    )
+    assert progress is not None
+    assert f"{count} of 20,000 messages stored (1 %)" in " ".join(progress.group(1).split())
+    with web.pool.connection() as conn:
+        conn.execute("update jessie.accounts set sync_state = 'incremental', last_sync_error = 'Gmail said no'")
+    page = alice.get(web.url + "/inbox", timeout=10).text
+    assert 'data-testid="sync-progress"' not in page
+    assert "Last problem: Gmail said no" in page
+    assert re.search(r"Next sync around \d{4}-\d\d-\d\d \d\d:00 UTC", page)
+
+
+def test_disconnect_asks_first_and_says_what_goes(web: Web, alice: requests.Session) -> None:
+    count = len(stored(web))
+    inbox = alice.get(web.url + "/inbox", timeout=10).text
+    assert 'action="/auth/disconnect"' not in inbox  # one click on the inbox deletes nothing
+    confirm = alice.get(web.url + "/account/disconnect", timeout=10)
+    assert confirm.status_code == 200
+    assert f"delete the <strong>{count} messages</strong>" in confirm.text
+    assert query(web.pool, "select count(*) from jessie.messages") == [(count,)]
+    done = post_form(alice, web, "/auth/disconnect")
+    assert "Gmail disconnected" in done.text
+    assert query(web.pool, "select count(*) from jessie.messages") == [(0,)]
+    assert query(web.pool, "select count(*) from jessie.labels") == [(0,)]
+
+
+def test_favicon_and_the_script_are_served(web: Web) -> None:
+    icon = requests.get(web.url + "/favicon.ico", timeout=10)
+    script = requests.get(web.url + "/static/jessie.js", timeout=10)
+    assert (icon.status_code, icon.headers["content-type"]) == (200, "image/svg+xml")
+    assert icon.text.startswith("<svg")
+    assert script.status_code == 200 and "form.dataset.busy" in script.text
