@@ -78,7 +78,8 @@ class MessageView:
         return email.message_from_bytes(self.raw, policy=compat32)
 
     @staticmethod
-    def _make_snippet(message: Message) -> str:
+    def _body_text(message: Message) -> str:
+        """The text a reader sees: the plain part, else the HTML part without its markup."""
         plain = html_text = None
         for part in message.walk():
             if part.is_multipart() or _filename(part):
@@ -89,8 +90,16 @@ class MessageView:
             elif kind == "text/html" and html_text is None:
                 html_text = html.unescape(_TAGS.sub(" ", _text_of(part)))
         text = plain if plain is not None else html_text or ""
-        text = _SPACE.sub(" ", text.replace("\x00", "")).strip()[:SNIPPET_LENGTH]
+        return _SPACE.sub(" ", text.replace("\x00", "")).strip()
+
+    @classmethod
+    def _make_snippet(cls, message: Message) -> str:
+        text = cls._body_text(message)[:SNIPPET_LENGTH]
         return html.escape(text, quote=True).replace("&#x27;", "&#39;")
+
+    def body_text(self) -> str:
+        """Derived on demand (search reads it), not kept: bodies can be large."""
+        return self._body_text(self._parsed())
 
     def headers(self, names: list[str] | None = None) -> list[dict[str, str]]:
         wanted = {name.lower() for name in names} if names else None
