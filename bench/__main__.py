@@ -6,13 +6,18 @@ import json
 
 from sandbox.serving import interrupt_on_sigterm
 
-from . import drain_bench, sandbox_throughput, sync_bench
+from . import drain_bench, mailbox_bench, sandbox_throughput, sync_bench
 
 
 def main() -> None:
     interrupt_on_sigterm()  # a `kill` cleans up like Ctrl-C: each part stops its Postgres and sandbox
     figures: dict[str, float] = {}
-    parts = [("sandbox", sandbox_throughput.measure), ("sync", sync_bench.measure), ("drain", drain_bench.measure)]
+    parts = [
+        ("sandbox", sandbox_throughput.measure),
+        ("sync", sync_bench.measure),
+        ("drain", drain_bench.measure),
+        ("mailbox", mailbox_bench.measure),
+    ]
     for name, measure in parts:
         result = measure()
         print(f"{name}: {json.dumps(result)}", flush=True)

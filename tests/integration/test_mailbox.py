@@ -5,10 +5,11 @@ stored rows, independently of the SQL that answers the page."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
+import psycopg
 import pytest
 import requests
 
@@ -22,10 +23,12 @@ HIDDEN = {"SPAM", "TRASH"}
 Row = dict[str, Any]
 
 
+COLUMNS = ["gmail_id", "internal_date", "sender", "recipients", "subject", "label_ids", "body_text"]
+STORED = f"select {', '.join(COLUMNS)} from jessie.messages where deleted_at is null"  # noqa: S608
+
+
 def stored(web: Web) -> list[Row]:
-    columns = ["gmail_id", "internal_date", "sender", "recipients", "subject", "label_ids", "body_text"]
-    rows = query(web.pool, f"select {', '.join(columns)} from jessie.messages where deleted_at is null")  # noqa: S608
-    return [dict(zip(columns, row, strict=True)) for row in rows]
+    return [dict(zip(COLUMNS, row, strict=True)) for row in query(web.pool, STORED)]
 
 
 def newest_first(rows: list[Row]) -> list[str]:
@@ -207,3 +210,56 @@ def test_favicon_and_the_script_are_served(web: Web) -> None:
     assert (icon.status_code, icon.headers["content-type"]) == (200, "image/svg+xml")
     assert icon.text.startswith("<svg")
     assert script.status_code == 200 and "form.dataset.busy" in script.text
+
+
+LARGE_QUERIES: dict[str, Callable[[Row], bool]] = {
+    "": lambda r: "INBOX" in r["label_ids"],  # the Inbox view
+    "invoice": lambda r: anywhere_in(r, "invoice"),
+    '"quarterly review"': lambda r: any(has_phrase(r[f], "quarterly review") for f in ("subject", "body_text")),
+    "from:person7@example0.com": lambda r: has_phrase(r["sender"], "person7@example0.com"),
+    "from:person21 is:unread label:project-4": lambda r: (
+        "person21" in words(r["sender"]) and {"UNREAD", "Label_4"} <= set(r["label_ids"])
+    ),
+    "subject:coffee -hotel": lambda r: "coffee" in words(r["subject"]) and not anywhere_in(r, "hotel"),
+}
+
+
+@pytest.fixture(scope="module")
+def large_mailbox(postgres_admin_url: str, template_database: str) -> Iterator[tuple[psycopg.Connection, int]]:
+    """20,000 generated messages (the bench's generator), made once for these tests."""
+    from bench.mailbox_bench import generate_mailbox
+
+    with psycopg.connect(postgres_admin_url, autocommit=True) as admin:
+        admin.execute(f"create database large_mailbox template {template_database}")
+    try:
+        with psycopg.connect(psycopg.conninfo.make_conninfo(postgres_admin_url, dbname="large_mailbox")) as conn:
+            account = generate_mailbox(conn, "large@example.com", 20_000)
+            conn.commit()
+            yield conn, account
+    finally:
+        with psycopg.connect(postgres_admin_url, autocommit=True) as admin:
+            admin.execute("drop database large_mailbox")
+
+
+@pytest.mark.parametrize("q", list(LARGE_QUERIES))
+def test_a_large_mailbox_pages_and_searches_exactly(large_mailbox: tuple[psycopg.Connection, int], q: str) -> None:
+    """Three pages of each view or search are exactly the newest matches, by keyset, as the
+    stored rows say they should be."""
+    from app.data import mailbox
+    from app.search import parse
+
+    conn, account = large_mailbox
+    rows = [dict(zip(COLUMNS, row, strict=True)) for row in conn.execute(STORED)]
+    visible = [r for r in rows if q == "" or not HIDDEN & set(r["label_ids"])]
+    expected = newest_first([r for r in visible if LARGE_QUERIES[q](r)])[:150]
+    assert expected, "the generated mailbox should have matches"
+    got, cursor = [], None
+    for _ in range(3):
+        page = mailbox.page(
+            conn, account, view="INBOX" if q == "" else None, search=parse(q), size=50, older_than=cursor
+        )
+        got += [m["gmail_id"] for m in page.messages]
+        cursor = page.older
+        if cursor is None:
+            break
+    assert got == expected
