@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -111,6 +112,25 @@ def test_a_newcomer_walks_the_mailbox(page: Page, base_url: str, local_stack: An
     expect(page.locator("svg.chart")).to_have_count(3)
     _fits(page, width)
 
+    # "Sync now" answers at once and cannot be sent twice: press it, read the button, press again.
+    page.goto(base_url + "/inbox")
+    posts: list[Any] = []
+    page.on("request", lambda r: posts.append(r) if r.method == "POST" and r.url.endswith("/inbox/sync") else None)
+    with page.expect_navigation():
+        state = page.evaluate(
+            """() => {
+                 const form = document.querySelector("form[data-busy]"), button = form.querySelector("button");
+                 button.click();
+                 const seen = [button.disabled, button.textContent];
+                 form.requestSubmit();
+                 button.click();
+                 return seen;
+               }"""
+        )
+    assert state == [True, "Syncing…"]
+    expect(page.get_by_role("heading", level=1)).to_have_text("Not so fast")  # connecting synced just now
+    assert len(posts) == 1
+
     page.goto(base_url + "/inbox")
     page.get_by_role("link", name="Disconnect Gmail…").click()
     expect(page.get_by_test_id("disconnect-effects")).to_contain_text(f"delete the {len(truth['messages'])} messages")
@@ -118,6 +138,13 @@ def test_a_newcomer_walks_the_mailbox(page: Page, base_url: str, local_stack: An
     expect(page.get_by_role("heading", level=1)).to_have_text("Gmail disconnected")
     page.goto(base_url + "/inbox")
     expect(page.get_by_test_id("connect-gmail")).to_be_visible()  # signed out, nothing left to show
+
+
+@pytest.mark.local
+def test_development_shows_the_working_trees_commit(page: Page, base_url: str) -> None:
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True)
+    page.goto(base_url + "/")
+    expect(page.get_by_test_id("commit")).to_have_text(re.compile(rf"^{head.stdout.strip()}(\+changes)?$"))
 
 
 def _sign_in(page: Page, base_url: str) -> None:
