@@ -97,24 +97,25 @@ def _sync(args: argparse.Namespace) -> int:
 
 
 def _runs(args: argparse.Namespace) -> int:
-    from app.data.runs import recent_runs
+    """Sweeps (one cron slot over all its invocations) and single runs, newest first; with
+    --invocations, each sweep's runs under it."""
+    from app.data.runs import recent_entries, sweep_runs
     from app.db.connection import connect
 
+    columns = ["kind", "id", "trigger", "status", "started_at", "invocations", "accounts_ok", "accounts_failed"]
+    columns += ["messages_added", "messages_updated", "messages_deleted", "quota_units", "duration_ms"]
     with connect(get_settings()) as conn:
-        rows = recent_runs(conn, args.limit)
-    columns = [
-        "id",
-        "trigger",
-        "status",
-        "started_at",
-        "accounts_ok",
-        "accounts_failed",
-        "messages_added",
-        "messages_updated",
-        "messages_deleted",
-        "quota_units",
-        "duration_ms",
-    ]
+        rows = recent_entries(conn, args.limit)
+        if args.invocations:
+            rows = [
+                shown
+                for entry in rows
+                for shown in [entry]
+                + [
+                    {**run, "kind": "  invocation", "invocations": ""}
+                    for run in (sweep_runs(conn, entry["id"]) if entry["kind"] == "sweep" else [])
+                ]
+            ]
     _table(rows, columns)
     return 0
 
@@ -203,8 +204,9 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument("--log", action="store_true", help="JSON log lines even on a terminal")
     sync.set_defaults(handler=_sync)
 
-    runs = commands.add_parser("runs", help="recent sync runs")
+    runs = commands.add_parser("runs", help="recent sweeps and sync runs")
     runs.add_argument("--limit", type=int, default=20)
+    runs.add_argument("--invocations", action="store_true", help="each sweep's runs, one per invocation")
     runs.set_defaults(handler=_runs)
 
     serve = commands.add_parser("serve", help="the web app, locally")

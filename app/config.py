@@ -85,6 +85,19 @@ class Settings(BaseSettings):
     # How long an account stays leased to a run that stops renewing it (it renews every third).
     lease_s: float = Field(30, ge=1, validation_alias="JESSIE_LEASE_SECONDS")
 
+    # The hourly sweep's fan-out: parallel invocations of the sweep worker, within the database
+    # connections all sync invocations together may hold (the pooler's client limit, less
+    # headroom for page views) and Gmail's per-project quota.
+    sweep_max_invocations: int = Field(8, ge=1, le=100, validation_alias="JESSIE_SWEEP_MAX_INVOCATIONS")
+    sweep_accounts_per_invocation: int = Field(10_000, ge=1, validation_alias="JESSIE_SWEEP_ACCOUNTS_PER_INVOCATION")
+    db_connection_budget: int = Field(60, ge=2, validation_alias="JESSIE_DB_CONNECTION_BUDGET")
+    gmail_project_units_per_minute: int = Field(
+        1_200_000, ge=1, validation_alias="JESSIE_GMAIL_PROJECT_UNITS_PER_MINUTE"
+    )
+    # Set by Vercel when the project has a Protection Bypass for Automation secret: the sweep's
+    # calls to its own (protected) deployment URL carry it.
+    vercel_automation_bypass_secret: SecretStr | None = Field(None, validation_alias="VERCEL_AUTOMATION_BYPASS_SECRET")
+
     # The web app's.
     admin_emails: str = Field("", validation_alias="ADMIN_EMAILS")  # comma-separated: who sees /runs
     alert_webhook_url: SecretStr | None = Field(None, validation_alias="ALERT_WEBHOOK_URL")
@@ -173,6 +186,21 @@ class Settings(BaseSettings):
     def manual_sync_budget_s(self) -> float:
         """ "Sync now" answers while a person waits, within the function's budget."""
         return min(INTERACTIVE_WAIT_S, self.run_budget_s)
+
+    @property
+    def sync_pool_size(self) -> int:
+        """A process that syncs: one connection per worker, plus the run's bookkeeping and heartbeat."""
+        return self.sync_concurrency + 2
+
+    @property
+    def connections_per_invocation(self) -> int:
+        """What one sync invocation may hold: its pool and the probe made when the pool opens."""
+        return self.sync_pool_size + 1
+
+    @property
+    def max_live_runs(self) -> int:
+        """Sync runs that may be alive at once within JESSIE_DB_CONNECTION_BUDGET."""
+        return max(1, self.db_connection_budget // self.connections_per_invocation)
 
     @property
     def connect_sync_budget_s(self) -> float:

@@ -84,19 +84,21 @@ def run_sync(
     settings: Settings | None = None,
     pool: Database | None = None,
     account_ids: list[int] | None = None,
+    sweep_id: int | None = None,
     on_started: Callable[[int], None] | None = None,
     on_account: Callable[[AccountResult], None] | None = None,
 ) -> RunSummary:
     """Sync every due account (or only `account_ids`) within `budget_s` seconds.
 
-    `on_started(run_id)` is called once the run is recorded, `on_account(result)` after
-    each account.
+    A run of a sweep (`sweep_id`) takes a seat within the connection budget first (NoSeat
+    if there is none). `on_started(run_id)` is called once the run is recorded,
+    `on_account(result)` after each account.
     """
     settings = settings or get_settings()
     own_pool = pool is None
-    pool = pool or open_pool(settings, size=settings.sync_concurrency + 2)
+    pool = pool or open_pool(settings, size=settings.sync_pool_size)
     try:
-        return _run(trigger, budget_s, settings, pool, account_ids, on_started, on_account)
+        return _run(trigger, budget_s, settings, pool, account_ids, sweep_id, on_started, on_account)
     finally:
         if own_pool:
             pool.close()
@@ -108,15 +110,21 @@ def _run(
     settings: Settings,
     pool: Database,
     account_ids: list[int] | None,
+    sweep_id: int | None,
     on_started: Callable[[int], None] | None,
     on_account: Callable[[AccountResult], None] | None,
 ) -> RunSummary:
     started = time.monotonic()
     deadline = Deadline(budget_s)
     cipher = TokenCipher.from_settings(settings)
+    seats = (settings.max_live_runs, settings.lease_s) if sweep_id is not None else None
     with pool.connection() as conn:
         abandoned = runs.abandon_stale_runs(conn, settings.lease_s)
-        run_id, run_started_at = runs.create_run(conn, trigger, budget_s)
+    with pool.connection() as conn:
+        run_id, run_started_at = runs.create_run(conn, trigger, budget_s, sweep_id=sweep_id, seats=seats)
+        # What is due: not synced since the run began, or, in a sweep, since the sweep began
+        # (a repeated cron delivery joins it and does not sync its accounts again).
+        due_before = runs.sweep_started_at(conn, sweep_id) if sweep_id is not None else run_started_at
     log_event("sync.run.started", run_id=run_id, trigger=trigger, budget_s=budget_s, abandoned_runs=abandoned)
     if on_started:
         on_started(run_id)
@@ -128,7 +136,7 @@ def _run(
     def worker() -> None:
         while deadline.remaining() > stop_claiming_at and summary.error is None:
             with pool.connection() as conn:
-                account = runs.claim_next(conn, run_id, run_started_at, settings.lease_s, account_ids)
+                account = runs.claim_next(conn, run_id, due_before, settings.lease_s, account_ids)
             if account is None:
                 return
             with lock:
@@ -164,7 +172,7 @@ def _run(
             for future in [workers.submit(worker) for _ in range(settings.sync_concurrency)]:
                 future.result()
         with pool.connection() as conn:
-            summary.accounts_busy = runs.busy_accounts(conn, run_id, run_started_at, account_ids)
+            summary.accounts_busy = runs.busy_accounts(conn, run_id, due_before, account_ids, sweep_id)
     except Exception as error:  # the run as a whole failed (database gone, …)
         summary.error = f"{type(error).__name__}: {error}"[:500]
     finally:

@@ -85,30 +85,66 @@ def heartbeat(conn: Connection, run_id: int, account_ids: list[int], lease_s: fl
         )
 
 
-def busy_accounts(conn: Connection, run_id: int, run_started_at: datetime, only: list[int] | None) -> int:
-    """Due accounts this run could not take because another live run holds them."""
+def busy_accounts(
+    conn: Connection, run_id: int, due_before: datetime, only: list[int] | None, sweep_id: int | None = None
+) -> int:
+    """Due accounts this run could not take because another live run holds them (a run of the
+    same sweep holding them is the sweep working as meant, not a conflict)."""
     row = conn.execute(
-        """select count(*) from jessie.accounts
-           where status = 'active' and lease_expires_at > now() and lease_run_id <> %(run)s
-             and coalesce(last_sync_finished_at, '-infinity') < %(started)s
-             and (%(only)s::bigint[] is null or id = any(%(only)s))""",
-        {"run": run_id, "started": run_started_at, "only": only},
+        """select count(*) from jessie.accounts a
+           where a.status = 'active' and a.lease_expires_at > now() and a.lease_run_id <> %(run)s
+             and coalesce(a.last_sync_finished_at, '-infinity') < %(started)s
+             and (%(only)s::bigint[] is null or a.id = any(%(only)s))
+             and not exists (select 1 from jessie.sync_runs r
+                             where r.id = a.lease_run_id and r.sweep_id = %(sweep)s)""",
+        {"run": run_id, "started": due_before, "only": only, "sweep": sweep_id},
     ).fetchone()
     return int(row[0]) if row else 0
 
 
-def create_run(conn: Connection, trigger: str, budget_s: float) -> tuple[int, datetime]:
+class NoSeat(Exception):
+    """As many runs are alive as the database connection budget allows."""
+
+
+def sweep_started_at(conn: Connection, sweep_id: int) -> datetime:
+    row = conn.execute("select started_at from jessie.sweeps where id = %s", [sweep_id]).fetchone()
+    assert row is not None
+    started: datetime = row[0]
+    return started
+
+
+def create_run(
+    conn: Connection,
+    trigger: str,
+    budget_s: float,
+    *,
+    sweep_id: int | None = None,
+    seats: tuple[int, float] | None = None,
+) -> tuple[int, datetime]:
+    """Record a run. With `seats` (the most live runs allowed, and how long a silent run still
+    counts as live), the live runs are counted under a lock first: NoSeat beyond the limit."""
+    if seats is not None:
+        limit, silent_s = seats
+        conn.execute("select pg_advisory_xact_lock(hashtext('jessie.sync_runs: seats'))")
+        live = conn.execute(
+            """select count(*) from jessie.sync_runs
+               where status = 'running' and heartbeat_at > now() - make_interval(secs => %s)""",
+            [silent_s],
+        ).fetchone()
+        if live and int(live[0]) >= limit:
+            raise NoSeat(f"{live[0]} sync runs are alive, the most JESSIE_DB_CONNECTION_BUDGET allows")
     row = conn.execute(
-        """insert into jessie.sync_runs (trigger, deadline_at) values (%s, now() + make_interval(secs => %s))
+        """insert into jessie.sync_runs (trigger, deadline_at, sweep_id)
+           values (%s, now() + make_interval(secs => %s), %s)
            returning id, started_at""",
-        [trigger, budget_s],
+        [trigger, budget_s, sweep_id],
     ).fetchone()
     assert row is not None
     return row[0], row[1]
 
 
 def claim_next(
-    conn: Connection, run_id: int, run_started_at: datetime, lease_s: float, only: list[int] | None
+    conn: Connection, run_id: int, due_before: datetime, lease_s: float, only: list[int] | None
 ) -> AccountRow | None:
     """Lease the active account synced longest ago that this run still owes a sync.
 
@@ -133,7 +169,7 @@ def claim_next(
                last_sync_started_at = now()
            from next where a.id = next.id
            returning a.*""",
-            {"run": run_id, "started": run_started_at, "lease": lease_s, "only": only},
+            {"run": run_id, "started": due_before, "lease": lease_s, "only": only},
         )
         .fetchone()
     )

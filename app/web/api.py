@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+import threading
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -22,28 +23,98 @@ router = APIRouter()
 HEALTH_DB_TIMEOUT_S = 5.0
 
 
-@router.get("/api/cron/email-sync")
-def cron_email_sync(request: Request) -> JSONResponse:
-    """Vercel Cron: GET with `Authorization: Bearer $CRON_SECRET`, no retries, no redirects."""
-    settings = settings_of(request)
+def _cron_refusal(request: Request) -> JSONResponse | None:
+    """The cron's and the workers' check: the bearer secret, or 401; never an open endpoint."""
     try:
-        secret = settings.require("cron_secret")
-    except MissingSetting as error:  # never an open endpoint
+        secret = settings_of(request).require("cron_secret")
+    except MissingSetting as error:
         return JSONResponse({"error": str(error)}, 500)
     if not bearer_matches(request.headers.get("authorization"), secret):
         return JSONResponse({"error": "unauthorized"}, 401, headers={"WWW-Authenticate": "Bearer"})
-    from app.sync.runner import run_sync  # the sync stack loads only where a sync runs (cold starts)
+    return None
+
+
+@router.get("/api/cron/email-sync")
+def cron_email_sync(request: Request) -> JSONResponse:
+    """Vercel Cron: GET with `Authorization: Bearer $CRON_SECRET`, no retries, no redirects.
+
+    Begins the slot's sweep (or joins it, when Vercel delivers the cron twice), starts the
+    further invocations a large sweep needs, and works the queue itself as one of them.
+    """
+    refused = _cron_refusal(request)
+    if refused is not None:
+        return refused
+    settings = settings_of(request)
+    from app.sync import sweep  # the sync stack loads only where a sync runs (cold starts)
 
     try:
-        summary = run_sync("cron", settings.run_budget_s, settings=settings, pool=database(request))
-    except MissingSetting as error:  # e.g. JESSIE_ENCRYPTION_KEY: named, never its value
-        log_event("sync.run.not_started", logging.ERROR, trigger="cron", error=str(error))
-        return JSONResponse({"message": "Email sync failed", "error": str(error)}, 500)
+        with database(request).connection() as conn:
+            current = sweep.begin(conn, sweep.slot_of(datetime.now(UTC), settings.cron_interval_minutes), settings)
     except Exception as error:  # no run could even be recorded (database down, …)
         log_event("sync.run.not_started", logging.ERROR, trigger="cron", error=type(error).__name__)
         return JSONResponse({"message": "Email sync failed", "error": type(error).__name__}, 500)
+    fanout = None
+    if current.begun and current.invocations_planned > 1:
+        fanout = threading.Thread(
+            target=_start_workers, args=(request, current.id, current.invocations_planned - 1), name="fanout"
+        )
+        fanout.start()  # the workers start while this invocation already syncs
+    try:
+        return _sync_response(request, "cron", current.id, {"begun": current.begun, "due": current.due_accounts})
+    finally:
+        if fanout is not None:
+            fanout.join()
+
+
+def _start_workers(request: Request, sweep_id: int, count: int) -> None:
+    from app.sync import sweep
+    from app.web.fanout import start_workers, worker_url
+
+    settings = settings_of(request)
+    started = start_workers(settings, worker_url(settings, str(request.base_url)), sweep_id, count)
+    with database(request).connection() as conn:
+        sweep.record_started(conn, sweep_id, started)
+
+
+@router.post("/api/cron/sweep-worker")
+def sweep_worker(request: Request) -> JSONResponse:
+    """One more invocation of the current sweep (`?sweep=ID`), started by its cron invocation:
+    authenticated like the cron, before anything else is read; a call for a sweep that is not
+    the current slot's does nothing."""
+    refused = _cron_refusal(request)
+    if refused is not None:
+        return refused
+    text = request.query_params.get("sweep", "")
+    if not text.isdigit() or not 0 < int(text) < 2**63:
+        return JSONResponse({"error": "sweep must be a sweep id"}, 400)
+    settings = settings_of(request)
+    from app.sync import sweep
+
+    with database(request).connection() as conn:
+        if not sweep.current(conn, int(text), sweep.slot_of(datetime.now(UTC), settings.cron_interval_minutes)):
+            return JSONResponse({"message": "Not the current sweep: nothing to do"}, 409)
+    return _sync_response(request, "sweep-worker", int(text), {})
+
+
+def _sync_response(request: Request, trigger: str, sweep_id: int, about: dict[str, object]) -> JSONResponse:
+    """Run a sync of the sweep in this invocation and answer with its summary."""
+    settings = settings_of(request)
+    from app.sync.runner import run_sync
+    from app.sync.runs import NoSeat
+
+    try:
+        summary = run_sync(trigger, settings.run_budget_s, settings=settings, pool=database(request), sweep_id=sweep_id)
+    except NoSeat as full:  # the connection budget is spent: this invocation adds nothing
+        log_event("sync.run.no_seat", logging.WARNING, trigger=trigger, sweep_id=sweep_id)
+        return JSONResponse({"message": "No seat for another sync run", "error": str(full)}, 503)
+    except MissingSetting as error:  # e.g. JESSIE_ENCRYPTION_KEY: named, never its value
+        log_event("sync.run.not_started", logging.ERROR, trigger=trigger, error=str(error))
+        return JSONResponse({"message": "Email sync failed", "error": str(error)}, 500)
+    except Exception as error:  # no run could even be recorded (database down, …)
+        log_event("sync.run.not_started", logging.ERROR, trigger=trigger, error=type(error).__name__)
+        return JSONResponse({"message": "Email sync failed", "error": type(error).__name__}, 500)
     extra = {"accounts_incomplete": summary.accounts_incomplete, "accounts_busy": summary.accounts_busy}
-    body = {"run": summary.contract() | extra | {"error": summary.error}}
+    body = {"run": summary.contract() | extra | {"error": summary.error}, "sweep": {"id": sweep_id, **about}}
     if summary.status == RunStatus.FAILED:
         return JSONResponse({"message": "Email sync failed", **body}, 500)
     return JSONResponse({"message": "Email sync completed", **body}, 200)
@@ -96,6 +167,7 @@ class Run(BaseModel):
     retries: int
     duration_ms: int | None
     error: str | None
+    sweep_id: int | None  # the sweep (cron slot) this run was one invocation of
 
 
 class Runs(BaseModel):

@@ -63,7 +63,7 @@ def database(request: Request) -> Database:
     with _lock:
         if state.pool is None:
             settings = settings_of(request)
-            state.pool = open_pool(settings, size=settings.sync_concurrency + 2)
+            state.pool = open_pool(settings, size=settings.sync_pool_size)
     pool: Database = state.pool
     return pool
 

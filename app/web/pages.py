@@ -7,7 +7,7 @@ message ids that cannot be Gmail's are refused or not found before any query run
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -20,6 +20,7 @@ from app.data import runs as runs_data
 from app.db.connection import Connection
 from app.search import parse as parse_search
 from app.statuses import IncidentKind, SyncState
+from app.sync.sweep import next_slot
 from app.web.charts import bar_chart
 from app.web.context import Visitor, admin, database, page, same_site_form, settings_of, signed_in
 
@@ -70,13 +71,6 @@ def _cursor(text: str | None) -> mailbox.Cursor | None:
         raise BadInput("That page link is not valid; start again from the newest mail.") from None
 
 
-def next_cron(now: datetime, interval_minutes: float) -> datetime:
-    """When the scheduled sync runs next: the cron fires on the hour, then every interval."""
-    interval = timedelta(minutes=interval_minutes)
-    hour = now.replace(minute=0, second=0, microsecond=0)
-    return hour + interval * (int((now - hour) / interval) + 1)
-
-
 def _progress(conn: Connection, account: dict[str, Any]) -> dict[str, Any] | None:
     """How far a first (or repeated full) sync has got: stored of Gmail's total."""
     if account["sync_state"] == SyncState.INCREMENTAL:
@@ -122,7 +116,7 @@ def inbox(
         user_labels=[row for row in labels if row["type"] == "user" and not row["hidden"]],
         label_names=by_id,
         progress=progress,
-        next_sync=next_cron(datetime.now(UTC), settings_of(request).cron_interval_minutes),
+        next_sync=next_slot(datetime.now(UTC), settings_of(request).cron_interval_minutes),
     )
 
 
@@ -169,26 +163,42 @@ def sync_now(
 
 @router.get("/runs")
 def runs_dashboard(request: Request, _admin: Annotated[Visitor, Depends(admin)]) -> Any:
-    """Runs, charts and incidents; viewing it also checks that the cron has run lately."""
+    """Sweeps and runs, charts and incidents; viewing it also checks that the cron has run lately."""
     settings = settings_of(request)
     with database(request).connection() as conn:
         texts = alerts.check_incidents(conn, settings)
-        runs = runs_data.recent_runs(conn, 50)
+        entries = runs_data.recent_entries(conn, 50)
         recent_incidents = incidents.recent(conn, RECENT_INCIDENTS)
     alerts.send(settings, texts)
-    oldest_first = list(reversed(runs))
+    oldest_first = list(reversed(entries))
 
     def series(key: str, scale: float = 1) -> list[tuple[str, float]]:
-        return [(f"#{run['id']}", round((run[key] or 0) / scale, 2)) for run in oldest_first]
+        return [(entry_label(entry), round((entry[key] or 0) / scale, 2)) for entry in oldest_first]
 
     charts = [
-        Markup(bar_chart("Emails synced per run", series("messages_added"))),  # noqa: S704 -- escaped SVG
-        Markup(bar_chart("Duration per run", series("duration_ms", 1000), " s")),  # noqa: S704
-        Markup(bar_chart("Gmail quota units per run", series("quota_units"))),  # noqa: S704
+        Markup(bar_chart("Emails synced per sweep or run", series("messages_added"), x_title="sweep (S) or run (#)")),  # noqa: S704 -- escaped SVG
+        Markup(bar_chart("Wall time", series("duration_ms", 1000), " s", x_title="sweep (S) or run (#)")),  # noqa: S704
+        Markup(bar_chart("Gmail quota units", series("quota_units"), x_title="sweep (S) or run (#)")),  # noqa: S704
     ]
     return page(
-        request, "runs.html", runs=runs, charts=charts, incidents=recent_incidents, incident_names=INCIDENT_NAMES
+        request, "runs.html", entries=entries, charts=charts, incidents=recent_incidents, incident_names=INCIDENT_NAMES
     )
+
+
+def entry_label(entry: dict[str, Any]) -> str:
+    return f"S{entry['id']}" if entry["kind"] == "sweep" else f"#{entry['id']}"
+
+
+@router.get("/runs/sweeps/{sweep_id}")
+def sweep_detail(
+    request: Request, sweep_id: Annotated[int, Path(ge=1, le=2**63 - 1)], _admin: Annotated[Visitor, Depends(admin)]
+) -> Any:
+    """One sweep's invocations: a row each, linking to its accounts."""
+    with database(request).connection() as conn:
+        invocations = runs_data.sweep_runs(conn, sweep_id)
+    if not invocations:
+        return page(request, "message.html", 404, title="Not found", detail=f"There is no sweep {sweep_id}.")
+    return page(request, "sweep.html", sweep_id=sweep_id, invocations=invocations)
 
 
 @router.get("/runs/{run_id}")

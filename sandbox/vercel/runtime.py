@@ -40,6 +40,7 @@ from .state import Deployment, VercelState
 OUTPUT = ".vercel/output/"
 _FUNCTION_CONFIG = re.compile(r"^\.vercel/output/functions/(.+)\.func/\.vc-config\.json$")
 DEFAULT_MAX_DURATION_S = 300
+SYSTEM_TRUST = "/etc/ssl/certs/ca-certificates.crt"  # Debian's bundle, what a function's OpenSSL reads
 
 
 @dataclass
@@ -47,6 +48,7 @@ class Runtime:
     state: VercelState
     cert: Path
     key: Path
+    ca: Path
     sockets: dict[str, socket.socket] = field(default_factory=dict)
     servers: dict[str, tuple[uvicorn.Server, asyncio.Task[None]]] = field(default_factory=dict)
     pools: dict[str, dict[str, FunctionPool]] = field(default_factory=dict)
@@ -142,6 +144,11 @@ class Runtime:
             "VERCEL_REGION": REGION,
             "VERCEL_DEPLOYMENT_ID": deployment.id,
             "VERCEL_PROJECT_PRODUCTION_URL": self.state.alias_host,
+            # Set on deployments of a project with a Protection Bypass for Automation secret.
+            "VERCEL_AUTOMATION_BYPASS_SECRET": self.state.protection_bypass,
+            # Vercel's certificates are public-CA signed, so its functions trust them; here the
+            # platform's CA is added to the trust store its functions read.
+            "SSL_CERT_FILE": str(self._trust_store()),
         }
         max_duration = float(config.get("maxDuration") or DEFAULT_MAX_DURATION_S)
         sink = self._sink(deployment, target)
@@ -151,6 +158,14 @@ class Runtime:
     @staticmethod
     async def _pool(python: Path, task: Path, env: dict[str, str], max_duration: float, sink: Any) -> FunctionPool:
         return FunctionPool(python, task, env, max_duration, sink)  # its asyncio parts belong to the edge loop
+
+    def _trust_store(self) -> Path:
+        bundle = self.state.root / "tls" / "functions-trust.pem"
+        if not bundle.exists():
+            system = Path(SYSTEM_TRUST)
+            trusted = system.read_text() if system.exists() else ""
+            bundle.write_text(trusted + "\n" + self.ca.read_text())
+        return bundle
 
     def _bare_python(self, runtime: str) -> Path:
         with self._python_lock:

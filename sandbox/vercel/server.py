@@ -23,7 +23,7 @@ class LocalVercel:
         self.ca, cert, key = write_certificates(self.root / "tls")
         self.state = VercelState(self.root)
         self.alias = AliasForwarder(self.state)
-        self.runtime = Runtime(self.state, cert, key)
+        self.runtime = Runtime(self.state, cert, key, self.ca)
         self.cron = CronRunner(self.state, str(self.ca))
         self.drains = Drains(self.state, str(self.ca), drain_retry_delays_s)
         self._server = ServerThread(create_app(self.state, self.runtime, self.cron, self.drains, lambda: self.url))

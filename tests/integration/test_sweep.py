@@ -1,0 +1,97 @@
+"""The hourly sweep in one process: the cron begins a sweep and starts worker invocations over
+HTTP (here, calls to the same loopback server), a repeated delivery only joins, the worker
+endpoint is as closed as the cron, and the connection budget refuses a seat."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from app.config import Settings
+from tests.conftest import Sandbox, make_settings
+from tests.integration.sync_helpers import add_account, assert_exact_copy, query
+from tests.integration.web_helpers import Web, serve
+
+CRON = "/api/cron/email-sync"
+WORKER = "/api/cron/sweep-worker"
+BEARER = {"Authorization": "Bearer test-cron-secret"}
+PEOPLE = [f"user{n}@example.com" for n in range(6)]
+
+
+def _settled(web: Web) -> None:
+    """Until every run has ended: the workers answer their callers only when they finish."""
+    for _ in range(6000):  # each pass is a query, not a sleep
+        if query(web.pool, "select count(*) from jessie.sync_runs where status = 'running'") == [(0,)]:
+            return
+    raise AssertionError("runs still running")
+
+
+@pytest.fixture
+def swept(database_url: str, sandbox: Sandbox, tmp_path: Path) -> Iterator[Web]:
+    settings = make_settings(database_url, sandbox.url, tmp_path, sweep_accounts_per_invocation=2)
+    for running in serve(settings):
+        for number, email in enumerate(PEOPLE):
+            add_account(sandbox, running.pool, settings, email, messages=3, seed=number)
+        yield running
+
+
+def test_a_sweep_fans_out_and_syncs_every_account_once(swept: Web, sandbox: Sandbox) -> None:
+    answer = requests.get(swept.url + CRON, headers=BEARER, timeout=120)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["sweep"]["begun"] is True and answer.json()["sweep"]["due"] == 6
+    _settled(swept)
+    assert query(swept.pool, "select due_accounts, invocations_planned, invocations_started from jessie.sweeps") == [
+        (6, 3, 3)  # the cron's own invocation and two workers
+    ]
+    runs = query(swept.pool, "select trigger, status from jessie.sync_runs order by id")
+    assert sorted(runs) == [("cron", "ok"), ("sweep-worker", "ok"), ("sweep-worker", "ok")]
+    synced = query(
+        swept.pool,
+        """select a.email, count(*) from jessie.sync_run_accounts r join jessie.accounts a on a.id = r.account_id
+           group by a.email""",
+    )
+    assert sorted(synced) == [(email, 1) for email in sorted(PEOPLE)]
+    for email in PEOPLE:
+        assert_exact_copy(swept.pool, sandbox, email)
+
+
+def test_a_repeated_cron_delivery_joins_the_sweep_and_starts_nothing(swept: Web) -> None:
+    first = requests.get(swept.url + CRON, headers=BEARER, timeout=120).json()
+    _settled(swept)
+    again = requests.get(swept.url + CRON, headers=BEARER, timeout=120).json()
+    assert again["sweep"] == {"id": first["sweep"]["id"], "begun": False, "due": 6}
+    assert again["run"]["accounts_ok"] == 0  # everything was synced since the sweep began
+    assert query(swept.pool, "select count(*), sum(invocations_started)::int from jessie.sweeps") == [(1, 3)]
+    assert query(swept.pool, "select count(*) from jessie.sync_runs where trigger = 'sweep-worker'") == [(2,)]
+
+
+def test_the_worker_endpoint_is_closed_and_does_only_the_current_sweep(swept: Web) -> None:
+    assert requests.post(swept.url + WORKER + "?sweep=1", timeout=10).status_code == 401
+    wrong = {"Authorization": "Bearer not-the-secret"}
+    assert requests.post(swept.url + WORKER + "?sweep=1", headers=wrong, timeout=10).status_code == 401
+    assert requests.post(swept.url + WORKER + "?sweep=abc", headers=BEARER, timeout=10).status_code == 400
+    assert requests.post(swept.url + WORKER + "?sweep=999", headers=BEARER, timeout=10).status_code == 409
+    with swept.pool.connection() as conn:  # last hour's sweep
+        conn.execute("insert into jessie.sweeps (slot) values (date_trunc('hour', now()) - interval '1 hour')")
+    old = query(swept.pool, "select id from jessie.sweeps")[0][0]
+    assert requests.post(f"{swept.url}{WORKER}?sweep={old}", headers=BEARER, timeout=10).status_code == 409
+    assert query(swept.pool, "select count(*) from jessie.sync_runs") == [(0,)]
+
+
+def test_no_seat_beyond_the_connection_budget(database_url: str, sandbox: Sandbox, tmp_path: Path) -> None:
+    # 8 workers + 2 + the probe: 11 connections a sync invocation; a budget of 21 seats one run.
+    settings: Settings = make_settings(database_url, sandbox.url, tmp_path, db_connection_budget=21)
+    for running in serve(settings):
+        add_account(sandbox, running.pool, settings, PEOPLE[0], messages=1)
+        with running.pool.connection() as conn:  # another invocation's run, alive
+            conn.execute("insert into jessie.sync_runs (trigger, deadline_at) values ('sweep-worker', now())")
+        refused = requests.get(running.url + CRON, headers=BEARER, timeout=60)
+        assert refused.status_code == 503 and "No seat" in refused.json()["message"]
+        assert query(running.pool, "select count(*) from jessie.sync_runs") == [(1,)]
+        with running.pool.connection() as conn:  # that run ended
+            conn.execute("update jessie.sync_runs set status = 'ok'")
+        assert requests.get(running.url + CRON, headers=BEARER, timeout=60).status_code == 200
+        assert query(running.pool, "select count(*) from jessie.sync_run_accounts") == [(1,)]
