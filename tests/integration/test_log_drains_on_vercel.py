@@ -16,17 +16,10 @@ from typing import Any
 import psycopg
 import pytest
 import requests
-from cryptography.fernet import Fernet
 
-from app.data.accounts import connect_account
 from app.incidents import CRON_PATH
-from app.security import TokenCipher
-from sandbox.gmail import environment_for
-from sandbox.gmail.server import SandboxServer
-from sandbox.gmail.state import SandboxState
-from sandbox.vercel.server import LocalVercel
-from tests.conftest import Sandbox, webhook_receiver
-from tests.integration.vercel_helpers import Client, build_app, build_tiny, deploy
+from tests.conftest import webhook_receiver
+from tests.integration.vercel_helpers import DeployedJessie, build_tiny, deploy, deployed_jessie
 
 pytestmark = pytest.mark.timeout(600)
 MAX_DURATION_S = 8
@@ -35,25 +28,10 @@ CALLS_UNTIL_THE_LEASE_LAPSES = 200  # each a real cron call: no sleeping, no clo
 
 
 @dataclass
-class Stack:
-    vercel: LocalVercel
-    client: Client
-    sandbox: Sandbox
-    database_url: str
-    env: dict[str, str]
+class Stack(DeployedJessie):
+    """The deployment, with what Vercel's Log Drains and the alert webhook show."""
+
     alerts: list[dict[str, str]]
-
-    @property
-    def domain(self) -> str:
-        return self.vercel.production_url
-
-    def api(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        headers = {"Authorization": f"Bearer {self.vercel.state.token}"}
-        return requests.request(method, f"{self.vercel.url}{path}", headers=headers, timeout=120, **kwargs)
-
-    def cron(self) -> requests.Response:
-        secret = {"Authorization": f"Bearer {self.env['CRON_SECRET']}"}
-        return self.client.get(self.domain + CRON_PATH, bypass=False, headers=secret)
 
     def flush(self) -> list[dict[str, Any]]:
         """Everything logged so far delivered (here, or already by Vercel's own schedule)."""
@@ -64,10 +42,6 @@ class Stack:
     def logs(self) -> list[dict[str, Any]]:
         entries: list[dict[str, Any]] = requests.get(f"{self.vercel.url}/_sandbox/logs", timeout=10).json()["logs"]
         return entries
-
-    def query(self, sql: str) -> list[tuple[Any, ...]]:
-        with psycopg.connect(self.database_url) as conn:
-            return conn.execute(sql).fetchall()  # type: ignore[arg-type]
 
     def incidents(self) -> list[tuple[Any, ...]]:
         return self.query("select kind, path, count, closed_at is null from jessie.incidents order by id")
@@ -94,40 +68,24 @@ class Stack:
 
 @pytest.fixture(scope="module")
 def stack(postgres_admin_url: str, template_database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    name = f"drains_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(postgres_admin_url, autocommit=True) as conn:
-        conn.execute(f"create database {name} template {template_database}")
-    database_url = psycopg.conninfo.make_conninfo(postgres_admin_url, dbname=name)
     with ExitStack() as running:
-        running.callback(_drop, postgres_admin_url, name)
         hook_url, received = running.enter_context(webhook_receiver())
-        sandbox = Sandbox(running.enter_context(SandboxServer(SandboxState(seed=4))))
-        vercel = running.enter_context(LocalVercel(tmp_path_factory.mktemp("vercel"), drain_retry_delays_s=(0.05,)))
         env = {
-            "DATABASE_URL": database_url,
-            **environment_for(sandbox.url),
-            "CRON_SECRET": "cron-" + uuid.uuid4().hex + uuid.uuid4().hex,
-            "JESSIE_ENCRYPTION_KEY": Fernet.generate_key().decode(),
-            "SESSION_SECRET": uuid.uuid4().hex * 2,
             "LOG_DRAIN_SECRET": "drain-" + uuid.uuid4().hex + uuid.uuid4().hex,
             "ALERT_WEBHOOK_URL": hook_url,
             "JESSIE_LEASE_SECONDS": "1",  # a killed run's lease lapses a second after it dies
             "JESSIE_QUOTA_UNITS_PER_SECOND": "0",
         }
-        stack = Stack(vercel, Client(vercel), sandbox, database_url, env, received)
+        deployed = running.enter_context(
+            deployed_jessie(postgres_admin_url, template_database, tmp_path_factory, env, drain_retry_delays_s=(0.05,))
+        )
+        stack = Stack(**vars(deployed), alerts=received)
         # What the owner does: read the team's verification code, give it to the app, deploy.
-        env["LOG_DRAIN_VERIFY_TOKEN"] = stack.api("GET", "/v1/verify-endpoint").json()["verificationCode"]
-        requests.put(f"{vercel.url}/_sandbox/env", json={"production": env}, timeout=10).raise_for_status()
-        deploy(vercel, build_app(tmp_path_factory.mktemp("app"), MAX_DURATION_S), "--prod")
-        created = sandbox.create_account(OWNER, messages=40, seed=4)
-        with psycopg.connect(database_url) as conn:
-            connect_account(conn, TokenCipher([env["JESSIE_ENCRYPTION_KEY"]]), OWNER, created["refresh_token"])
+        stack.env["LOG_DRAIN_VERIFY_TOKEN"] = stack.api("GET", "/v1/verify-endpoint").json()["verificationCode"]
+        stack.deploy(tmp_path_factory, MAX_DURATION_S)
+        created = stack.sandbox.create_account(OWNER, messages=40, seed=4)
+        stack.connect_account(OWNER, created["refresh_token"])
         yield stack
-
-
-def _drop(admin_url: str, name: str) -> None:
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f"drop database {name} with (force)")
 
 
 def test_a_drain_is_added_only_to_an_endpoint_that_answers_the_verification(stack: Stack) -> None:

@@ -5,15 +5,29 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psycopg
+import pytest
 import requests
+from cryptography.fernet import Fernet
 
+from app.data.accounts import connect_account
+from app.incidents import CRON_PATH
+from app.security import TokenCipher
 from ci import plans
 from ci import vercel as ci_vercel
+from sandbox.gmail import environment_for
+from sandbox.gmail.server import SandboxServer
+from sandbox.gmail.state import SandboxState
 from sandbox.vercel.server import LocalVercel
 from tests.checkout import copy_checkout
+from tests.conftest import Sandbox
 
 TINY = Path(__file__).parent / "tiny_function"
 
@@ -114,3 +128,70 @@ class Client:
         assert deployment is not None
         entries: list[dict[str, Any]] = requests.get(f"{self.vercel.url}/_sandbox/logs", timeout=10).json()["logs"]
         return [entry for entry in entries if entry["deploymentId"] == deployment.id]
+
+
+@dataclass
+class DeployedJessie:
+    """Jessie's Production deployment on the local Vercel, with its own database and Gmail sandbox."""
+
+    vercel: LocalVercel
+    client: Client
+    sandbox: Sandbox
+    database_url: str
+    env: dict[str, str]
+
+    @property
+    def domain(self) -> str:
+        return self.vercel.production_url
+
+    def api(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        headers = {"Authorization": f"Bearer {self.vercel.state.token}"}
+        return requests.request(method, f"{self.vercel.url}{path}", headers=headers, timeout=120, **kwargs)
+
+    def cron(self) -> requests.Response:
+        secret = {"Authorization": f"Bearer {self.env['CRON_SECRET']}"}
+        return self.client.get(self.domain + CRON_PATH, bypass=False, headers=secret)
+
+    def query(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+        with psycopg.connect(self.database_url) as conn:
+            return conn.execute(sql, params).fetchall()  # type: ignore[arg-type]
+
+    def deploy(self, tmp_factory: pytest.TempPathFactory, max_duration_s: int) -> None:
+        """Jessie built by the pinned CLI with `max_duration_s`, deployed to Production with `env`."""
+        answer = requests.put(f"{self.vercel.url}/_sandbox/env", json={"production": self.env}, timeout=10)
+        answer.raise_for_status()
+        deploy(self.vercel, build_app(tmp_factory.mktemp("app"), max_duration_s), "--prod")
+
+    def connect_account(self, email: str, refresh_token: str) -> None:
+        with psycopg.connect(self.database_url) as conn:
+            connect_account(conn, TokenCipher([self.env["JESSIE_ENCRYPTION_KEY"]]), email, refresh_token)
+
+
+@contextmanager
+def deployed_jessie(
+    admin_url: str, template: str, tmp_factory: pytest.TempPathFactory, env: dict[str, str], **vercel_options: Any
+) -> Iterator[DeployedJessie]:
+    """A fresh database (from the migrated template), a Gmail sandbox and the local Vercel, with
+    the environment a Production deployment of Jessie needs (`env` added); `deploy()` ships it."""
+    name = f"deployed_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f"create database {name} template {template}")
+    database_url = psycopg.conninfo.make_conninfo(admin_url, dbname=name)
+    with ExitStack() as running:
+        running.callback(_drop_database, admin_url, name)
+        sandbox = Sandbox(running.enter_context(SandboxServer(SandboxState(seed=4))))
+        vercel = running.enter_context(LocalVercel(tmp_factory.mktemp("vercel"), **vercel_options))
+        full_env = {
+            "DATABASE_URL": database_url,
+            **environment_for(sandbox.url),
+            "CRON_SECRET": "cron-" + uuid.uuid4().hex + uuid.uuid4().hex,
+            "JESSIE_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+            "SESSION_SECRET": uuid.uuid4().hex * 2,
+            **env,
+        }
+        yield DeployedJessie(vercel, Client(vercel), sandbox, database_url, full_env)
+
+
+def _drop_database(admin_url: str, name: str) -> None:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f"drop database {name} with (force)")
