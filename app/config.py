@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from cryptography.fernet import Fernet
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -36,7 +35,7 @@ _PLACEHOLDER_WORDS = ("changeme", "changethis", "replaceme", "placeholder", "you
 MIN_DISTINCT_CHARACTERS = 10  # "aaaa…" or "0000…" is no secret, however long
 GENERATED_IN_DEVELOPMENT: dict[str, Callable[[], str]] = {
     "cron_secret": lambda: secrets.token_urlsafe(32),
-    "jessie_encryption_key": lambda: Fernet.generate_key().decode(),
+    "jessie_encryption_key": lambda: _fernet_key(),
     "session_secret": lambda: secrets.token_urlsafe(48),
 }
 
@@ -210,6 +209,12 @@ class Settings(BaseSettings):
 
     def encryption_keys(self) -> list[str]:
         return [key.strip() for key in self.require("jessie_encryption_key").split(",") if key.strip()]
+
+
+def _fernet_key() -> str:
+    from cryptography.fernet import Fernet  # only when development generates its key
+
+    return Fernet.generate_key().decode()
 
 
 SECRETS = {"cron_secret", "session_secret", "jessie_encryption_key", "log_drain_secret"}

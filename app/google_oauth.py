@@ -19,6 +19,7 @@ import httplib2
 
 from app.config import Settings
 
+TransportError = httplib2.HttpLib2Error  # what a failed call to Google raises besides OSError
 GMAIL_READONLY = "https://www.googleapis.com/auth/gmail.readonly"
 
 

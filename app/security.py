@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from app.config import MissingSetting, Settings
@@ -25,6 +24,8 @@ class TokenCipher:
     def __init__(self, keys: list[str]) -> None:
         if not keys:
             raise MissingSetting("JESSIE_ENCRYPTION_KEY holds no key")
+        from cryptography.fernet import Fernet, MultiFernet  # only where tokens are handled (cold starts)
+
         try:
             self._fernet = MultiFernet([Fernet(key.encode()) for key in keys])
         except ValueError:
@@ -38,6 +39,8 @@ class TokenCipher:
         return self._fernet.encrypt(token.encode()).decode()
 
     def decrypt(self, ciphertext: str) -> str:
+        from cryptography.fernet import InvalidToken
+
         try:
             return self._fernet.decrypt(ciphertext.encode()).decode()
         except InvalidToken:

@@ -6,7 +6,7 @@ import json
 
 from sandbox.serving import interrupt_on_sigterm
 
-from . import drain_bench, mailbox_bench, sandbox_throughput, sync_bench
+from . import cold_start_bench, drain_bench, mailbox_bench, sandbox_throughput, sync_bench
 
 
 def main() -> None:
@@ -17,6 +17,7 @@ def main() -> None:
         ("sync", sync_bench.measure),
         ("drain", drain_bench.measure),
         ("mailbox", mailbox_bench.measure),
+        ("cold start", cold_start_bench.measure),
     ]
     for name, measure in parts:
         result = measure()

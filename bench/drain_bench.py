@@ -1,6 +1,6 @@
 """The Log Drain endpoint's figures: how long a signed delivery of 1,000 entries takes to be
-read, verified, classified and recorded (NDJSON, five incidents among ordinary lines), and what
-a cold start costs a request that never syncs (importing the app) beside one that does.
+read, verified, classified and recorded (NDJSON, five incidents among ordinary lines). What a
+cold start costs is in cold_start_bench.py.
 
 The app runs in this process on a loopback port, on a fresh embedded Postgres.
 """
@@ -11,8 +11,6 @@ import hashlib
 import hmac
 import json
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -59,13 +57,6 @@ def _batch(number: int) -> bytes:
     return "".join(json.dumps(line) + "\n" for line in lines).encode()
 
 
-def _import_ms(module: str) -> float:
-    """A fresh interpreter importing `module`, as a cold start does (best of three)."""
-    code = f"import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
-    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True) for _ in range(3)]
-    return round(min(float(run.stdout) for run in runs) * 1000, 1)
-
-
 def measure() -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="jessie-drain-bench-") as directory:
         root = Path(directory)
@@ -95,6 +86,4 @@ def measure() -> dict[str, Any]:
     return {
         "drain_1000_entries_median_ms": round(statistics.median(timings) * 1000, 1),
         "drain_1000_entries_max_ms": round(timings[-1] * 1000, 1),
-        "cold_import_web_app_ms": _import_ms("app.web.main"),
-        "cold_import_web_app_and_sync_ms": _import_ms("app.web.main, app.sync.runner"),
     }

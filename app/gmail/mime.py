@@ -19,8 +19,6 @@ from email.message import Message
 from email.policy import compat32
 from email.utils import parsedate_to_datetime
 
-from bs4 import BeautifulSoup
-
 _SPACE_RUNS = re.compile(r"[ \t]*\r?\n[ \t]*")
 _BLANK_LINES = re.compile(r"\n{3,}")
 FALLBACK_CHARSETS = ("utf-8", "cp1252", "latin-1")
@@ -82,6 +80,8 @@ def decode_header_value(value: str | None) -> str | None:
 
 
 def html_to_text(html: str) -> str:
+    from bs4 import BeautifulSoup  # only for HTML-only mail: an idle account's sync never loads it
+
     soup = BeautifulSoup(html, "html.parser")
     for hidden in soup(["script", "style", "head", "title"]):
         hidden.decompose()

@@ -25,13 +25,11 @@ import secrets
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-import httplib2
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
 from app.config import Settings, origin_of
 from app.data import accounts, mailbox, sessions
-from app.google_oauth import OAuthFailure, Pkce, authorization_url, exchange_code, gmail_address, revoke
 from app.logs import log_event
 from app.security import OAUTH_COOKIE, OAUTH_MAX_AGE_S, SESSION_COOKIE, TokenCipher, WrongEncryptionKey, sign, unsign
 from app.web.context import Visitor, cookie_options, database, page, same_site_form, settings_of, signed_in
@@ -88,8 +86,11 @@ def _failure(request: Request, title: str, detail: str, status: int, end_flow: b
 @router.get("/auth/google")
 def connect_gmail(request: Request) -> Response:
     settings = settings_of(request)
-    state, pkce = _pack_state(secrets.token_urlsafe(32), _origin(request, settings), settings), Pkce.new()
-    response = RedirectResponse(authorization_url(settings, settings.redirect_uri, state, pkce), 303)
+    from app import google_oauth  # Google's client loads only where Google is called (cold starts)
+
+    state = _pack_state(secrets.token_urlsafe(32), _origin(request, settings), settings)
+    pkce = google_oauth.Pkce.new()
+    response = RedirectResponse(google_oauth.authorization_url(settings, settings.redirect_uri, state, pkce), 303)
     cookie = sign(settings, "oauth", {"state": state, "verifier": pkce.verifier})
     response.set_cookie(OAUTH_COOKIE, cookie, max_age=OAUTH_MAX_AGE_S, **cookie_options(settings))
     return response
@@ -107,13 +108,15 @@ def oauth_callback(request: Request, state: str = "", code: str = "", error: str
     if flow is None or not state or not hmac.compare_digest(flow.get("state", ""), state):
         # Not this browser's flow (forged, replayed, or expired): it must not end a genuine one.
         return _failure(request, "This sign-in link is not valid", START_AGAIN, 400, end_flow=False)
+    from app import google_oauth
+
     if error:
         log_event("oauth.refused", error=error[:64])
         return _failure(request, "Gmail was not connected", GOOGLE_ERRORS.get(error, GENERIC_ERROR), 400)
     try:
-        tokens = exchange_code(settings, code, flow["verifier"], settings.redirect_uri)
-        email = gmail_address(settings, tokens["access_token"])
-    except OAuthFailure as failure:
+        tokens = google_oauth.exchange_code(settings, code, flow["verifier"], settings.redirect_uri)
+        email = google_oauth.gmail_address(settings, tokens["access_token"])
+    except google_oauth.OAuthFailure as failure:
         log_event("oauth.failed", error=str(failure))
         return _failure(request, "Google did not confirm the connection", GENERIC_ERROR, 502)
     if not tokens.get("refresh_token"):
@@ -169,14 +172,17 @@ def disconnect(
     _form: Annotated[Visitor, Depends(same_site_form)],
 ) -> Any:
     """Revoke the token at Google, delete the account with all its mail, end every session."""
+    from app import google_oauth
+
     settings = settings_of(request)
     email = str(who.email)
     with database(request).connection() as conn:
         account = accounts.find_account(conn, email)
         if account is not None:
             try:
-                revoke(settings, TokenCipher.from_settings(settings).decrypt(account["refresh_token_encrypted"]))
-            except (OSError, ValueError, httplib2.HttpLib2Error, WrongEncryptionKey) as failure:  # data still goes
+                token = TokenCipher.from_settings(settings).decrypt(account["refresh_token_encrypted"])
+                google_oauth.revoke(settings, token)
+            except (OSError, ValueError, google_oauth.TransportError, WrongEncryptionKey) as failure:  # data still goes
                 log_event("oauth.revoke_failed", account=email, error=type(failure).__name__)
             accounts.remove_account(conn, email)
         sessions.end_all(conn, email)

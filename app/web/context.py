@@ -13,18 +13,19 @@ import hmac
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, Request, Response
-from fastapi.templating import Jinja2Templates
 
 from app.config import Settings
 from app.data import sessions
 from app.db.connection import Database, DatabaseUnavailable, open_pool
 from app.security import SESSION_COOKIE, unsign
 
-templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+if TYPE_CHECKING:
+    from fastapi.templating import Jinja2Templates
 
 
 def when(moment: datetime | None, seconds: bool = False) -> str:
@@ -34,7 +35,16 @@ def when(moment: datetime | None, seconds: bool = False) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC" if seconds else "%Y-%m-%d %H:%M UTC")
 
 
-templates.env.filters["when"] = when
+@cache
+def templates() -> Jinja2Templates:
+    """Jinja loads with the first page: the cron, health, drain and worker endpoints never need it."""
+    from fastapi.templating import Jinja2Templates
+
+    loaded = Jinja2Templates(directory=Path(__file__).parent / "templates")
+    loaded.env.filters["when"] = when
+    return loaded
+
+
 _lock = threading.Lock()
 SAFE_FETCH_SITES = {"same-origin", "none"}  # a form of ours, or the user typing the address
 
@@ -143,7 +153,7 @@ def page(request: Request, name: str, status_code: int = 200, **values: Any) -> 
         "csrf": csrf_token(settings, who.session_id) if who.session_id else "",
         **values,
     }
-    response: Response = templates.TemplateResponse(request, name, context, status_code=status_code)
+    response: Response = templates().TemplateResponse(request, name, context, status_code=status_code)
     return response
 
 
