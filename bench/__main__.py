@@ -6,7 +6,7 @@ import json
 
 from sandbox.serving import interrupt_on_sigterm
 
-from . import cold_start_bench, drain_bench, mailbox_bench, sandbox_throughput, sync_bench
+from . import cold_start_bench, drain_bench, mailbox_bench, sandbox_throughput, sweep_bench, sync_bench
 
 
 def main() -> None:
@@ -18,6 +18,7 @@ def main() -> None:
         ("drain", drain_bench.measure),
         ("mailbox", mailbox_bench.measure),
         ("cold start", cold_start_bench.measure),
+        ("sweep", sweep_bench.measure),
     ]
     for name, measure in parts:
         result = measure()

@@ -10,12 +10,20 @@ import requests
 from sandbox.gmail.cli import spawn
 
 
+class SandboxURL(str):
+    """The sandbox's URL, which also knows the process serving it (for its CPU time)."""
+
+    pid: int
+
+
 @contextmanager
-def sandbox_process(*args: str) -> Iterator[str]:
+def sandbox_process(*args: str) -> Iterator[SandboxURL]:
     """`jessie sandbox` in its own process (its own core), yielding its URL."""
     process, url = spawn("--port", "0", *args)
     try:
-        yield url
+        served = SandboxURL(url)
+        served.pid = process.pid
+        yield served
     finally:
         process.terminate()
         process.wait(timeout=30)

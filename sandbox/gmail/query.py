@@ -316,7 +316,7 @@ def _select(selector: Selector, path: list[str], sub: Selector | None) -> None:
         return
     if not rest:
         existing = selector.get(name)
-        if sub is None or existing is None and name not in selector:
+        if sub is None or name not in selector:
             selector[name] = sub
         else:
             assert existing is not None
