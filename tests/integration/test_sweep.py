@@ -4,6 +4,8 @@ endpoint is as closed as the cron, and the connection budget refuses a seat."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +15,7 @@ import requests
 from app.config import Settings
 from tests.conftest import Sandbox, make_settings
 from tests.integration.sync_helpers import add_account, assert_exact_copy, query
+from tests.integration.test_sync_runs import jessie_env
 from tests.integration.web_helpers import Web, serve
 
 CRON = "/api/cron/email-sync"
@@ -56,6 +59,16 @@ def test_a_sweep_fans_out_and_syncs_every_account_once(swept: Web, sandbox: Sand
     assert sorted(synced) == [(email, 1) for email in sorted(PEOPLE)]
     for email in PEOPLE:
         assert_exact_copy(swept.pool, sandbox, email)
+    shown = subprocess.run(
+        [sys.executable, "-m", "app.cli", "runs", "--invocations"],
+        env=jessie_env(swept.app.state.settings),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    assert shown[1].split()[:3] == ["sweep", "1", "sweep"]
+    invocations = sorted(tuple(line.split()[:3:2]) for line in shown[2:])  # (kind, trigger), in any order
+    assert invocations == [("invocation", "cron"), ("invocation", "sweep-worker"), ("invocation", "sweep-worker")]
 
 
 def test_a_repeated_cron_delivery_joins_the_sweep_and_starts_nothing(swept: Web) -> None:

@@ -238,8 +238,8 @@ def test_the_jessie_sync_command(sandbox: Sandbox, settings: Settings, pool: Dat
         [sys.executable, "-m", "app.cli", "runs"], env=jessie_env(settings), capture_output=True, text=True, check=True
     )
     header, row = runs.stdout.splitlines()[:2]
-    assert header.split()[:3] == ["id", "trigger", "status"]
-    assert row.split()[:3] == [str(summary["run_id"]), "cli", "ok"]
+    assert header.split()[:4] == ["kind", "id", "trigger", "status"]
+    assert row.split()[:4] == ["run", str(summary["run_id"]), "cli", "ok"]
 
 
 def _until(condition: Callable[[], bool], what: str, timeout_s: float = 30) -> None:

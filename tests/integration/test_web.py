@@ -338,11 +338,14 @@ def test_the_dashboard_is_for_admins_only(database_url: str, sandbox: Sandbox, t
         page = bob.get(running.url + "/runs", timeout=10)
         assert page.status_code == 200
         assert page.text.count("<svg") == 3 and "<script>" not in page.text  # drawn on the server
-        assert "Emails synced per run" in page.text
-        run_ids = [row[0] for row in query(running.pool, "select id from jessie.sync_runs order by id")]
+        assert "Emails synced per sweep or run" in page.text
+        # Oldest first: the two connects (runs of their own), then the cron's sweep.
+        connects = [row[0] for row in query(running.pool, "select id from jessie.sync_runs where sweep_id is null")]
+        sweep = query(running.pool, "select id from jessie.sweeps")[0][0]
         first_chart = page.text.split("<svg")[1]
-        assert [f"#{i}" for i in run_ids] == re.findall(r'class="tick" transform="[^"]+">(#\d+)<', first_chart)
-        assert 'class="axis-title"' in first_chart and ">run</text>" in first_chart  # labelled axes
+        labels = re.findall(r'class="tick" transform="[^"]+">([#S]\d+)<', first_chart)
+        assert labels == [f"#{i}" for i in sorted(connects)] + [f"S{sweep}"]
+        assert 'class="axis-title"' in first_chart and ">sweep (S) or run (#)</text>" in first_chart  # labelled
         runs = bob.get(running.url + "/api/runs", timeout=10).json()["runs"]
         outcomes = [(r["trigger"], r["status"], r["messages_added"], r["accounts_failed"]) for r in runs]
         assert outcomes == [("cron", "ok", 0, 0), ("connect", "ok", 4, 0), ("connect", "ok", 3, 0)]
