@@ -71,9 +71,12 @@ def _start_workers(request: Request, sweep_id: int, count: int) -> None:
     from app.web.fanout import start_workers, worker_url
 
     settings = settings_of(request)
-    started = start_workers(settings, worker_url(settings, str(request.base_url)), sweep_id, count)
-    with database(request).connection() as conn:
-        sweep.record_started(conn, sweep_id, started)
+    try:
+        started = start_workers(settings, worker_url(settings, str(request.base_url)), sweep_id, count)
+        with database(request).connection() as conn:
+            sweep.record_started(conn, sweep_id, started)
+    except Exception as error:  # the sweep goes on with the invocations it has; the queue carries it
+        log_event("sweep.fanout_failed", logging.ERROR, sweep_id=sweep_id, error=type(error).__name__)
 
 
 @router.post("/api/cron/sweep-worker")
