@@ -4,6 +4,7 @@ endpoint is as closed as the cron, and the connection budget refuses a seat."""
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -108,3 +109,20 @@ def test_no_seat_beyond_the_connection_budget(database_url: str, sandbox: Sandbo
             conn.execute("update jessie.sync_runs set status = 'ok'")
         assert requests.get(running.url + CRON, headers=BEARER, timeout=60).status_code == 200
         assert query(running.pool, "select count(*) from jessie.sync_run_accounts") == [(1,)]
+
+
+def test_lost_worker_calls_cost_parallelism_not_mail(database_url: str, sandbox: Sandbox, tmp_path: Path) -> None:
+    """Every call to start a worker fails (the deployment URL does not answer): the cron's own
+    invocation works the whole queue."""
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        nowhere = f"127.0.0.1:{closed.getsockname()[1]}"
+    settings = make_settings(database_url, sandbox.url, tmp_path, sweep_accounts_per_invocation=2, vercel_url=nowhere)
+    for running in serve(settings):
+        for number, email in enumerate(PEOPLE):
+            add_account(sandbox, running.pool, settings, email, messages=3, seed=number)
+        answer = requests.get(running.url + CRON, headers=BEARER, timeout=120)
+        assert answer.status_code == 200 and answer.json()["run"]["accounts_ok"] == 6
+        assert query(running.pool, "select invocations_planned, invocations_started from jessie.sweeps") == [(3, 1)]
+        for email in PEOPLE:
+            assert_exact_copy(running.pool, sandbox, email)
