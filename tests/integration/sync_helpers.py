@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 from app.config import Settings
@@ -54,3 +56,11 @@ def assert_exact_copy(pool: Database, sandbox: Sandbox, email: str) -> None:
         assert sorted(row["labelIds"]) == sorted(message["labelIds"]), gmail_id
         assert row["threadId"] == message["threadId"], gmail_id
         assert int(row["internalDate"].timestamp() * 1000) == int(message["internalDate"]), gmail_id
+
+
+def until(condition: Callable[[], bool], what: str, timeout_s: float = 30) -> None:
+    """Poll a condition the database shows (never a fixed sleep)."""
+    end = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < end, f"timed out waiting for {what}"
+        time.sleep(0.1)

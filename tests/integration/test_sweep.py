@@ -15,7 +15,7 @@ import requests
 
 from app.config import Settings
 from tests.conftest import Sandbox, make_settings
-from tests.integration.sync_helpers import add_account, assert_exact_copy, query
+from tests.integration.sync_helpers import add_account, assert_exact_copy, query, until
 from tests.integration.test_sync_runs import jessie_env
 from tests.integration.web_helpers import Web, serve
 
@@ -27,10 +27,8 @@ PEOPLE = [f"user{n}@example.com" for n in range(6)]
 
 def _settled(web: Web) -> None:
     """Until every run has ended: the workers answer their callers only when they finish."""
-    for _ in range(6000):  # each pass is a query, not a sleep
-        if query(web.pool, "select count(*) from jessie.sync_runs where status = 'running'") == [(0,)]:
-            return
-    raise AssertionError("runs still running")
+    running = "select count(*) from jessie.sync_runs where status = 'running'"
+    until(lambda: query(web.pool, running) == [(0,)], "every run to end", timeout_s=120)
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from app.db.connection import Database
-from tests.integration.sync_helpers import assert_exact_copy
+from tests.integration.sync_helpers import assert_exact_copy, until
 from tests.integration.vercel_helpers import DeployedJessie, deployed_jessie
 from tests.processes import leftovers
 
@@ -73,10 +73,8 @@ def most_connections(database_url: str) -> Iterator[list[int]]:
 
 def _settled(jessie: DeployedJessie) -> None:
     """Until no run is alive: workers go on after the cron invocation has answered."""
-    for _ in range(100_000):  # each pass is a query, not a sleep
-        if jessie.query("select count(*) from jessie.sync_runs where status = 'running'") == [(0,)]:
-            return
-    raise AssertionError("runs still running")
+    running = "select count(*) from jessie.sync_runs where status = 'running'"
+    until(lambda: jessie.query(running) == [(0,)], "every run to end", timeout_s=MAX_DURATION_S)
 
 
 def _exact(jessie: DeployedJessie) -> None:
@@ -116,10 +114,8 @@ def test_invocations_killed_mid_account_lose_nothing_and_the_next_sweep_finishes
     cron: list[requests.Response] = []
     calling = threading.Thread(target=lambda: cron.append(deployed.cron()))
     calling.start()
-    for _ in range(100_000):  # until at least two invocations are in the middle of an account
-        busy = deployed.query("select count(distinct run_id) from jessie.sync_run_accounts where status = 'running'")
-        if busy[0][0] >= 2:
-            break
+    mid_account = "select count(distinct run_id) from jessie.sync_run_accounts where status = 'running'"
+    until(lambda: deployed.query(mid_account)[0][0] >= 2, "two invocations mid-account", timeout_s=MAX_DURATION_S)
     instances = [p for p in leftovers(str(deployed.vercel.root / "runtime")) if "python" in p.command]
     assert instances
     for process in instances:  # the runtime dies under every invocation at once
@@ -127,9 +123,8 @@ def test_invocations_killed_mid_account_lose_nothing_and_the_next_sweep_finishes
     calling.join()
     assert (cron[0].status_code, cron[0].headers["x-vercel-error"]) == (500, "FUNCTION_INVOCATION_FAILED")
 
-    for _ in range(100_000):  # the dead runs' leases lapse (JESSIE_LEASE_SECONDS)
-        if deployed.query("select count(*) from jessie.accounts where lease_expires_at > now()") == [(0,)]:
-            break
+    leased = "select count(*) from jessie.accounts where lease_expires_at > now()"
+    until(lambda: deployed.query(leased) == [(0,)], "the dead runs' leases to lapse")
     deployed.sandbox.admin("PUT", "/faults", latency_ms=0)
     _next_hour(deployed)
     finished = deployed.cron()

@@ -19,7 +19,7 @@ from app.db.connection import Database
 from app.sync.runner import RunSummary
 from sandbox.gmail import environment_for
 from tests.conftest import Sandbox
-from tests.integration.sync_helpers import add_account, assert_exact_copy, query, sync
+from tests.integration.sync_helpers import add_account, assert_exact_copy, query, sync, until
 
 ALICE = "alice@example.com"
 
@@ -186,7 +186,7 @@ def test_a_spent_budget_stops_cleanly_and_the_next_run_resumes(
     running = threading.Thread(target=lambda: outcome.append(sync(settings, pool, budget=2)))
     running.start()
     assert sandbox.server.stalled.wait(timeout=60)
-    _until(lambda: query(pool, "select deadline_at < now() from jessie.sync_runs")[0][0], "the budget to end")
+    until(lambda: query(pool, "select deadline_at < now() from jessie.sync_runs")[0][0], "the budget to end")
     sandbox.admin("PUT", "/faults")
     running.join(timeout=60)
     first = outcome[0]
@@ -242,14 +242,6 @@ def test_the_jessie_sync_command(sandbox: Sandbox, settings: Settings, pool: Dat
     assert row.split()[:4] == ["run", str(summary["run_id"]), "cli", "ok"]
 
 
-def _until(condition: Callable[[], bool], what: str, timeout_s: float = 30) -> None:
-    """Poll a condition the database shows (never a fixed sleep)."""
-    end = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < end, f"timed out waiting for {what}"
-        time.sleep(0.1)
-
-
 def test_a_dead_runs_accounts_are_free_within_its_short_lease_and_it_reports_what_it_stored(
     sandbox: Sandbox, settings: Settings, pool: Database
 ) -> None:
@@ -263,7 +255,7 @@ def test_a_dead_runs_accounts_are_free_within_its_short_lease_and_it_reports_wha
     busy = sync(settings.model_copy(update={"lease_s": 2.0}), pool)
     assert (busy.status, busy.accounts_ok, busy.accounts_busy) == ("partial", 0, 1)
     # Within the lease (2 s here, 30 s by default) the account is free: nothing waits for a budget.
-    _until(lambda: query(pool, "select lease_expires_at < now() from jessie.accounts")[0][0], "the lease to lapse")
+    until(lambda: query(pool, "select lease_expires_at < now() from jessie.accounts")[0][0], "the lease to lapse")
     summary = sync(settings.model_copy(update={"lease_s": 2.0}), pool)
     assert (summary.status, summary.accounts_busy) == ("ok", 0)
     assert_exact_copy(pool, sandbox, ALICE)
@@ -282,7 +274,7 @@ def test_a_live_run_keeps_its_accounts_by_renewing_their_leases(
     try:
         assert sandbox.server.stalled.wait(timeout=60)
         first = query(pool, "select heartbeat_at from jessie.sync_runs")[0][0]
-        _until(lambda: query(pool, "select heartbeat_at from jessie.sync_runs")[0][0] > first, "a heartbeat")
+        until(lambda: query(pool, "select heartbeat_at from jessie.sync_runs")[0][0] > first, "a heartbeat")
         assert query(pool, "select lease_expires_at > now() from jessie.accounts") == [(True,)]
         other = sync(settings.model_copy(update={"lease_s": 1.0}), pool)
         assert (other.accounts_busy, other.accounts_ok) == (1, 0)  # still held: its run is alive
