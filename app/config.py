@@ -23,6 +23,8 @@ from urllib.parse import urlsplit
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.origins import OriginPattern, parse_patterns
+
 Environment = Literal["development", "preview", "production"]
 MIN_SECRET_LENGTH = 32
 MIN_RUN_BUDGET_S = 10.0
@@ -69,7 +71,8 @@ class Settings(BaseSettings):
     # The one callback registered with Google (default: the Production domain's). Previews use it
     # too: Production hands the code back to a Preview whose origin OAUTH_RELAY_ORIGINS allows.
     oauth_redirect_uri: str | None = Field(None, validation_alias="OAUTH_REDIRECT_URI")
-    oauth_relay_origins: str = Field("", validation_alias="OAUTH_RELAY_ORIGINS")  # comma-separated globs
+    # Comma-separated origin patterns (app/origins.py: `*` stands within one DNS label).
+    oauth_relay_origins: str = Field("", validation_alias="OAUTH_RELAY_ORIGINS")
     # Vercel sets VERCEL_GIT_COMMIT_SHA for Git deployments; CLI deployments get JESSIE_COMMIT_SHA.
     commit_sha: str = Field("unknown", validation_alias=AliasChoices("VERCEL_GIT_COMMIT_SHA", "JESSIE_COMMIT_SHA"))
 
@@ -118,6 +121,12 @@ class Settings(BaseSettings):
     def _trailing_slash(cls, value: str) -> str:
         return value if value.endswith("/") else value + "/"
 
+    @field_validator("oauth_relay_origins")
+    @classmethod
+    def _relay_patterns_parse(cls, value: str) -> str:
+        parse_patterns(value)  # a pattern that cannot be read is a start-up error naming it
+        return value
+
     @property
     def is_development(self) -> bool:
         return self.vercel_env == "development"
@@ -165,8 +174,8 @@ class Settings(BaseSettings):
         return origins
 
     @property
-    def relay_patterns(self) -> list[str]:
-        return [pattern.strip() for pattern in self.oauth_relay_origins.split(",") if pattern.strip()]
+    def relay_patterns(self) -> list[OriginPattern]:
+        return parse_patterns(self.oauth_relay_origins)
 
     @property
     def run_budget_s(self) -> float:

@@ -9,7 +9,8 @@ Google accepts only registered, exactly matching callbacks, and a Preview's host
 with every branch, so every deployment uses one registered callback (OAUTH_REDIRECT_URI,
 by default the Production domain's). A deployment that is not that host puts its own
 origin in the state; the callback there hands code and state back to it (only to origins
-OAUTH_RELAY_ORIGINS allows), and that deployment finishes the flow against its cookie.
+OAUTH_RELAY_ORIGINS allows, matched as a parsed origin: app/origins.py), and that deployment
+finishes the flow against its cookie.
 
 Signing in makes a server-side session (`app/data/sessions.py`); signing out ends it, and
 disconnecting ends every session of that user.
@@ -18,7 +19,6 @@ disconnecting ends every session of that user.
 from __future__ import annotations
 
 import base64
-import fnmatch
 import hmac
 import logging
 import secrets
@@ -31,6 +31,7 @@ from fastapi.responses import RedirectResponse, Response
 from app.config import Settings, origin_of
 from app.data import accounts, mailbox, sessions
 from app.logs import log_event
+from app.origins import relay_target
 from app.security import OAUTH_COOKIE, OAUTH_MAX_AGE_S, SESSION_COOKIE, TokenCipher, WrongEncryptionKey, sign, unsign
 from app.web.context import Visitor, cookie_options, database, page, same_site_form, settings_of, signed_in
 
@@ -101,8 +102,10 @@ def oauth_callback(request: Request, state: str = "", code: str = "", error: str
     settings = settings_of(request)
     target = _relay_target(state)
     if target is not None and target not in settings.own_origins:
-        if target and any(fnmatch.fnmatchcase(target, pattern) for pattern in settings.relay_patterns):
-            return RedirectResponse(f"{target}/auth/callback?{request.url.query}", 303)
+        # Before any cookie is read: the code goes only where a pattern allows the exact origin.
+        allowed = relay_target(target, settings.relay_patterns, development=settings.is_development)
+        if allowed is not None:
+            return RedirectResponse(f"{allowed}/auth/callback?{request.url.query}", 303)
         return _failure(request, "This sign-in link is not valid", START_AGAIN, 400, end_flow=False)
     flow = unsign(settings, "oauth", request.cookies.get(OAUTH_COOKIE), OAUTH_MAX_AGE_S)
     if flow is None or not state or not hmac.compare_digest(flow.get("state", ""), state):

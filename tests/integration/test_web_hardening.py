@@ -3,6 +3,7 @@ sessions that outlive sign-out, input that crashed queries, OAuth edges, missing
 
 from __future__ import annotations
 
+import base64
 import re
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ import requests
 from app.data import mailbox
 from tests.conftest import Sandbox, make_settings
 from tests.integration.sync_helpers import query
-from tests.integration.web_helpers import Web, connect, consent, post_form, serve, start_consent
+from tests.integration.web_helpers import Web, connect, consent, post_form, query_of, serve, start_consent
 
 ALICE = "alice@example.com"
 CRON = "/api/cron/email-sync"
@@ -217,6 +218,41 @@ def test_the_redirect_uri_comes_from_configuration_not_from_headers(web: Web) ->
     )
     assert "evil.example" not in spoofed.headers["location"]
     assert f"redirect_uri={requests.utils.quote(web.url + '/auth/callback', safe='')}" in spoofed.headers["location"]
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        "https://jessie-x.attacker.test/?-yourteam.vercel.app",
+        "https://jessie-x@attacker.test/-yourteam.vercel.app",
+        "https://jessie-x.attacker.test#-yourteam.vercel.app",
+        "https://jessie-x.attacker.test-yourteam.vercel.app",
+        "https://jessie-x-yourteam.vercel.app.attacker.test",
+        "http://jessie-x-yourteam.vercel.app",
+    ],
+)
+def test_the_relay_never_hands_a_victims_code_to_a_host_its_patterns_do_not_describe(
+    web: Web, sandbox: Sandbox, hostile: str
+) -> None:
+    """The takeover the attack run found: the attacker starts a flow, swaps the origin in its state
+    for its own host, and sends the victim Google's link; the victim consents as usual."""
+    web.app.state.settings = web.app.state.settings.model_copy(
+        update={"oauth_relay_origins": "https://jessie-*-yourteam.vercel.app"}
+    )
+    sandbox.create_account(ALICE, messages=1)
+    attacker = requests.Session()
+    link = start_consent(web, attacker)
+    nonce = query_of(link)["state"][0].split("~")[0]
+    swapped = nonce + "~" + base64.urlsafe_b64encode(hostile.encode()).decode().rstrip("=")
+    link = link.replace(f"state={nonce}", f"state={swapped}")
+    victim = requests.Session()
+    callback = consent(victim, link, ALICE)  # Google sends the victim back with the code
+    answer = victim.get(callback, allow_redirects=False, timeout=10)
+    assert answer.status_code == 400
+    assert "location" not in answer.headers and "This sign-in link is not valid" in answer.text
+    assert query(web.pool, "select count(*) from jessie.sessions") == [(0,)]
+    forged = victim.get(web.url + "/auth/callback", params={"code": "c", "state": "forged"}, timeout=10)
+    assert answer.text.replace(callback, "") == forged.text.replace(callback, "")  # the forged state's page
 
 
 # ---- 7. headers ----------------------------------------------------------------------------
