@@ -20,13 +20,14 @@ import re
 import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeGuard
 
 from app.statuses import IncidentKind
 
 CRON_PATH = "/api/cron/email-sync"
 TIMEOUT_MARK = "Task timed out after"
 SAMPLE_CHARS = 500
+MAX_TIMESTAMP_MS = 253_402_300_800_000  # 10000-01-01: past it, no datetime holds the moment
 _ALERTED_BY_THE_APP = {"alert", "alert.delivery_failed"}  # events that already are alerts
 _ERROR_LEVELS = {"error", "fatal"}
 
@@ -83,32 +84,94 @@ def decode_body(raw: bytes, content_encoding: str | None, limit: int) -> bytes:
     return body
 
 
+def _refuse_constant(name: str) -> float:
+    raise ValueError(f"{name} is not JSON")  # NaN and Infinity: Python reads them, JSON has none
+
+
+def _load(text: str) -> object:
+    """One JSON value, strictly; raises ValueError for anything else (nesting too deep included)."""
+    try:
+        return json.loads(text, parse_constant=_refuse_constant)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
+# Strings (with their escapes) are skipped whole, so only structure outside them is seen.
+_STRUCTURE = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{},]')
+
+
+def _array_items(text: str) -> list[str]:
+    """The texts of a JSON array's top-level items, split without parsing them, so that one
+    item that cannot be read (nested too deeply for the parser) costs only itself."""
+    items, depth, start = [], 0, 0
+    for token in _STRUCTURE.finditer(text):
+        mark = token.group()
+        if mark in "[{":
+            depth += 1
+            if depth == 1:
+                start = token.end()
+        elif mark in "]}":
+            depth -= 1
+            if depth == 0:
+                items.append(text[start : token.start()])
+                break
+        elif mark == "," and depth == 1:
+            items.append(text[start : token.start()])
+            start = token.end()
+    return [item for item in items if item.strip()]
+
+
+def _well_formed(item: object) -> TypeGuard[dict[str, Any]]:
+    """An entry as Vercel's Log Drains reference describes one: an object whose fields this
+    module reads have their documented types (a timestamp in milliseconds a date can hold)."""
+    if not isinstance(item, dict):
+        return False
+    for key in ("id", "message", "path", "level", "deploymentId", "requestId"):
+        if item.get(key) is not None and not isinstance(item[key], str | int):
+            return False
+    proxy = item.get("proxy")
+    if proxy is not None and not (isinstance(proxy, dict) and isinstance(proxy.get("path") or "", str)):
+        return False
+    status = item.get("statusCode")
+    if status is not None and (isinstance(status, bool) or not isinstance(status, int)):
+        return False
+    timestamp = item.get("timestamp")
+    if timestamp is None:
+        return True
+    return not isinstance(timestamp, bool) and isinstance(timestamp, int | float) and 0 <= timestamp < MAX_TIMESTAMP_MS
+
+
 def parse_entries(body: bytes) -> tuple[list[dict[str, Any]], int]:
-    """(entries, malformed): a JSON array or NDJSON; what is not an entry is counted, not fatal."""
+    """(entries, malformed): a JSON array or NDJSON; an item that is not a well-formed entry is
+    counted and skipped, never fatal to the rest of the delivery."""
     text = body.decode("utf-8", errors="replace").strip()
     if not text:
         return [], 0
     if text.startswith("["):
-        try:
-            loaded = json.loads(text)
-        except json.JSONDecodeError:
+        items = _array(text)
+        if items is None:
             return [], 1
-        entries = [item for item in loaded if isinstance(item, dict)] if isinstance(loaded, list) else []
-        return entries, (len(loaded) if isinstance(loaded, list) else 1) - len(entries)
-    entries, malformed = [], 0
-    for line in text.splitlines():
-        if not line.strip():
-            continue
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError:
-            malformed += 1
-            continue
-        if isinstance(item, dict):
-            entries.append(item)
-        else:
-            malformed += 1
-    return entries, malformed
+    else:
+        items = [_read(line) for line in text.splitlines() if line.strip()]
+    entries = [item for item in items if _well_formed(item)]
+    return entries, len(items) - len(entries)
+
+
+def _array(text: str) -> list[object] | None:
+    """A JSON array's items (those that cannot be read as None), or None if it is no array."""
+    try:
+        whole = _load(text)
+    except ValueError:
+        parts = _array_items(text)
+        return [_read(part) for part in parts] if parts else None
+    return list(whole) if isinstance(whole, list) else None
+
+
+def _read(text: str) -> object:
+    try:
+        return _load(text)
+    except ValueError:
+        return None  # not an entry: counted as malformed
 
 
 def _app_event(message: str) -> dict[str, Any] | None:
@@ -140,13 +203,14 @@ def _kind(entry: dict[str, Any], message: str, path: str) -> IncidentKind | None
 
 
 def classify(entry: dict[str, Any]) -> Observation | None:
+    """What a well-formed entry (`parse_entries`) says, if it is an incident."""
     message = str(entry.get("message") or "")
     path = str(entry.get("path") or (entry.get("proxy") or {}).get("path") or "").split("?", 1)[0]
     kind = _kind(entry, message, path)
     if kind is None:
         return None
     timestamp = entry.get("timestamp")
-    seen_at = datetime.fromtimestamp(timestamp / 1000, UTC) if isinstance(timestamp, int | float) else datetime.now(UTC)
+    seen_at = datetime.fromtimestamp(timestamp / 1000, UTC) if timestamp is not None else datetime.now(UTC)
     return Observation(
         kind=kind,
         path=path,

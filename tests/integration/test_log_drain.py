@@ -135,6 +135,27 @@ def test_both_formats_and_malformed_lines(hooked: tuple[Web, Settings, list[dict
     ]
 
 
+@pytest.mark.parametrize("shape", ["array", "ndjson"])
+def test_poison_entries_in_a_signed_batch_cost_only_themselves(
+    hooked: tuple[Web, Settings, list[dict[str, str]]], shape: str
+) -> None:
+    """Vercel redelivers a batch the endpoint refuses: one odd entry must not lose the rest forever."""
+    web, _settings, received = hooked
+    poison = [
+        '{"id": "p1", "message": "' + TIMEOUT_LINE + '", "timestamp": 1e20, "path": "/api/cron/email-sync"}',
+        '{"id": "p2", "message": "' + TIMEOUT_LINE + '", "timestamp": NaN}',
+        '{"id": "p3", "message": "' + TIMEOUT_LINE + '", "proxy": "/api/cron/email-sync"}',
+        '{"id": "p4", "message": "x", "deep": ' + "[" * 50_000 + "]" * 50_000 + "}",
+    ]
+    items = [*poison, json.dumps(entry(1, TIMEOUT_LINE))]
+    body = ("[" + ",".join(items) + "]" if shape == "array" else "\n".join(items)).encode()
+    answer = requests.post(f"{web.url}/api/log-drain", data=body, headers=signed(body), timeout=30)
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"entries": 1, "malformed": 4, "incidents": 1, "alerts": 1}
+    assert [(kind, path, count) for kind, path, count, *_ in incidents(web)] == [("timeout", CRON_PATH, 1)]
+    assert len(received) == 1
+
+
 def test_a_gzip_delivery_is_read_and_an_oversize_one_refused(
     hooked: tuple[Web, Settings, list[dict[str, str]]],
 ) -> None:

@@ -49,6 +49,38 @@ def test_malformed_lines_are_counted_and_skipped() -> None:
     assert parse_entries(json.dumps([entry("ok"), 7]).encode()) == ([entry("ok")], 1)
 
 
+POISON = [
+    '{"id": "p1", "message": "x", "timestamp": 1e20}',
+    '{"id": "p2", "message": "x", "timestamp": NaN}',
+    '{"id": "p3", "message": "x", "timestamp": -Infinity}',
+    '{"id": "p4", "message": "x", "timestamp": 1e400}',
+    '{"id": "p5", "message": "x", "timestamp": true}',
+    '{"id": "p6", "message": "x", "proxy": "not an object"}',
+    '{"id": "p7", "message": "x", "proxy": {"path": ["a"]}}',
+    '{"id": "p8", "message": {"nested": "object"}}',
+    '{"id": "p9", "message": "x", "statusCode": "-1"}',
+    '{"id": "p10", "message": "x", "deep": ' + "[" * 100_000 + "]" * 100_000 + "}",
+    "[" * 100_000 + "]" * 100_000,
+]
+
+
+@pytest.mark.parametrize("shape", ["array", "ndjson"])
+def test_poison_entries_are_counted_and_the_rest_of_the_delivery_is_kept(shape: str) -> None:
+    good = [entry("Task timed out after 300 seconds"), entry("fine", status=200, level="info")]
+    items = [json.dumps(good[0]), *POISON, json.dumps(good[1])]
+    body = ("[" + ",".join(items) + "]") if shape == "array" else "\n".join(items)
+    entries, malformed = parse_entries(body.encode())
+    assert (entries, malformed) == (good, len(POISON))
+    assert [classify(found) is not None for found in entries] == [True, False]
+
+
+def test_a_timestamp_at_the_edge_of_what_a_date_holds_is_read() -> None:
+    entries, malformed = parse_entries(json.dumps([entry("Task timed out after 5 seconds", timestamp=0)]).encode())
+    assert malformed == 0
+    found = classify(entries[0])
+    assert found is not None and found.seen_at.year == 1970
+
+
 def test_a_gzip_delivery_is_inflated_but_never_past_the_limit() -> None:
     body = json.dumps([entry("x")]).encode()
     assert decode_body(gzip.compress(body), "gzip", 10_000) == body
