@@ -37,6 +37,13 @@ INCIDENT_TEXTS = {
     IncidentKind.RUN_FAILED: "Jessie sync run failed (from Vercel's logs): {sample}",
     IncidentKind.CRON_MISSED: "Jessie: the scheduled sync did not run: {sample}",
 }
+INCIDENT_NAMES = {
+    IncidentKind.TIMEOUT: "stopped at maxDuration",
+    IncidentKind.CRASH: "crashed mid-request",
+    IncidentKind.CRON_ERROR: "cron endpoint error",
+    IncidentKind.RUN_FAILED: "sync run failed",
+    IncidentKind.CRON_MISSED: "cron did not run",
+}
 WEBHOOK_TIMEOUT_S = 10  # an alert must not hold up the run that sends it
 
 
@@ -83,12 +90,24 @@ def incident_key(kind: IncidentKind, path: str) -> str:
 
 
 def incidents_opened(conn: Connection, opened: Iterable[incidents.Opened]) -> list[str]:
-    """The alerts for incidents that start an episode."""
-    return [
-        INCIDENT_TEXTS[incident.kind].format(path=incident.path or "a request", sample=incident.sample)
-        for incident in opened
-        if _start_episode(conn, incident_key(incident.kind, incident.path))
-    ]
+    """The alerts for incidents that start an episode: one each, and one summary for the paths
+    beyond the bound (app/data/incidents.py), however many kinds they are of."""
+    texts, beyond = [], []
+    for incident in opened:
+        if not _start_episode(conn, incident_key(incident.kind, incident.path)):
+            continue
+        if incident.path == incidents.OVERFLOW_PATH:
+            beyond.append(f"{incident.folded:,} {INCIDENT_NAMES[incident.kind]}")
+        else:
+            texts.append(
+                INCIDENT_TEXTS[incident.kind].format(path=incident.path or "a request", sample=incident.sample)
+            )
+    if beyond:
+        texts.append(
+            f"Jessie on Vercel: and more new incidents than are alerted one by one ({', '.join(beyond)} on further "
+            "paths), gathered under “(more paths)” on /runs until they end"
+        )
+    return texts
 
 
 def _close_incidents(

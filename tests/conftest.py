@@ -173,13 +173,17 @@ def web(settings: Settings) -> Iterator[Any]:
 
 
 @contextmanager
-def webhook_receiver() -> Iterator[tuple[str, list[dict[str, str]]]]:
-    """A Slack-like incoming webhook on loopback that keeps what it receives."""
+def webhook_receiver(gate: threading.Event | None = None) -> Iterator[tuple[str, list[dict[str, str]]]]:
+    """A Slack-like incoming webhook on loopback that keeps what it receives (each post held,
+    unanswered and unkept, until `gate` is set, when one is given)."""
     received: list[dict[str, str]] = []
 
     class Hook(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
-            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            if gate is not None:
+                gate.wait()
+            received.append(body)
             self.send_response(200)
             self.end_headers()
 
@@ -191,6 +195,8 @@ def webhook_receiver() -> Iterator[tuple[str, list[dict[str, str]]]]:
     try:
         yield f"http://127.0.0.1:{server.server_port}/hook", received
     finally:
+        if gate is not None:
+            gate.set()
         server.shutdown()
         server.server_close()
 

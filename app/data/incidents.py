@@ -1,5 +1,10 @@
 """Incidents as the drain endpoint records them and the runs dashboard shows them: one open
-incident per (kind, path), its count growing with each new observation until it closes."""
+incident per (kind, path), its count growing with each new observation until it closes.
+
+New incidents are bounded, per delivery and per hour: one signed delivery can carry thousands of
+entries on thousands of paths, and each new incident is an alert. Beyond the bound, what would
+have opened folds into one incident per kind on OVERFLOW_PATH, which says how many paths it holds.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +21,9 @@ from app.incidents import Observation
 from app.statuses import IncidentKind
 
 OBSERVATIONS_KEPT = "1 day"  # longer than Vercel goes on redelivering a batch
+NEW_PER_DELIVERY = 10
+NEW_PER_HOUR = 30
+OVERFLOW_PATH = "(more paths)"
 
 
 @dataclass(frozen=True)
@@ -26,6 +34,43 @@ class Opened:
     path: str
     sample: str
     deployment_id: str | None
+    folded: int = 0  # on OVERFLOW_PATH: how many paths beyond the bound it took in this delivery
+
+
+def _opened_within_the_hour(conn: Connection) -> int:
+    row = conn.execute(
+        """select count(*) from jessie.incidents
+           where opened_at > now() - interval '1 hour' and path <> %s""",
+        [OVERFLOW_PATH],
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _bounded(
+    conn: Connection, groups: dict[tuple[IncidentKind, str], list[Observation]]
+) -> tuple[dict[tuple[IncidentKind, str], list[Observation]], dict[IncidentKind, int]]:
+    """The groups to record as they are, and how many paths per kind fold into its overflow."""
+    open_now = {
+        (IncidentKind(kind), path)
+        for kind, path in conn.execute(
+            """select kind, path from jessie.incidents
+               where closed_at is null and (kind, path) in (select * from unnest(%s::text[], %s::text[]))""",
+            [[str(kind) for kind, _ in groups], [path for _, path in groups]],
+        )
+    }
+    allowance = max(0, min(NEW_PER_DELIVERY, NEW_PER_HOUR - _opened_within_the_hour(conn)))
+    kept: dict[tuple[IncidentKind, str], list[Observation]] = {}
+    folded: dict[IncidentKind, int] = defaultdict(int)
+    for key, group in sorted(groups.items(), key=lambda item: min(o.seen_at for o in item[1])):
+        if key in open_now or key[1] == OVERFLOW_PATH:
+            kept[key] = group
+        elif allowance > 0:
+            kept[key] = group
+            allowance -= 1
+        else:
+            kept.setdefault((key[0], OVERFLOW_PATH), []).extend(group)
+            folded[key[0]] += 1
+    return kept, folded
 
 
 def record(conn: Connection, observations: Iterable[Observation]) -> list[Opened]:
@@ -43,9 +88,15 @@ def record(conn: Connection, observations: Iterable[Observation]) -> list[Opened
     for (entry_id,) in fresh:
         observation = unique[entry_id]
         groups[(observation.kind, observation.path)].append(observation)
+    if not groups:
+        return []
+    kept, folded = _bounded(conn, groups)
     opened = []
-    for (kind, path), group in groups.items():
+    for (kind, path), group in kept.items():
         latest = max(group, key=lambda o: o.seen_at)
+        sample = latest.sample
+        if path == OVERFLOW_PATH and folded.get(kind):
+            sample = f"{folded[kind]:,} more paths, e.g. {latest.path or 'a request'}: {latest.sample}"
         row = conn.execute(
             """insert into jessie.incidents
                    (kind, path, deployment_id, request_id, first_seen, last_seen, count, sample)
@@ -64,11 +115,11 @@ def record(conn: Connection, observations: Iterable[Observation]) -> list[Opened
                 "first": min(o.seen_at for o in group),
                 "last": latest.seen_at,
                 "count": len(group),
-                "sample": latest.sample,
+                "sample": sample,
             },
         ).fetchone()
         if row is not None and row[0]:
-            opened.append(Opened(kind, path, latest.sample, latest.deployment_id))
+            opened.append(Opened(kind, path, sample, latest.deployment_id, folded.get(kind, 0)))
     return opened
 
 

@@ -6,7 +6,8 @@ secret the endpoint answers 500 naming it, never open; a missing or wrong signat
 and nothing is read. Every answer carries `x-vercel-verify` (LOG_DRAIN_VERIFY_TOKEN, the
 team's endpoint verification code) so Vercel can verify the endpoint when the drain is added.
 
-Entries become incidents (app/incidents.py) and alerts, once per episode. The endpoint
+Entries become incidents (app/incidents.py) and alerts, once per episode, with a bound on how
+many open per delivery and per hour (app/data/incidents.py); alerts are sent after the answer. The endpoint
 writes no log line of its own when all is well: the drain delivers its lines back, and a
 line per delivery would cause the next delivery, forever. (An alert it sends is logged, and
 comes back once as a line that is no incident.)
@@ -19,6 +20,7 @@ import logging
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from app import alerts
@@ -81,17 +83,17 @@ async def log_drain(request: Request) -> Response:
         return JSONResponse({"error": "the delivery is not valid gzip"}, 400, headers=headers)
     entries, malformed = parse_entries(body)
     observations = [found for entry in entries if (found := classify(entry)) is not None]
-    opened = await run_in_threadpool(_record, settings, database(request), observations)
+    texts = await run_in_threadpool(_record, settings, database(request), observations)
     if malformed:
         log_event("drain.malformed", logging.WARNING, entries=len(entries), malformed=malformed)
-    answer = {"entries": len(entries), "malformed": malformed, "incidents": len(observations), "alerts": opened}
-    return JSONResponse(answer, headers=headers)
+    answer = {"entries": len(entries), "malformed": malformed, "incidents": len(observations), "alerts": len(texts)}
+    # The alerts go out once the answer is sent: Vercel waits for the answer, the webhook may be slow.
+    return JSONResponse(answer, headers=headers, background=BackgroundTask(alerts.send, settings, texts))
 
 
-def _record(settings: Settings, pool: Database, observations: list[Observation]) -> int:
-    """Store the observations, check the schedule; alerts go out after the commit."""
+def _record(settings: Settings, pool: Database, observations: list[Observation]) -> list[str]:
+    """Store the observations, check the schedule: the alerts to send once this has committed."""
     with pool.connection() as conn:
         texts = alerts.incidents_opened(conn, incidents_data.record(conn, observations))
         texts += alerts.check_incidents(conn, settings)
-    alerts.send(settings, texts)
-    return len(texts)
+    return texts

@@ -19,7 +19,7 @@ from app.data import accounts, incidents, mailbox
 from app.data import runs as runs_data
 from app.db.connection import Connection
 from app.search import parse as parse_search
-from app.statuses import IncidentKind, SyncState
+from app.statuses import SyncState
 from app.sync.sweep import next_slot
 from app.web.charts import bar_chart
 from app.web.context import Visitor, admin, database, page, same_site_form, settings_of, signed_in
@@ -39,13 +39,6 @@ MAILBOX_VIEWS = [
 MAX_QUERY_CHARS = 200
 GMAIL_ID = re.compile(r"^[0-9a-zA-Z_-]{1,64}$")
 RECENT_INCIDENTS = 20
-INCIDENT_NAMES = {
-    IncidentKind.TIMEOUT: "stopped at maxDuration",
-    IncidentKind.CRASH: "crashed mid-request",
-    IncidentKind.CRON_ERROR: "cron endpoint error",
-    IncidentKind.RUN_FAILED: "sync run failed",
-    IncidentKind.CRON_MISSED: "cron did not run",
-}
 
 
 class BadInput(Exception):
@@ -181,7 +174,12 @@ def runs_dashboard(request: Request, _admin: Annotated[Visitor, Depends(admin)])
         Markup(bar_chart("Gmail quota units", series("quota_units"), x_title="sweep (S) or run (#)")),  # noqa: S704
     ]
     return page(
-        request, "runs.html", entries=entries, charts=charts, incidents=recent_incidents, incident_names=INCIDENT_NAMES
+        request,
+        "runs.html",
+        entries=entries,
+        charts=charts,
+        incidents=recent_incidents,
+        incident_names=alerts.INCIDENT_NAMES,
     )
 
 

@@ -278,7 +278,9 @@ def create_app(
     # ---- admin ------------------------------------------------------------------------------
 
     async def admin_flush_drains(_request: Request) -> Response:
-        """Deliver now what Vercel would deliver within seconds (tests wait on this, not a clock)."""
+        """Deliver now what Vercel would deliver within seconds (tests wait on this, not a clock):
+        the lines of every invocation that has answered, once it has ended."""
+        await run_in_threadpool(runtime.settle)
         return JSONResponse({"deliveries": await run_in_threadpool(drains.flush)})
 
     async def admin_env(request: Request) -> Response:

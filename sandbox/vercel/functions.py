@@ -14,6 +14,8 @@ What Vercel enforces is enforced here:
   timed out after N seconds";
 - a function that does not import, or an instance that dies mid-request: 500
   FUNCTION_INVOCATION_FAILED (the deployment itself stays READY: nothing checks imports);
+- an invocation lasts until the runtime reports its `end` (after the answer, once background
+  tasks and `wait_until` work are done), within maxDuration, and only then is its instance free;
 - every line the instance writes (stdout, stderr, the runtime's log messages) is a log
   line of the request it belongs to, handed to the deployment's log sink with the
   request's final status (-1 when the runtime died).
@@ -93,6 +95,7 @@ class Instance:
         self._server: asyncio.AbstractServer | None = None
         self._ready: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._readers: list[asyncio.Task[None]] = []
+        self._ends: dict[str, asyncio.Event] = {}  # invocation id → the runtime said "end"
 
     @property
     def alive(self) -> bool:
@@ -144,6 +147,10 @@ class Instance:
         kind, payload = message.get("type"), message.get("payload") or {}
         if kind == "server-started" and not self._ready.done():
             self._ready.set_result(int(payload["httpPort"]))
+        elif kind == "end":
+            invocation = str((payload.get("context") or {}).get("invocationId", ""))
+            if invocation in self._ends:
+                self._ends[invocation].set()
         elif kind == "unrecoverable-error":
             self.fatal = str(payload.get("message", "unrecoverable error"))
         elif kind == "log":  # print() and sys.std* carry a stream, the logging module a level
@@ -155,6 +162,22 @@ class Instance:
                 level = {"warn": "warning"}.get(payload.get("level", "info"), payload.get("level", "info"))
                 stream = "stderr" if level in ("error", "fatal", "warning") else "stdout"
             self.lines += [LogLine(part, level, stream) for part in text.splitlines() or [""]]
+
+    def expect_end(self, invocation_id: str) -> None:
+        self._ends[invocation_id] = asyncio.Event()
+
+    async def ended(self, invocation_id: str, within_s: float) -> bool:
+        """Whether the runtime ended the invocation (its post-response work done) in time;
+        False when the time ran out first (a process that died has ended)."""
+        end = asyncio.create_task(self._ends[invocation_id].wait())
+        exited = asyncio.create_task(self.process.wait())  # type: ignore[union-attr]
+        try:
+            await asyncio.wait({end, exited}, timeout=max(0.0, within_s), return_when="FIRST_COMPLETED")
+            return end.done() or exited.done()
+        finally:
+            end.cancel()
+            exited.cancel()
+            self._ends.pop(invocation_id, None)
 
     def take_lines(self) -> list[LogLine]:
         lines, self.lines = self.lines, []
@@ -196,6 +219,7 @@ class FunctionPool:
         self._all: set[Instance] = set()
         self._freed = asyncio.Condition()
         self._numbers = 0
+        self._completing: set[asyncio.Task[None]] = set()  # invocations answered, not yet ended
         # No client timeout: maxDuration (asyncio.timeout in _run) bounds every invocation.
         self._client = httpx.AsyncClient(timeout=None, follow_redirects=False)  # noqa: S113
 
@@ -206,11 +230,31 @@ class FunctionPool:
         except StartFailed as failure:
             self.sink(request, -1, [*failure.lines, LogLine(f"Error: {failure}", "error", "stderr")])
             return failed("FUNCTION_INVOCATION_FAILED", 500, request.id)
+        started = time.monotonic()
+        instance.expect_end(request.id)
         outcome = await self._run(instance, request)
+        if outcome.error is None:  # answered: the invocation goes on until the runtime says "end"
+            completing = asyncio.create_task(self._complete(instance, request, outcome.status, started))
+            self._completing.add(completing)
+            completing.add_done_callback(self._completing.discard)
+            return outcome
         crashed = outcome.error == "FUNCTION_INVOCATION_FAILED"
         self.sink(request, -1 if crashed else outcome.status, instance.take_lines())
         await self._release(instance)
         return outcome
+
+    async def _complete(self, instance: Instance, request: Request, status: int, started: float) -> None:
+        """After the answer: the runtime's post-response work (background tasks, `wait_until`)
+        still belongs to the invocation, within maxDuration, and so do its log lines. Vercel's
+        runtime reports the end (`end`, vercel_runtime.vc_init) once the app has returned."""
+        left = self.max_duration_s - (time.monotonic() - started)
+        if not await instance.ended(request.id, left):
+            await instance.stop()
+            duration = f"{self.max_duration_s:g}"
+            message = f"Vercel Runtime Timeout Error: Task timed out after {duration} seconds"
+            instance.lines.append(LogLine(message, "error", "stderr"))
+        self.sink(request, status, instance.take_lines())
+        await self._release(instance)
 
     async def _run(self, instance: Instance, request: Request) -> Outcome:
         assert instance.port is not None
@@ -268,8 +312,14 @@ class FunctionPool:
                 self._all.discard(instance)
             self._freed.notify()
 
+    async def settled(self) -> None:
+        """Every invocation that has answered has also ended (and handed over its log lines)."""
+        await asyncio.gather(*self._completing, return_exceptions=True)
+
     async def close(self) -> None:
         await self._client.aclose()
+        for completing in list(self._completing):
+            completing.cancel()
         for instance in list(self._all):
             await instance.stop()
         self._all.clear()

@@ -66,6 +66,16 @@ class Runtime:
         future: Future[Any] = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
         return future.result()
 
+    def settle(self) -> None:
+        """Wait until every invocation that answered has ended, its post-response work included."""
+
+        async def every_pool() -> None:
+            for functions in list(self.pools.values()):
+                for pool in list(functions.values()):
+                    await pool.settled()
+
+        self._run(every_pool())
+
     def reserve_port(self, deployment_id: str) -> int:
         """The deployment's URL is known at creation, so its socket is bound then."""
         sock = listening_socket("127.0.0.1", 0)

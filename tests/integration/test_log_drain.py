@@ -7,6 +7,7 @@ import gzip
 import hashlib
 import hmac
 import json
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,8 +18,8 @@ import requests
 
 from app.config import Settings
 from app.incidents import CRON_PATH
-from tests.conftest import Sandbox, make_settings
-from tests.integration.sync_helpers import add_account, query
+from tests.conftest import Sandbox, make_settings, webhook_receiver
+from tests.integration.sync_helpers import add_account, query, until
 from tests.integration.web_helpers import Web, connect, serve
 
 SECRET = "drain-secret-" + "k7Qz" * 8
@@ -78,7 +79,10 @@ def incidents(web: Web) -> list[tuple[Any, ...]]:
     return query(web.pool, "select kind, path, count, closed_at is null, sample from jessie.incidents order by id")
 
 
-def texts(received: list[dict[str, str]]) -> list[str]:
+def texts(received: list[dict[str, str]], arrived: int | None = None) -> list[str]:
+    """What the webhook got; with `arrived`, once that many alerts came (they are sent after the answer)."""
+    if arrived is not None:
+        until(lambda: len(received) >= arrived, f"{arrived} alert(s) at the webhook")
     return [message["text"] for message in received]
 
 
@@ -153,7 +157,7 @@ def test_poison_entries_in_a_signed_batch_cost_only_themselves(
     assert answer.status_code == 200, answer.text
     assert answer.json() == {"entries": 1, "malformed": 4, "incidents": 1, "alerts": 1}
     assert [(kind, path, count) for kind, path, count, *_ in incidents(web)] == [("timeout", CRON_PATH, 1)]
-    assert len(received) == 1
+    assert len(texts(received, arrived=1)) == 1
 
 
 def test_a_gzip_delivery_is_read_and_an_oversize_one_refused(
@@ -184,11 +188,13 @@ def test_a_cron_timing_out_every_hour_alerts_once_until_a_run_succeeds(
     hooked: tuple[Web, Settings, list[dict[str, str]]], sandbox: Sandbox
 ) -> None:
     web, settings, received = hooked
-    for hour in range(3):
-        assert deliver(web, [entry(hour, TIMEOUT_LINE)]).status_code == 200
-    assert deliver(web, [entry(2, TIMEOUT_LINE)]).status_code == 200  # Vercel redelivers a batch
+    answers = [deliver(web, [entry(hour, TIMEOUT_LINE)]) for hour in (0, 1, 2, 2)]  # the last: a redelivery
+    assert [answer.status_code for answer in answers] == [200] * 4
+    assert [answer.json()["alerts"] for answer in answers] == [1, 0, 0, 0]
     assert [(kind, count, is_open) for kind, _path, count, is_open, _ in incidents(web)] == [("timeout", 3, True)]
-    assert texts(received) == [f"Jessie on Vercel: {CRON_PATH} was stopped at its maxDuration: {TIMEOUT_LINE}"]
+    assert texts(received, arrived=1) == [
+        f"Jessie on Vercel: {CRON_PATH} was stopped at its maxDuration: {TIMEOUT_LINE}"
+    ]
     # The next cron run that succeeds ends the episode; a new timeout after it is news again.
     add_account(sandbox, web.pool, settings, "alice@example.com", messages=2)
     cron = requests.get(
@@ -199,20 +205,59 @@ def test_a_cron_timing_out_every_hour_alerts_once_until_a_run_succeeds(
     assert cron.json()["run"]["status"] == "ok"
     assert [(kind, is_open) for kind, _path, _count, is_open, _ in incidents(web)] == [("timeout", False)]
     assert query(web.pool, "select key from jessie.alert_state") == []
-    deliver(web, [entry(9, TIMEOUT_LINE)])
-    assert len(texts(received)) == 2
+    assert deliver(web, [entry(9, TIMEOUT_LINE)]).json()["alerts"] == 1
+    assert len(texts(received, arrived=2)) == 2
+
+
+def test_a_flood_of_new_incidents_is_bounded_and_its_alerts_do_not_hold_the_answer(
+    database_url: str, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """One signed delivery of 5,000 timeouts on 5,000 paths opened 5,000 incidents and sent
+    5,000 webhook posts, in-line: now ten each, one summary for the rest, sent after the answer."""
+    held = threading.Event()
+    with webhook_receiver(held) as (url, received):
+        settings = make_settings(database_url, sandbox.url, tmp_path, log_drain_secret=SECRET, alert_webhook_url=url)
+        for web in serve(settings):
+            flood = [entry(n, TIMEOUT_LINE, path=f"/inbox/m{n}") for n in range(5_000)]
+            answer = deliver(web, flood)
+            assert answer.status_code == 200
+            assert answer.json() == {"entries": 5_000, "malformed": 0, "incidents": 5_000, "alerts": 11}
+            assert received == []  # answered while the webhook still holds the first alert
+            held.set()
+            until(lambda: len(received) == 11, "the alerts, after the answer")
+            assert "4,990 stopped at maxDuration on further paths" in texts(received)[-1]
+            one_by_one = query(web.pool, "select count(*) from jessie.incidents where path <> '(more paths)'")
+            assert one_by_one == [(10,)]
+            assert query(
+                web.pool,
+                "select count, sample like '4,990 more paths%%' from jessie.incidents where path = '(more paths)'",
+            ) == [(4_990, True)]
+            # Within the hour at most thirty open one by one; the rest join the open "(more paths)".
+            for wave in range(1, 4):
+                deliver(
+                    web,
+                    [
+                        entry(n, TIMEOUT_LINE, path=f"/inbox/w{wave}-{n}")
+                        for n in range(5_000 * wave, 5_000 * wave + 50)
+                    ],
+                )
+            assert query(web.pool, "select count(*) from jessie.incidents where path <> '(more paths)'") == [(30,)]
+            assert query(web.pool, "select count from jessie.incidents where path = '(more paths)'") == [
+                (4_990 + 40 + 40 + 50,)
+            ]
+            until(lambda: len(received) == 31, "the second and third waves' alerts")
 
 
 def test_a_failed_run_seen_in_the_logs_is_the_episode_the_runner_alerted(
     hooked: tuple[Web, Settings, list[dict[str, str]]],
 ) -> None:
-    web, _settings, received = hooked
+    web, _settings, _received = hooked
     with web.pool.connection() as conn:
         conn.execute("insert into jessie.alert_state (key, alerted_at) values ('run_failed', now())")
     failed = '{"ts": "t", "level": "error", "event": "sync.run", "run_id": 7, "status": "failed", "error": "x"}'
-    assert deliver(web, [entry(1, failed, status=500)]).json()["incidents"] == 1
+    answer = deliver(web, [entry(1, failed, status=500)]).json()
+    assert (answer["incidents"], answer["alerts"]) == (1, 0)  # the runner already sent it
     assert [kind for kind, *_ in incidents(web)] == ["run_failed"]
-    assert received == []  # the runner already sent it
 
 
 def test_a_stored_sample_and_its_alert_keep_no_secret(hooked: tuple[Web, Settings, list[dict[str, str]]]) -> None:
@@ -221,7 +266,7 @@ def test_a_stored_sample_and_its_alert_keep_no_secret(hooked: tuple[Web, Setting
     deliver(web, [entry(1, line, status=500)])
     ((kind, _path, _count, _open, sample),) = incidents(web)
     assert kind == "cron_error"
-    for stored in (sample, texts(received)[0]):
+    for stored in (sample, texts(received, arrived=1)[0]):
         assert "ya29" not in stored and "very-secret" not in stored and "payslip" not in stored
         assert "[redacted]" in stored
 

@@ -19,6 +19,7 @@ import requests
 
 from app.incidents import CRON_PATH
 from tests.conftest import webhook_receiver
+from tests.integration.sync_helpers import until
 from tests.integration.vercel_helpers import DeployedJessie, build_tiny, deploy, deployed_jessie
 
 pytestmark = pytest.mark.timeout(600)
@@ -38,6 +39,11 @@ class Stack(DeployedJessie):
         answer = requests.post(f"{self.vercel.url}/_sandbox/drains/flush", timeout=120).json()
         deliveries: list[dict[str, Any]] = answer["deliveries"]
         return deliveries
+
+    def alerted(self, count: int) -> list[str]:
+        """The webhook's alerts once `count` have come (the drain sends them after its answer)."""
+        until(lambda: len(self.alerts) >= count, f"{count} alert(s) at the webhook")
+        return [alert["text"] for alert in self.alerts]
 
     def logs(self) -> list[dict[str, Any]]:
         entries: list[dict[str, Any]] = requests.get(f"{self.vercel.url}/_sandbox/logs", timeout=10).json()["logs"]
@@ -103,7 +109,7 @@ def test_a_cron_run_killed_at_max_duration_alerts_once_and_recovery_ends_it(stac
     assert (killed.status_code, killed.headers["x-vercel-error"]) == (504, "FUNCTION_INVOCATION_TIMEOUT")
     stack.flush()
     assert stack.incidents() == [("timeout", CRON_PATH, 1, True)]
-    assert [a["text"] for a in stack.alerts] == [
+    assert stack.alerted(1) == [
         f"Jessie on Vercel: {CRON_PATH} was stopped at its maxDuration: "
         f"Vercel Runtime Timeout Error: Task timed out after {MAX_DURATION_S} seconds"
     ]
@@ -134,11 +140,12 @@ def preview(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 def test_a_deployment_that_crashes_mid_request_is_an_incident(stack: Stack, preview: str) -> None:
+    before = len(stack.alerts)
     crashed = stack.client.get(preview + "/crash")
     assert (crashed.status_code, crashed.headers["x-vercel-error"]) == (500, "FUNCTION_INVOCATION_FAILED")
     stack.flush()
     assert ("crash", "/crash", 2, True) in stack.incidents()  # its two lines, both statusCode -1
-    assert [a["text"] for a in stack.alerts if "/crash" in a["text"]] == [
+    assert [text for text in stack.alerted(before + 1) if "/crash" in text] == [
         "Jessie on Vercel: /crash crashed mid-request (the runtime died): "
         "Error: Runtime exited with error: exit status 3"
     ]
@@ -150,7 +157,7 @@ def test_a_stalled_schedule_is_noticed_on_the_next_delivery(stack: Stack, previe
         conn.execute("update jessie.sync_runs set started_at = started_at - interval '3 hours'")
     assert stack.client.get(preview + "/print").status_code == 200  # any delivery checks the schedule
     stack.flush()
-    missed = [a["text"] for a in stack.alerts[before:] if a["text"].startswith("Jessie: the scheduled sync")]
+    missed = [text for text in stack.alerted(before + 1)[before:] if text.startswith("Jessie: the scheduled sync")]
     assert len(missed) == 1, stack.alerts
     assert ("cron_missed", CRON_PATH, 1, True) in stack.incidents()
     assert stack.client.get(preview + "/print").status_code == 200
