@@ -2,7 +2,9 @@
 
 Overlapping runs (Vercel may deliver a cron twice; a person may press "Sync now") split
 the accounts between them and never sync one account twice at once; a run reports the due
-accounts another run held (`accounts_busy`, and the run is then 'partial'). Leases are
+accounts another run held when it ended (`accounts_busy`, and the run is then 'partial'). A
+run of a sweep waits, while its budget allows, for what others hold: released once synced, or
+taken over when a dead run's lease lapses. Leases are
 short (JESSIE_LEASE_SECONDS) and a heartbeat renews them while the run lives, so when a
 run dies its accounts are free again within that time, and the next run marks it
 'abandoned' with what its committed batches stored.
@@ -30,6 +32,7 @@ from app.sync.engine import AccountResult, AccountSync
 # No account is claimed once less than this is left: 5 s, or a tenth of a short budget.
 CLAIM_CUTOFF_S = 5.0
 CLAIM_CUTOFF_SHARE = 0.1
+LEASE_POLL_S = 1.0  # how often a sweep's run looks again at accounts another run holds
 
 
 @dataclass
@@ -137,8 +140,16 @@ def _run(
         while deadline.remaining() > stop_claiming_at and summary.error is None:
             with pool.connection() as conn:
                 account = runs.claim_next(conn, run_id, due_before, settings.lease_s, account_ids)
+                lapse = runs.next_lapse_s(conn, run_id, due_before, account_ids) if account is None else None
             if account is None:
-                return
+                # A sweep's run sees its slot through: what another run holds is released when
+                # synced, or lapses when that run died, and is then taken over, while time allows.
+                if sweep_id is None or lapse is None or lapse + stop_claiming_at > deadline.remaining():
+                    return
+                deadline.sleep(min(lapse, LEASE_POLL_S), "waiting for a held account")
+                with pool.connection() as conn:
+                    runs.abandon_stale_runs(conn, settings.lease_s)
+                continue
             with lock:
                 held.add(account.id)
             result = AccountSync(pool, settings, account, deadline, cipher, run_id).run()
@@ -172,7 +183,7 @@ def _run(
             for future in [workers.submit(worker) for _ in range(settings.sync_concurrency)]:
                 future.result()
         with pool.connection() as conn:
-            summary.accounts_busy = runs.busy_accounts(conn, run_id, due_before, account_ids, sweep_id)
+            summary.accounts_busy = runs.busy_accounts(conn, run_id, due_before, account_ids)
     except Exception as error:  # the run as a whole failed (database gone, …)
         summary.error = f"{type(error).__name__}: {error}"[:500]
     finally:

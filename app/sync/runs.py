@@ -85,21 +85,30 @@ def heartbeat(conn: Connection, run_id: int, account_ids: list[int], lease_s: fl
         )
 
 
-def busy_accounts(
-    conn: Connection, run_id: int, due_before: datetime, only: list[int] | None, sweep_id: int | None = None
-) -> int:
-    """Due accounts this run could not take because another live run holds them (a run of the
-    same sweep holding them is the sweep working as meant, not a conflict)."""
+# Due accounts this run still owes a sync that another run holds under a live lease.
+_HELD_ELSEWHERE = """from jessie.accounts a
+    where a.status = 'active' and a.lease_expires_at > now() and a.lease_run_id <> %(run)s
+      and coalesce(a.last_sync_finished_at, '-infinity') < %(started)s
+      and (%(only)s::bigint[] is null or a.id = any(%(only)s))"""
+
+
+def busy_accounts(conn: Connection, run_id: int, due_before: datetime, only: list[int] | None) -> int:
+    """Due accounts this run could not take because another run holds them, live or dead (a
+    killed run's leases outlive it until they lapse): a run that ends with any says so."""
     row = conn.execute(
-        """select count(*) from jessie.accounts a
-           where a.status = 'active' and a.lease_expires_at > now() and a.lease_run_id <> %(run)s
-             and coalesce(a.last_sync_finished_at, '-infinity') < %(started)s
-             and (%(only)s::bigint[] is null or a.id = any(%(only)s))
-             and not exists (select 1 from jessie.sync_runs r
-                             where r.id = a.lease_run_id and r.sweep_id = %(sweep)s)""",
-        {"run": run_id, "started": due_before, "only": only, "sweep": sweep_id},
+        "select count(*) " + _HELD_ELSEWHERE, {"run": run_id, "started": due_before, "only": only}
     ).fetchone()
     return int(row[0]) if row else 0
+
+
+def next_lapse_s(conn: Connection, run_id: int, due_before: datetime, only: list[int] | None) -> float | None:
+    """Seconds until the first lease another run holds on an account this run owes a sync lapses
+    (a live run renews it, or releases the account synced; a dead one lets it lapse); None if none."""
+    row = conn.execute(
+        "select extract(epoch from min(a.lease_expires_at) - now())::float " + _HELD_ELSEWHERE,
+        {"run": run_id, "started": due_before, "only": only},
+    ).fetchone()
+    return None if row is None or row[0] is None else max(0.0, float(row[0]))
 
 
 class NoSeat(Exception):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+from datetime import UTC, datetime
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import pytest
 import requests
 
 from app.config import Settings
+from app.sync import sweep
 from tests.conftest import Sandbox, make_settings
 from tests.integration.sync_helpers import add_account, assert_exact_copy, query, until
 from tests.integration.test_sync_runs import jessie_env
@@ -124,3 +126,69 @@ def test_lost_worker_calls_cost_parallelism_not_mail(database_url: str, sandbox:
         assert query(running.pool, "select invocations_planned, invocations_started from jessie.sweeps") == [(3, 1)]
         for email in PEOPLE:
             assert_exact_copy(running.pool, sandbox, email)
+
+
+def _killed_mid_sweep(web: Web, lease_s: float) -> int:
+    """What a kill -9 mid-sweep leaves: the slot's sweep begun, its run 'running' with a heartbeat
+    a moment old, and every account leased to it (the leases outlive the process until they lapse)."""
+    settings = web.app.state.settings
+    slot = sweep.slot_of(datetime.now(UTC), settings.cron_interval_minutes)
+    with web.pool.connection() as conn:
+        sweep_id = conn.execute("insert into jessie.sweeps (slot) values (%s) returning id", [slot]).fetchone()[0]
+        run_id = conn.execute(
+            """insert into jessie.sync_runs (trigger, deadline_at, sweep_id) values ('cron', now() + interval '4 minutes', %s)
+               returning id""",
+            [sweep_id],
+        ).fetchone()[0]
+        conn.execute(
+            """update jessie.accounts set lease_run_id = %s, lease_expires_at = now() + make_interval(secs => %s),
+                   last_sync_started_at = now()""",
+            [run_id, lease_s],
+        )
+    return int(run_id)
+
+
+def test_after_a_kill_mid_sweep_the_next_cron_takes_over_the_dead_runs_accounts(
+    database_url: str, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    settings = make_settings(database_url, sandbox.url, tmp_path, lease_s=2)
+    for running in serve(settings):
+        for number, email in enumerate(PEOPLE):
+            add_account(sandbox, running.pool, settings, email, messages=3, seed=number)
+        dead = _killed_mid_sweep(running, settings.lease_s)
+        answer = requests.get(running.url + CRON, headers=BEARER, timeout=120).json()
+        assert answer["sweep"]["begun"] is False  # the restart joins the slot's sweep
+        run = answer["run"]
+        assert (run["status"], run["accounts_ok"], run["accounts_busy"]) == ("ok", 6, 0)
+        assert query(running.pool, "select status from jessie.sync_runs where id = %s", dead) == [("abandoned",)]
+        for email in PEOPLE:
+            assert_exact_copy(running.pool, sandbox, email)
+
+
+def test_a_cron_that_cannot_outwait_a_dead_runs_leases_says_they_are_held(
+    database_url: str, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """Leases of 30 s, a budget of 10 s: nothing can be taken over in time, and the run says so
+    in its answer, its record and `jessie runs` (it said 'ok', 0 accounts, 0 busy)."""
+    settings = make_settings(database_url, sandbox.url, tmp_path, function_max_duration_s=20, cron_margin_s=10)
+    for running in serve(settings):
+        for number, email in enumerate(PEOPLE):
+            add_account(sandbox, running.pool, settings, email, messages=1, seed=number)
+        _killed_mid_sweep(running, settings.lease_s)
+        answer = requests.get(running.url + CRON, headers=BEARER, timeout=120).json()
+        run = answer["run"]
+        assert (run["status"], run["accounts_ok"], run["accounts_busy"]) == ("partial", 0, 6)
+        shown = subprocess.run(
+            [sys.executable, "-m", "app.cli", "runs", "--invocations"],
+            env=jessie_env(running.app.state.settings),
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.splitlines()
+        invocations = {line.split()[1]: line.split()[3] for line in shown if line.split()[0] == "invocation"}
+        assert invocations[str(run["run_id"])] == "partial"
+        with running.pool.connection() as conn:
+            recorded = conn.execute(
+                "select status, accounts_busy from jessie.sync_runs where id = %s", [run["run_id"]]
+            ).fetchone()
+        assert recorded == ("partial", 6)
