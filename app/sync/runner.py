@@ -140,11 +140,16 @@ def _run(
         while deadline.remaining() > stop_claiming_at and summary.error is None:
             with pool.connection() as conn:
                 account = runs.claim_next(conn, run_id, due_before, settings.lease_s, account_ids)
-                lapse = runs.next_lapse_s(conn, run_id, due_before, account_ids) if account is None else None
-            if account is None:
                 # A sweep's run sees its slot through: what another run holds is released when
                 # synced, or lapses when that run died, and is then taken over, while time allows.
-                if sweep_id is None or lapse is None or lapse + stop_claiming_at > deadline.remaining():
+                wait_for_others = account is None and sweep_id is not None
+                lapse = (
+                    runs.held_elsewhere(conn, run_id, due_before, account_ids).first_lapse_s
+                    if wait_for_others
+                    else None
+                )
+            if account is None:
+                if lapse is None or lapse + stop_claiming_at > deadline.remaining():
                     return
                 deadline.sleep(min(lapse, LEASE_POLL_S), "waiting for a held account")
                 with pool.connection() as conn:
@@ -183,7 +188,7 @@ def _run(
             for future in [workers.submit(worker) for _ in range(settings.sync_concurrency)]:
                 future.result()
         with pool.connection() as conn:
-            summary.accounts_busy = runs.busy_accounts(conn, run_id, due_before, account_ids)
+            summary.accounts_busy = runs.held_elsewhere(conn, run_id, due_before, account_ids).count
     except Exception as error:  # the run as a whole failed (database gone, …)
         summary.error = f"{type(error).__name__}: {error}"[:500]
     finally:

@@ -85,30 +85,26 @@ def heartbeat(conn: Connection, run_id: int, account_ids: list[int], lease_s: fl
         )
 
 
-# Due accounts this run still owes a sync that another run holds under a live lease.
-_HELD_ELSEWHERE = """from jessie.accounts a
-    where a.status = 'active' and a.lease_expires_at > now() and a.lease_run_id <> %(run)s
-      and coalesce(a.last_sync_finished_at, '-infinity') < %(started)s
-      and (%(only)s::bigint[] is null or a.id = any(%(only)s))"""
+@dataclass(frozen=True)
+class Held:
+    """Due accounts this run owes a sync that other runs hold under a lease, live or dead (a killed
+    run's leases outlive it until they lapse), and when the first of those leases lapses."""
+
+    count: int
+    first_lapse_s: float | None  # None: nothing held
 
 
-def busy_accounts(conn: Connection, run_id: int, due_before: datetime, only: list[int] | None) -> int:
-    """Due accounts this run could not take because another run holds them, live or dead (a
-    killed run's leases outlive it until they lapse): a run that ends with any says so."""
+def held_elsewhere(conn: Connection, run_id: int, due_before: datetime, only: list[int] | None) -> Held:
     row = conn.execute(
-        "select count(*) " + _HELD_ELSEWHERE, {"run": run_id, "started": due_before, "only": only}
-    ).fetchone()
-    return int(row[0]) if row else 0
-
-
-def next_lapse_s(conn: Connection, run_id: int, due_before: datetime, only: list[int] | None) -> float | None:
-    """Seconds until the first lease another run holds on an account this run owes a sync lapses
-    (a live run renews it, or releases the account synced; a dead one lets it lapse); None if none."""
-    row = conn.execute(
-        "select extract(epoch from min(a.lease_expires_at) - now())::float " + _HELD_ELSEWHERE,
+        """select count(*), extract(epoch from min(a.lease_expires_at) - now())::float
+           from jessie.accounts a
+           where a.status = 'active' and a.lease_expires_at > now() and a.lease_run_id <> %(run)s
+             and coalesce(a.last_sync_finished_at, '-infinity') < %(started)s
+             and (%(only)s::bigint[] is null or a.id = any(%(only)s))""",
         {"run": run_id, "started": due_before, "only": only},
     ).fetchone()
-    return None if row is None or row[0] is None else max(0.0, float(row[0]))
+    assert row is not None
+    return Held(int(row[0]), None if row[1] is None else max(0.0, float(row[1])))
 
 
 class NoSeat(Exception):

@@ -7,8 +7,8 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
-from datetime import UTC, datetime
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -136,8 +136,8 @@ def _killed_mid_sweep(web: Web, lease_s: float) -> int:
     with web.pool.connection() as conn:
         sweep_id = conn.execute("insert into jessie.sweeps (slot) values (%s) returning id", [slot]).fetchone()[0]
         run_id = conn.execute(
-            """insert into jessie.sync_runs (trigger, deadline_at, sweep_id) values ('cron', now() + interval '4 minutes', %s)
-               returning id""",
+            """insert into jessie.sync_runs (trigger, deadline_at, sweep_id)
+               values ('cron', now() + interval '4 minutes', %s) returning id""",
             [sweep_id],
         ).fetchone()[0]
         conn.execute(
