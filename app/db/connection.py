@@ -32,6 +32,10 @@ class DatabaseUnavailable(RuntimeError):
     """Postgres cannot be reached; the message says where (never the password) and why."""
 
 
+# What a call meets when Postgres is away: the probe's answer, a dead connection, a pool that waited.
+DATABASE_DOWN = (DatabaseUnavailable, psycopg.OperationalError, PoolTimeout)
+
+
 def _where(url: str) -> str:
     info = psycopg.conninfo.conninfo_to_dict(url)
     host = info.get("host") or "localhost"

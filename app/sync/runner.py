@@ -7,7 +7,8 @@ run of a sweep waits, while its budget allows, for what others hold: released on
 taken over when a dead run's lease lapses. Leases are
 short (JESSIE_LEASE_SECONDS) and a heartbeat renews them while the run lives, so when a
 run dies its accounts are free again within that time, and the next run marks it
-'abandoned' with what its committed batches stored.
+'abandoned' with what its committed batches stored. A run that loses the database records
+its failure, with that cause, as soon as the database answers again (`_record_outcome`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from dataclasses import asdict, dataclass
 
 from app import alerts
 from app.config import Settings, get_settings
-from app.db.connection import Database, open_pool
+from app.db.connection import DATABASE_DOWN, Database, open_pool
 from app.deadline import Deadline
 from app.logs import log_event
 from app.security import TokenCipher
@@ -33,6 +34,7 @@ from app.sync.engine import AccountResult, AccountSync
 CLAIM_CUTOFF_S = 5.0
 CLAIM_CUTOFF_SHARE = 0.1
 LEASE_POLL_S = 1.0  # how often a sweep's run looks again at accounts another run holds
+RECORD_RETRY_S = 1.0  # how often a run's record is tried again while the database is away
 
 
 @dataclass
@@ -121,6 +123,7 @@ def _run(
     deadline = Deadline(budget_s)
     cipher = TokenCipher.from_settings(settings)
     seats = (settings.max_live_runs, settings.lease_s) if sweep_id is not None else None
+    _record_kept(pool, settings)
     with pool.connection() as conn:
         abandoned = runs.abandon_stale_runs(conn, settings.lease_s)
     with pool.connection() as conn:
@@ -189,20 +192,65 @@ def _run(
                 future.result()
         with pool.connection() as conn:
             summary.accounts_busy = runs.held_elsewhere(conn, run_id, due_before, account_ids).count
-    except Exception as error:  # the run as a whole failed (database gone, …)
+    except DATABASE_DOWN as error:
+        summary.error = f"the database stopped answering during the run ({type(error).__name__}: {error})"[:500]
+    except Exception as error:  # the run as a whole failed
         summary.error = f"{type(error).__name__}: {error}"[:500]
     finally:
         stop_beating.set()
         beating.join()
     summary.duration_ms = round((time.monotonic() - started) * 1000)
     summary.status = _status(summary)
-    with pool.connection() as conn:
-        runs.finish_run(conn, run_id, {k: v for k, v in asdict(summary).items() if k != "run_id"})
-        pending_alerts = alerts.evaluate(conn, settings, asdict(summary), trigger)
     level = logging.ERROR if summary.status == RunStatus.FAILED else logging.INFO
     log_event("sync.run", level, **asdict(summary))
-    alerts.send(settings, pending_alerts)
+    _record_outcome(pool, settings, summary, trigger, deadline)
     return summary
+
+
+# Outcomes this process could not record while the database was away (run id → what to record).
+# The next run of the process records them first: on Vercel an instance serves many invocations.
+_unrecorded: dict[int, tuple[RunSummary, str]] = {}
+_unrecorded_lock = threading.Lock()
+
+
+def _finish(pool: Database, settings: Settings, summary: RunSummary, trigger: str) -> list[str]:
+    """Record the run's outcome and decide its alerts (sent once this has committed)."""
+    with pool.connection() as conn:
+        runs.finish_run(conn, summary.run_id, {k: v for k, v in asdict(summary).items() if k != "run_id"})
+        if summary.status == RunStatus.FAILED and summary.error:
+            runs.settle_failed(conn, summary.run_id, summary.error)
+        return alerts.evaluate(conn, settings, asdict(summary), trigger)
+
+
+def _record_outcome(pool: Database, settings: Settings, summary: RunSummary, trigger: str, deadline: Deadline) -> None:
+    """The run's record tells what happened, a failure on the database included: while the
+    database does not answer, the record is tried again as long as the budget lasts, then kept
+    for this process's next run (another process would only see the heartbeat stop)."""
+    while True:
+        try:
+            texts = _finish(pool, settings, summary, trigger)
+        except DATABASE_DOWN as error:
+            if deadline.remaining() < RECORD_RETRY_S:
+                with _unrecorded_lock:
+                    _unrecorded[summary.run_id] = (summary, trigger)
+                log_event("sync.run.not_recorded", logging.ERROR, run_id=summary.run_id, error=type(error).__name__)
+                return
+            deadline.sleep(RECORD_RETRY_S, "recording the run")
+            continue
+        alerts.send(settings, texts)
+        return
+
+
+def _record_kept(pool: Database, settings: Settings) -> None:
+    """Runs this process finished while the database was away, recorded now that it answers."""
+    with _unrecorded_lock:
+        kept = list(_unrecorded.items())
+    for run_id, (summary, trigger) in kept:
+        texts = _finish(pool, settings, summary, trigger)
+        with _unrecorded_lock:
+            _unrecorded.pop(run_id, None)
+        log_event("sync.run.recorded_late", run_id=run_id, status=summary.status)
+        alerts.send(settings, texts)
 
 
 def _add(summary: RunSummary, result: AccountResult) -> None:

@@ -45,13 +45,15 @@ class AccountRow:
 
 
 def abandon_stale_runs(conn: Connection, silent_s: float) -> int:
-    """Runs whose heartbeat stopped `silent_s` ago belong to a process that died: they are
-    closed with what their committed batches stored, their unfinished accounts interrupted."""
+    """Runs whose heartbeat stopped `silent_s` ago belong to a process that died or lost the
+    database (which one cannot be seen from here; a process that lived records its own failure
+    when the database answers again): closed with what their committed batches stored."""
     dead = [
         row[0]
         for row in conn.execute(
             """update jessie.sync_runs set status = 'abandoned', finished_at = now(),
-                   error = 'the process running it stopped before finishing'
+                   error = 'no heartbeat since ' || to_char(heartbeat_at at time zone 'UTC', 'HH24:MI:SS')
+                           || ' UTC: its process stopped, or lost the database, before finishing'
                where status = 'running' and heartbeat_at < now() - make_interval(secs => %s)
                returning id""",
             [silent_s],
@@ -62,16 +64,35 @@ def abandon_stale_runs(conn: Connection, silent_s: float) -> int:
             "update jessie.sync_run_accounts set status = 'interrupted' where run_id = any(%s) and status = 'running'",
             [dead],
         )
-        conn.execute(
-            """update jessie.sync_runs r set messages_added = a.added, messages_updated = a.updated,
-                   messages_deleted = a.deleted, quota_units = a.units
-               from (select run_id, sum(messages_added) added, sum(messages_updated) updated,
-                            sum(messages_deleted) deleted, sum(quota_units) units
-                     from jessie.sync_run_accounts where run_id = any(%s) group by run_id) a
-               where r.id = a.run_id""",
-            [dead],
-        )
+        _totals_from_accounts(conn, dead)
     return len(dead)
+
+
+def _totals_from_accounts(conn: Connection, run_ids: list[int]) -> None:
+    """A run that ended unfinished tells what its accounts' committed batches stored."""
+    conn.execute(
+        """update jessie.sync_runs r set messages_added = a.added, messages_updated = a.updated,
+               messages_deleted = a.deleted, quota_units = a.units
+           from (select run_id, sum(messages_added) added, sum(messages_updated) updated,
+                        sum(messages_deleted) deleted, sum(quota_units) units
+                 from jessie.sync_run_accounts where run_id = any(%s) group by run_id) a
+           where r.id = a.run_id""",
+        [run_ids],
+    )
+
+
+def settle_failed(conn: Connection, run_id: int, error: str) -> None:
+    """A run that failed as a whole (the database went away mid-run): the accounts it had under
+    way failed with it and are free again at once, and its totals are what was committed."""
+    conn.execute(
+        """update jessie.sync_run_accounts set status = 'failed', error = %s, finished_at = now()
+           where run_id = %s and status in ('running', 'interrupted')""",
+        [error, run_id],
+    )
+    conn.execute(
+        "update jessie.accounts set lease_run_id = null, lease_expires_at = null where lease_run_id = %s", [run_id]
+    )
+    _totals_from_accounts(conn, [run_id])
 
 
 def heartbeat(conn: Connection, run_id: int, account_ids: list[int], lease_s: float) -> None:
