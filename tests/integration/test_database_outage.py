@@ -56,6 +56,10 @@ def postgres(tmp_path: Path) -> Iterator[StoppablePostgres]:
         stop_embedded(tmp_path / "db")
 
 
+def _call(url: str, answers: list[requests.Response]) -> None:
+    answers.append(requests.get(url, headers=BEARER, timeout=120))
+
+
 def test_a_run_that_loses_the_database_is_recorded_failed_when_it_answers_again_and_alerts(
     postgres: StoppablePostgres, sandbox: Sandbox, tmp_path: Path
 ) -> None:
@@ -68,9 +72,7 @@ def test_a_run_that_loses_the_database_is_recorded_failed_when_it_answers_again_
             add_account(sandbox, web.pool, settings, ALICE, messages=700, seed=3)
             sandbox.admin("PUT", "/faults", stall_after_requests=60)  # a batch of the first sync held
             answers: list[requests.Response] = []
-            cron = threading.Thread(
-                target=lambda: answers.append(requests.get(web.url + CRON, headers=BEARER, timeout=120))
-            )
+            cron = threading.Thread(target=_call, args=(web.url + CRON, answers))
             cron.start()
             assert sandbox.server.stalled.wait(timeout=60)
             postgres.stop()
