@@ -67,3 +67,17 @@ def rotate_keys(conn: Connection, cipher: TokenCipher) -> int:
             [cipher.rotate(ciphertext), account_id],
         )
     return len(rows)
+
+
+def claim_connect_sync(conn: Connection, email: str, every_s: float) -> bool:
+    """Whether connecting `email` may run a first sync now: once per `every_s`, however often
+    the callback completes (a reconnect within minutes rides on the one under way)."""
+    conn.execute("delete from jessie.connect_syncs where synced_at < now() - interval '1 day'")
+    row = conn.execute(
+        """insert into jessie.connect_syncs (email) values (%(email)s)
+           on conflict (email) do update set synced_at = now()
+               where jessie.connect_syncs.synced_at < now() - make_interval(secs => %(every)s)
+           returning email""",
+        {"email": email.strip().lower(), "every": every_s},
+    ).fetchone()
+    return row is not None

@@ -15,16 +15,28 @@ from app.db.connection import Connection
 IDLE_S = 7 * 24 * 3600
 ABSOLUTE_S = 30 * 24 * 3600
 TOUCH_EVERY_S = 300  # last_seen_at is written at most this often
+MAX_PER_USER = 20  # browsers and devices one user is signed in on at once
 
 
 def _hash(session_id: str) -> str:
     return hashlib.sha256(session_id.encode()).hexdigest()
 
 
-def begin(conn: Connection, email: str) -> str:
-    """A new session for `email`; returns its id (for the cookie only)."""
+def begin(conn: Connection, email: str, replacing: str | None = None) -> str:
+    """A new session for `email`; returns its id (for the cookie only). The browser's previous
+    session (`replacing`) ends with it, so signing in again in one browser keeps one session;
+    beyond MAX_PER_USER a user's oldest sessions end, and expired ones are deleted."""
+    if replacing is not None:
+        end(conn, replacing)
+    forget_expired(conn)
     session_id = secrets.token_urlsafe(32)
     conn.execute("insert into jessie.sessions (id_hash, email) values (%s, %s)", [_hash(session_id), email])
+    conn.execute(
+        """delete from jessie.sessions where email = %(email)s and id_hash not in (
+               select id_hash from jessie.sessions where email = %(email)s
+               order by created_at desc, last_seen_at desc limit %(keep)s)""",
+        {"email": email, "keep": MAX_PER_USER},
+    )
     return session_id
 
 

@@ -33,7 +33,16 @@ from app.data import accounts, mailbox, sessions
 from app.logs import log_event
 from app.origins import relay_target
 from app.security import OAUTH_COOKIE, OAUTH_MAX_AGE_S, SESSION_COOKIE, TokenCipher, WrongEncryptionKey, sign, unsign
-from app.web.context import Visitor, cookie_options, database, page, same_site_form, settings_of, signed_in
+from app.web.context import (
+    Visitor,
+    cookie_options,
+    database,
+    page,
+    same_site_form,
+    session_cookie,
+    settings_of,
+    signed_in,
+)
 
 router = APIRouter()
 RELAY_MARK = "~"  # state = nonce~base64url(origin) when another deployment must finish the flow
@@ -51,6 +60,7 @@ GOOGLE_ERRORS = {
     "temporarily_unavailable": "Google is busy. Try again in a few minutes.",
 }
 GENERIC_ERROR = "Google did not connect Gmail to Jessie. Try again; if it keeps failing, tell the administrator."
+CONNECT_SYNC_EVERY_S = 600  # a first sync costs seconds and thousands of Gmail units: one per address per 10 min
 
 
 def _origin(request: Request, settings: Settings) -> str:
@@ -130,9 +140,11 @@ def oauth_callback(request: Request, state: str = "", code: str = "", error: str
         return _failure(request, "Gmail was not connected", detail, 400)
     with database(request).connection() as conn:
         account_id = accounts.connect_account(conn, TokenCipher.from_settings(settings), email, tokens["refresh_token"])
-        session_id = sessions.begin(conn, email)
-    log_event("account.connected", account=email)
-    _first_sync(request, settings, account_id)
+        session_id = sessions.begin(conn, email, replacing=session_cookie(request))
+        first_sync = accounts.claim_connect_sync(conn, email, CONNECT_SYNC_EVERY_S)
+    log_event("account.connected", account=email, first_sync=first_sync)
+    if first_sync:
+        _first_sync(request, settings, account_id)
     response = RedirectResponse("/inbox", 303)
     response.delete_cookie(OAUTH_COOKIE, path="/")
     cookie = sign(settings, "session", {"sid": session_id})

@@ -88,14 +88,19 @@ class Visitor:
         return self.email is not None
 
 
+def session_cookie(request: Request) -> str | None:
+    """The session id this browser's cookie holds, if the cookie is ours (live or not)."""
+    payload = unsign(settings_of(request), "session", request.cookies.get(SESSION_COOKIE), sessions.ABSOLUTE_S)
+    return payload.get("sid") if payload else None
+
+
 def visitor(request: Request) -> Visitor:
     """Who sent the request, from the session cookie and the sessions table (once a request)."""
     cached: Visitor | None = getattr(request.state, "visitor", None)
     if cached is not None:
         return cached
     found = Visitor()
-    payload = unsign(settings_of(request), "session", request.cookies.get(SESSION_COOKIE), sessions.ABSOLUTE_S)
-    session_id = payload.get("sid") if payload else None
+    session_id = session_cookie(request)
     if session_id:
         with database(request).connection() as conn:
             email = sessions.user_of(conn, session_id)

@@ -255,6 +255,36 @@ def test_the_relay_never_hands_a_victims_code_to_a_host_its_patterns_do_not_desc
     assert answer.text.replace(callback, "") == forged.text.replace(callback, "")  # the forged state's page
 
 
+def _sign_in_again(web: Web, browser: requests.Session) -> None:
+    done = browser.get(consent(browser, start_consent(web, browser), ALICE), allow_redirects=False, timeout=30)
+    assert (done.status_code, done.headers["location"]) == (303, "/inbox")
+
+
+def test_connecting_again_buys_no_second_first_sync_and_one_browser_keeps_one_session(
+    web: Web, sandbox: Sandbox
+) -> None:
+    """Each completed callback bought ~15 s of server time and a first sync's Gmail units, and
+    added a session row, without limit."""
+    browser = connect(web, sandbox, ALICE, messages=30)
+    for _ in range(3):
+        _sign_in_again(web, browser)
+    assert query(web.pool, "select count(*) from jessie.sessions") == [(1,)]
+    other = requests.Session()  # the same user on another device, minutes later
+    _sign_in_again(web, other)
+    post_form(other, web, "/auth/disconnect")  # and a disconnect and reconnect does not reset it
+    _sign_in_again(web, other)
+    assert query(web.pool, "select count(*) from jessie.sync_runs where trigger = 'connect'") == [(1,)]
+    assert browser.get(web.url + "/inbox", allow_redirects=False, timeout=10).status_code == 303  # disconnect ended it
+    assert other.get(web.url + "/inbox", allow_redirects=False, timeout=10).status_code == 200
+
+
+def test_a_user_has_at_most_twenty_sessions(web: Web, sandbox: Sandbox) -> None:
+    connect(web, sandbox, ALICE, messages=1)
+    for _ in range(24):
+        _sign_in_again(web, requests.Session())
+    assert query(web.pool, "select count(*) from jessie.sessions where email = %s", ALICE) == [(20,)]
+
+
 # ---- 7. headers ----------------------------------------------------------------------------
 
 
