@@ -15,35 +15,20 @@ from app.config import MissingSetting
 from app.data import runs as runs_data
 from app.db.migrate import pending
 from app.logs import log_event
-from app.security import bearer_matches
 from app.statuses import RunStatus
-from app.web.context import Visitor, admin, database, settings_of
+from app.web.context import MAX_ROW_ID, RowId, Visitor, admin, cron_caller, database, settings_of
 
 router = APIRouter()
 HEALTH_DB_TIMEOUT_S = 5.0
 
 
-def _cron_refusal(request: Request) -> JSONResponse | None:
-    """The cron's and the workers' check: the bearer secret, or 401; never an open endpoint."""
-    try:
-        secret = settings_of(request).require("cron_secret")
-    except MissingSetting as error:
-        return JSONResponse({"error": str(error)}, 500)
-    if not bearer_matches(request.headers.get("authorization"), secret):
-        return JSONResponse({"error": "unauthorized"}, 401, headers={"WWW-Authenticate": "Bearer"})
-    return None
-
-
-@router.get("/api/cron/email-sync")
+@router.get("/api/cron/email-sync", dependencies=[Depends(cron_caller)])
 def cron_email_sync(request: Request) -> JSONResponse:
     """Vercel Cron: GET with `Authorization: Bearer $CRON_SECRET`, no retries, no redirects.
 
     Begins the slot's sweep (or joins it, when Vercel delivers the cron twice), starts the
     further invocations a large sweep needs, and works the queue itself as one of them.
     """
-    refused = _cron_refusal(request)
-    if refused is not None:
-        return refused
     settings = settings_of(request)
     from app.sync import sweep  # the sync stack loads only where a sync runs (cold starts)
 
@@ -79,24 +64,20 @@ def _start_workers(request: Request, sweep_id: int, count: int) -> None:
         log_event("sweep.fanout_failed", logging.ERROR, sweep_id=sweep_id, error=type(error).__name__)
 
 
-@router.post("/api/cron/sweep-worker")
-def sweep_worker(request: Request) -> JSONResponse:
+@router.post("/api/cron/sweep-worker", dependencies=[Depends(cron_caller)])
+def sweep_worker(
+    request: Request, sweep_id: Annotated[RowId, Query(alias="sweep", ge=1, le=MAX_ROW_ID)]
+) -> JSONResponse:
     """One more invocation of the current sweep (`?sweep=ID`), started by its cron invocation:
     authenticated like the cron, before anything else is read; a call for a sweep that is not
     the current slot's does nothing."""
-    refused = _cron_refusal(request)
-    if refused is not None:
-        return refused
-    text = request.query_params.get("sweep", "")
-    if not text.isdigit() or not 0 < int(text) < 2**63:
-        return JSONResponse({"error": "sweep must be a sweep id"}, 400)
     settings = settings_of(request)
     from app.sync import sweep
 
     with database(request).connection() as conn:
-        if not sweep.current(conn, int(text), sweep.slot_of(datetime.now(UTC), settings.cron_interval_minutes)):
+        if not sweep.current(conn, sweep_id, sweep.slot_of(datetime.now(UTC), settings.cron_interval_minutes)):
             return JSONResponse({"message": "Not the current sweep: nothing to do"}, 409)
-    return _sync_response(request, "sweep-worker", int(text), {})
+    return _sync_response(request, "sweep-worker", sweep_id, {})
 
 
 def _sync_response(request: Request, trigger: str, sweep_id: int, about: dict[str, object]) -> JSONResponse:

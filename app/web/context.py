@@ -18,11 +18,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, Request, Response
+from pydantic import BeforeValidator
 
-from app.config import Settings
+from app.config import MissingSetting, Settings
 from app.data import sessions
 from app.db.connection import Database, DatabaseUnavailable, open_pool
-from app.security import SESSION_COOKIE, unsign
+from app.security import SESSION_COOKIE, bearer_matches, unsign
 
 if TYPE_CHECKING:
     from fastapi.templating import Jinja2Templates
@@ -59,6 +60,36 @@ class AdminOnly(Exception):
 
 class CrossSiteRefused(Exception):
     """A state-changing request that did not come from one of our own pages."""
+
+
+class CronRefused(Exception):
+    """A call to the cron or worker endpoint without the cron secret (401), or with no secret
+    configured to check it against (500, naming it): refused before anything else is read."""
+
+    def __init__(self, status: int, error: str) -> None:
+        super().__init__(error)
+        self.status = status
+
+
+def cron_caller(request: Request) -> None:
+    """Vercel Cron (or the sweep's own calls): `Authorization: Bearer $CRON_SECRET`."""
+    try:
+        secret = settings_of(request).require("cron_secret")
+    except MissingSetting as error:
+        raise CronRefused(500, str(error)) from None
+    if not bearer_matches(request.headers.get("authorization"), secret):
+        raise CronRefused(401, "unauthorized")
+
+
+def _ascii_id(value: object) -> object:
+    """Ids in paths and queries are ASCII digits only: int() would read '１', '+1', ' 1' or '1_0'."""
+    if isinstance(value, str) and not (value.isascii() and value.isdigit()):
+        raise ValueError("must be a number")
+    return value
+
+
+RowId = Annotated[int, BeforeValidator(_ascii_id)]  # with Path/Query(ge=1, le=MAX_ROW_ID) at the route
+MAX_ROW_ID = 2**63 - 1  # Postgres bigint
 
 
 def settings_of(request: Request) -> Settings:

@@ -22,14 +22,18 @@ from app.config import MissingSetting, Settings, describe_invalid, get_settings
 from app.db.connection import DatabaseUnavailable
 from app.logs import log_event
 from app.web import api, assets, auth, drain, pages
-from app.web.context import AdminOnly, CrossSiteRefused, SignInRequired, page
+from app.web.context import AdminOnly, CronRefused, CrossSiteRefused, SignInRequired, page
 from app.web.pages import BadInput
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
-    "Content-Security-Policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:",
+    # No framing (frame-ancestors), forms post only to Jessie (form-action), no <base> rewriting links.
+    "Content-Security-Policy": (
+        "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+    ),
     "Cache-Control": "no-store",
 }
 HSTS = "max-age=63072000; includeSubDomains"
@@ -62,6 +66,11 @@ def _add_error_pages(app: FastAPI) -> None:
     handle(BadInput, 400, "That did not work")
     handle(MissingSetting, 500, "Jessie is not configured")
     handle(DatabaseUnavailable, 503, "The database is unavailable", "Jessie's database cannot be reached right now.")
+
+    @app.exception_handler(CronRefused)
+    def cron_refused(_request: Request, refused: CronRefused) -> Response:
+        challenge = {"WWW-Authenticate": "Bearer"} if refused.status == 401 else None
+        return JSONResponse({"error": str(refused)}, refused.status, headers=challenge)
 
     @app.exception_handler(SignInRequired)
     def sign_in_first(request: Request, _error: SignInRequired) -> Response:

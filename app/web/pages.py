@@ -22,7 +22,7 @@ from app.search import parse as parse_search
 from app.statuses import SyncState
 from app.sync.sweep import next_slot
 from app.web.charts import bar_chart
-from app.web.context import Visitor, admin, database, page, same_site_form, settings_of, signed_in
+from app.web.context import MAX_ROW_ID, RowId, Visitor, admin, database, page, same_site_form, settings_of, signed_in
 
 router = APIRouter()
 PAGE_SIZE = 50
@@ -189,7 +189,7 @@ def entry_label(entry: dict[str, Any]) -> str:
 
 @router.get("/runs/sweeps/{sweep_id}")
 def sweep_detail(
-    request: Request, sweep_id: Annotated[int, Path(ge=1, le=2**63 - 1)], _admin: Annotated[Visitor, Depends(admin)]
+    request: Request, sweep_id: Annotated[RowId, Path(ge=1, le=MAX_ROW_ID)], _admin: Annotated[Visitor, Depends(admin)]
 ) -> Any:
     """One sweep's invocations: a row each, linking to its accounts."""
     with database(request).connection() as conn:
@@ -201,7 +201,7 @@ def sweep_detail(
 
 @router.get("/runs/{run_id}")
 def run_detail(
-    request: Request, run_id: Annotated[int, Path(ge=1, le=2**63 - 1)], _admin: Annotated[Visitor, Depends(admin)]
+    request: Request, run_id: Annotated[RowId, Path(ge=1, le=MAX_ROW_ID)], _admin: Annotated[Visitor, Depends(admin)]
 ) -> Any:
     """One run's accounts: which mailbox failed, and why."""
     with database(request).connection() as conn:

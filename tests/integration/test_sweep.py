@@ -86,7 +86,11 @@ def test_the_worker_endpoint_is_closed_and_does_only_the_current_sweep(swept: We
     assert requests.post(swept.url + WORKER + "?sweep=1", timeout=10).status_code == 401
     wrong = {"Authorization": "Bearer not-the-secret"}
     assert requests.post(swept.url + WORKER + "?sweep=1", headers=wrong, timeout=10).status_code == 401
-    assert requests.post(swept.url + WORKER + "?sweep=abc", headers=BEARER, timeout=10).status_code == 400
+    assert requests.post(swept.url + WORKER + "?sweep=abc", timeout=10).status_code == 401  # the secret first
+    for not_an_id in ("abc", "%EF%BC%91", "+1", "%201", "1_0", "0", str(2**63), ""):  # %EF%BC%91: a fullwidth 1
+        refused = requests.post(f"{swept.url}{WORKER}?sweep={not_an_id}", headers=BEARER, timeout=10)
+        assert refused.status_code == 400, not_an_id
+    assert requests.post(swept.url + WORKER, headers=BEARER, timeout=10).status_code == 400
     assert requests.post(swept.url + WORKER + "?sweep=999", headers=BEARER, timeout=10).status_code == 409
     with swept.pool.connection() as conn:  # last hour's sweep
         conn.execute("insert into jessie.sweeps (slot) values (date_trunc('hour', now()) - interval '1 hour')")

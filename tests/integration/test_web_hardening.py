@@ -295,3 +295,25 @@ def test_private_pages_are_never_cached_and_https_gets_hsts(web: Web, sandbox: S
     assert "strict-transport-security" not in {name.lower() for name in browser.get(web.url + "/").headers}
     over_https = browser.get(web.url + "/", headers={"X-Forwarded-Proto": "https"}, timeout=10)
     assert over_https.headers["strict-transport-security"].startswith("max-age=")
+
+
+def test_no_page_can_be_framed_post_elsewhere_or_rebase_its_links(web: Web, sandbox: Sandbox) -> None:
+    browser = connect(web, sandbox, ALICE, messages=1)
+    answers = [
+        browser.get(web.url + "/inbox", timeout=10),
+        browser.get(web.url + "/no-such-page", timeout=10),  # an error page
+        requests.get(web.url + "/api/health", timeout=10),
+    ]
+    for answer in answers:
+        policy = {part.strip() for part in answer.headers["content-security-policy"].split(";")}
+        assert {"frame-ancestors 'none'", "form-action 'self'", "base-uri 'none'"} <= policy
+        assert answer.headers["x-frame-options"] == "DENY"
+
+
+def test_only_the_static_files_may_be_kept_and_for_a_day(web: Web) -> None:
+    """The favicon and the script hold no mail: cached for a day on purpose; everything else no-store."""
+    for path in ("/favicon.ico", "/static/favicon.svg", "/static/jessie.js"):
+        assert requests.get(web.url + path, timeout=10).headers["cache-control"] == "public, max-age=86400"
+    for path in ("/", "/api/health", "/auth/google", "/no-such-page"):
+        answer = requests.get(web.url + path, allow_redirects=False, timeout=10)
+        assert answer.headers["cache-control"] == "no-store", path
