@@ -4,7 +4,7 @@
     python -m ci.deploy production          build and deploy Production, not yet on the domain
     python -m ci.deploy promote URL         give that deployment the Production domain
     python -m ci.deploy rollback --to URL   give the domain back to an earlier deployment
-    python -m ci.deploy migrate ENVIRONMENT  apply migrations with that environment's database
+    python -m ci.deploy migrate ENVIRONMENT  apply migrations to that environment's database (Supabase CLI)
     python -m ci.deploy build [--prod]      build locally, offline (`nox -s build`)
 
 Production is deployed with `--skip-domain`: Vercel marks a deployment READY whether or
@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 from dotenv import dotenv_values
 
-from ci import build_check, github, plans, vercel
+from app.db.connection import clean_url
+from app.db.migrate import MigrationError
+from ci import build_check, github, plans, supabase, vercel
 from ci.http import ApiError
 from ci.vercel import DeploymentFailed, MissingConfig, VercelProject
 
@@ -136,7 +137,7 @@ def migration_database(environment: str, pulled: dict[str, str | None]) -> str:
 
 
 def migrate(environment: str) -> int:
-    """Migrations against that environment's database."""
+    """Migrations against that environment's database, applied by the pinned Supabase CLI."""
     reason = github.skip_reason()
     if reason:
         print(f"skipped: {reason}")
@@ -146,8 +147,9 @@ def migrate(environment: str) -> int:
         project = VercelProject.from_env()
         vercel.pull(project, environment)
         pulled = dict(dotenv_values(f".vercel/.env.{environment}.local"))
-    env = {**os.environ, "DATABASE_URL": migration_database(environment, pulled), "VERCEL_ENV": environment}
-    return subprocess.run([sys.executable, "-m", "app.cli", "migrate"], env=env, check=False).returncode
+    applied = supabase.push(clean_url(migration_database(environment, pulled)))
+    print(f"applied {len(applied)} migration(s) with the Supabase CLI{': ' + ', '.join(applied) if applied else ''}")
+    return 0
 
 
 def _build_and_check(project: VercelProject | None, production: bool) -> None:
@@ -191,7 +193,7 @@ def main(argv: list[str]) -> int:
         if args.command == "rollback":
             return rollback(args.to)
         return migrate(args.environment)
-    except (MissingConfig, DeploymentFailed, ApiError, plans.UnknownPlan) as error:
+    except (MissingConfig, DeploymentFailed, ApiError, plans.UnknownPlan, MigrationError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
 

@@ -122,19 +122,19 @@ def cli_environment(project: VercelProject | None = None) -> dict[str, str]:
     return {**inherited, **toolchain_env(), **(project.cli_env() if project else {})}
 
 
-def installed_cli() -> str:
-    """The CLI pinned in package.json, installed from package-lock.json on first use: a job
-    that only migrates with a given DATABASE_URL or reuses a Preview never waits for it."""
-    if not Path(CLI).exists():
-        print("installing the pinned Vercel CLI (npm ci)", file=sys.stderr)
+def installed(cli: str) -> str:
+    """A CLI pinned in package.json (Vercel's, Supabase's), installed from package-lock.json on
+    first use: a job that needs neither never waits for them."""
+    if not Path(cli).exists():
+        print(f"installing the pinned {Path(cli).name} CLI (npm ci)", file=sys.stderr)
         subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=ROOT, check=True)
-    return CLI
+    return cli
 
 
 def run_cli(args: list[str], project: VercelProject | None = None) -> str:
     """Run the pinned CLI; returns stdout. On failure the error carries the CLI's own words."""
     env = cli_environment(project)
-    command = [installed_cli(), *args, *(project.cli_flags() if project else [])]
+    command = [installed(CLI), *args, *(project.cli_flags() if project else [])]
     result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         output = (result.stderr or result.stdout).strip().splitlines()[-15:]

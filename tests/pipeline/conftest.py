@@ -7,9 +7,10 @@ from collections.abc import Iterator
 import pytest
 
 from tests.pipeline.world import World, stage
+from tests.postgres import Postgres
 
 
 @pytest.fixture(scope="module")
-def world(postgres_admin_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    with stage(tmp_path_factory.mktemp("pipeline"), postgres_admin_url) as staged:
+def world(postgres_server: Postgres, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    with stage(tmp_path_factory.mktemp("pipeline"), postgres_server) as staged:
         yield staged

@@ -19,11 +19,11 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from app.db.embedded import embedded_database_url, stop_embedded
 from sandbox.serving import interrupt_on_sigterm
 from tests.pipeline import github_events
 from tests.pipeline.act import WorkflowRun
 from tests.pipeline.world import World, stage
+from tests.postgres import Postgres
 
 OUTPUT = Path("test-results/rehearsal")
 BRANCH = "rehearsal"
@@ -71,8 +71,10 @@ def main(argv: list[str]) -> int:
     shutil.rmtree(OUTPUT, ignore_errors=True)
     OUTPUT.mkdir(parents=True)
     scratch = Path(tempfile.mkdtemp(prefix="jessie-rehearsal-"))
+    postgres = Postgres.initialized(scratch / "db")
     try:
-        with stage(scratch / "world", embedded_database_url(scratch / "db")) as world:
+        postgres.start()
+        with stage(scratch / "world", postgres) as world:
             runs = SCENARIOS[args.scenario](world)
             for run in runs:
                 print(describe(run))
@@ -83,7 +85,7 @@ def main(argv: list[str]) -> int:
         print("interrupted: everything it started is stopped", file=sys.stderr)
         return 130
     finally:
-        stop_embedded(scratch / "db")
+        postgres.stop()
         shutil.rmtree(scratch, ignore_errors=True)
     print(f"act's logs and the artifacts: {OUTPUT}/")
     return 0 if all(run.returncode == 0 for run in runs) else 1

@@ -92,6 +92,9 @@ def test_a_push_deploys_a_served_preview_recorded_on_github(world: World, pushed
     assert run.steps("deploy") | {"migrate": "success", "deploy": "success"} == run.steps("deploy")
     assert "imports from the function alone" in run.log("deploy")  # the build check ran before the upload
     assert migrated(world.databases["preview"]) == VERSIONS
+    log = run.log("deploy")
+    assert f"applied {len(VERSIONS)} migration(s) with the Supabase CLI" in log  # its own ledger, its own push
+    assert world.databases["preview"] not in log  # the URL (a secret) never in the log
     url = pushed.url
     assert re.fullmatch(r"https://127\.0\.0\.1:\d+", url)
     assert url in run.summary("deploy")

@@ -34,6 +34,7 @@ from tests.checkout import copy_checkout
 from tests.integration.web_helpers import consent
 from tests.pipeline import github_events
 from tests.pipeline.act import Runner, WorkflowRun
+from tests.postgres import Postgres
 
 ADMIN = "owner@example.com"
 WORKFLOW_TOKEN = "ghs_workflow-token"  # throw-away tokens of the local GitHub
@@ -185,18 +186,20 @@ def _ca_bundle(root: Path, local_ca: Path) -> Path:
 
 
 @contextmanager
-def stage(root: Path, postgres_url: str) -> Iterator[World]:
-    """Everything started under `root`, with two new databases on that Postgres server;
-    everything stopped and dropped afterwards."""
+def stage(root: Path, postgres: Postgres) -> Iterator[World]:
+    """Everything started under `root`, with two new databases on that Postgres server (their
+    URLs over TCP, as a hosted database's are: the Supabase CLI migrates them); everything
+    stopped and dropped afterwards."""
     workspace = root / "jessie"
     workspace.mkdir(parents=True)
     _scratch_repository(workspace)
     databases = {}
+    postgres_url = postgres.url()
     with psycopg.connect(postgres_url, autocommit=True) as conn:
         for target in ("preview", "production"):
             name = f"pipeline_{target}_{uuid.uuid4().hex[:8]}"
             conn.execute(f"create database {name}")
-            databases[target] = psycopg.conninfo.make_conninfo(postgres_url, dbname=name)
+            databases[target] = postgres.tcp_url(name)
     gmail = SandboxServer(SandboxState(seed=3)).start()
     vercel = LocalVercel(root / "vercel").start()
     github = LocalGitHub().start()
@@ -232,8 +235,9 @@ def stage(root: Path, postgres_url: str) -> Iterator[World]:
 
 
 def migrated(url: str) -> list[str]:
+    """The versions Supabase's ledger lists (what the Supabase CLI and Jessie applied)."""
     with psycopg.connect(url) as conn:
-        exists = conn.execute("select to_regclass('jessie.schema_migrations')").fetchone()
+        exists = conn.execute("select to_regclass('supabase_migrations.schema_migrations')").fetchone()
         if not exists or exists[0] is None:
             return []
-        return [row[0] for row in conn.execute("select version from jessie.schema_migrations order by 1")]
+        return [row[0] for row in conn.execute("select version from supabase_migrations.schema_migrations order by 1")]
