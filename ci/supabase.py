@@ -10,7 +10,9 @@ migrate at once take turns): the old ledger carried over, every applied file che
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import psycopg
@@ -29,15 +31,23 @@ def _quiet(text: str, url: str) -> str:
     return text.replace(str(password), "[redacted]") if password else text
 
 
+def _cli(arguments: list[str], workdir: Path) -> subprocess.CompletedProcess[str]:
+    """The CLI on a copy of the project (it keeps state in `supabase/.temp`, which must not end up
+    in the checkout, where the function's files come from)."""
+    with tempfile.TemporaryDirectory(prefix="supabase-") as scratch:
+        shutil.copytree(workdir / "supabase", Path(scratch) / "supabase", ignore=shutil.ignore_patterns(".temp"))
+        env = {**os.environ, "SUPABASE_TELEMETRY_DISABLED": "1"}
+        command = [installed(CLI), *arguments, "--workdir", scratch]
+        return subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+
+
 def push(url: str, workdir: Path = ROOT) -> list[str]:
     """Apply what is pending with the CLI; returns the versions it applied."""
     with psycopg.connect(url, **CONNECTION) as held:  # type: ignore[arg-type]
         migrate.lock(held)  # held until this transaction ends, after the push
         with psycopg.connect(url, **CONNECTION) as conn:  # type: ignore[arg-type]  # committed as it closes
             waiting = migrate.prepare(conn, workdir / "supabase" / "migrations")
-        env = {**os.environ, "SUPABASE_TELEMETRY_DISABLED": "1"}
-        command = [installed(CLI), "db", "push", "--db-url", url, "--yes", "--workdir", str(workdir)]
-        result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+        result = _cli(["db", "push", "--db-url", url, "--yes"], workdir)
         output = _quiet((result.stderr + result.stdout).strip(), url)
         if result.returncode != 0:
             lines = output.splitlines()[-15:]

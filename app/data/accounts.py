@@ -9,6 +9,9 @@ from psycopg.rows import dict_row
 from app.db.connection import Connection
 from app.security import TokenCipher
 
+RECONNECT_S = 600  # a connected account's first sync is under way or done: a reconnect buys no other
+CONNECT_SYNCS_PER_HOUR = 3  # first syncs an address may start by connecting, disconnects between included
+
 
 def connect_account(conn: Connection, cipher: TokenCipher, email: str, refresh_token: str) -> int:
     """Store the encrypted refresh token; a reconnect revives an account that needed it."""
@@ -69,15 +72,22 @@ def rotate_keys(conn: Connection, cipher: TokenCipher) -> int:
     return len(rows)
 
 
-def claim_connect_sync(conn: Connection, email: str, every_s: float) -> bool:
-    """Whether connecting `email` may run a first sync now: once per `every_s`, however often
-    the callback completes (a reconnect within minutes rides on the one under way)."""
+def claim_connect_sync(conn: Connection, email: str, reconnect: bool) -> bool:
+    """Whether connecting `email` may run a first sync now: not for a reconnect of an account
+    that is connected and had one within RECONNECT_S, and at most CONNECT_SYNCS_PER_HOUR for an
+    address however often it is disconnected and connected again."""
+    email = email.strip().lower()
+    conn.execute("select pg_advisory_xact_lock(hashtext('jessie.connect_syncs: ' || %s))", [email])
     conn.execute("delete from jessie.connect_syncs where synced_at < now() - interval '1 day'")
     row = conn.execute(
-        """insert into jessie.connect_syncs (email) values (%(email)s)
-           on conflict (email) do update set synced_at = now()
-               where jessie.connect_syncs.synced_at < now() - make_interval(secs => %(every)s)
-           returning email""",
-        {"email": email.strip().lower(), "every": every_s},
+        """select count(*) filter (where synced_at > now() - interval '1 hour'),
+                  coalesce(bool_or(synced_at > now() - make_interval(secs => %s)), false)
+           from jessie.connect_syncs where email = %s""",
+        [RECONNECT_S, email],
     ).fetchone()
-    return row is not None
+    assert row is not None
+    in_the_hour, just_now = int(row[0]), bool(row[1])
+    if (reconnect and just_now) or in_the_hour >= CONNECT_SYNCS_PER_HOUR:
+        return False
+    conn.execute("insert into jessie.connect_syncs (email) values (%s)", [email])
+    return True

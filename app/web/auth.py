@@ -60,7 +60,6 @@ GOOGLE_ERRORS = {
     "temporarily_unavailable": "Google is busy. Try again in a few minutes.",
 }
 GENERIC_ERROR = "Google did not connect Gmail to Jessie. Try again; if it keeps failing, tell the administrator."
-CONNECT_SYNC_EVERY_S = 600  # a first sync costs seconds and thousands of Gmail units: one per address per 10 min
 
 
 def _origin(request: Request, settings: Settings) -> str:
@@ -139,9 +138,10 @@ def oauth_callback(request: Request, state: str = "", code: str = "", error: str
         )
         return _failure(request, "Gmail was not connected", detail, 400)
     with database(request).connection() as conn:
+        reconnect = accounts.find_account(conn, email) is not None
         account_id = accounts.connect_account(conn, TokenCipher.from_settings(settings), email, tokens["refresh_token"])
         session_id = sessions.begin(conn, email, replacing=session_cookie(request))
-        first_sync = accounts.claim_connect_sync(conn, email, CONNECT_SYNC_EVERY_S)
+        first_sync = accounts.claim_connect_sync(conn, email, reconnect)
     log_event("account.connected", account=email, first_sync=first_sync)
     if first_sync:
         _first_sync(request, settings, account_id)

@@ -7,13 +7,15 @@ alter table jessie.incidents add column opened_at timestamptz not null default n
 create index incidents_opened on jessie.incidents (opened_at desc);
 
 -- Connecting Gmail runs the account's first sync inside the callback (seconds of server time
--- and thousands of Gmail units). One per address per few minutes, however often the callback
--- completes: kept apart from accounts, so a disconnect and reconnect does not reset it. Rows
--- older than a day are deleted as new ones come.
+-- and thousands of Gmail units): a row per first sync a connect ran, kept apart from accounts
+-- (a disconnect deletes the account, not these), so a reconnect of a connected account within
+-- minutes, or a disconnect-and-connect loop, buys no more. Rows older than a day are deleted
+-- as new ones come.
 create table jessie.connect_syncs (
-    email text primary key,
+    email text not null,
     synced_at timestamptz not null default now()
 );
+create index connect_syncs_by_email on jessie.connect_syncs (email, synced_at desc);
 alter table jessie.connect_syncs enable row level security;
 
 do $$

@@ -44,9 +44,8 @@ def cli_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monke
 
 
 def cli(*arguments: str, workdir: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    env = {"SUPABASE_TELEMETRY_DISABLED": "1", "PATH": "/usr/bin:/bin", "HOME": os.environ["HOME"]}
-    command = [installed(supabase.CLI), *arguments, "--workdir", str(workdir)]
-    return subprocess.run(command, env=env, capture_output=True, text=True, check=False, timeout=120)
+    """The pinned CLI, as ci.supabase runs it (on a copy of `workdir`'s project)."""
+    return supabase._cli(list(arguments), workdir)
 
 
 def jessie(url: str, *arguments: str) -> subprocess.CompletedProcess[str]:
@@ -208,7 +207,9 @@ def test_the_repositorys_supabase_project_works_with_the_cli(tmp_path: Path) -> 
     """config.toml parses (every command reads it) and `supabase migration new` makes a file
     that Jessie's runner takes as the next migration."""
     shutil.copytree(ROOT / "supabase", tmp_path / "supabase", ignore=shutil.ignore_patterns(".temp"))
-    made = cli("migration", "new", "add_things", workdir=tmp_path)
+    env = {"SUPABASE_TELEMETRY_DISABLED": "1", "PATH": "/usr/bin:/bin", "HOME": os.environ["HOME"]}
+    command = [installed(supabase.CLI), "migration", "new", "add_things", "--workdir", str(tmp_path)]
+    made = subprocess.run(command, env=env, capture_output=True, text=True, check=False, timeout=120)
     assert made.returncode == 0, made.stderr
     found = load_migrations(tmp_path / "supabase" / "migrations")
     assert [migration.version for migration in found[:-1]] == VERSIONS
