@@ -1,5 +1,5 @@
 """The Vercel REST endpoints that the pinned CLI (pull, deploy --prebuilt, inspect, promote,
-rollback, crons run) and ci/vercel.py call, with the shapes they read, and the Drains API
+rollback, crons run) and ci/vercel.py call (aliases too), with the shapes they read, and the Drains API
 (`/v1/drains`, `/v1/verify-endpoint`); plus `/_sandbox/` admin routes for tests
 (environment variables, the cron clock, delivering the drains now, what happened)."""
 
@@ -8,6 +8,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
+import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -20,9 +22,10 @@ from starlette.routing import Route
 from .cron import CronRunner, at_most_daily
 from .drains import DrainError, Drains
 from .runtime import Runtime
-from .state import DEFAULT_ENV_TYPES, PLANS, TARGETS, Deployment, EnvVar, VercelState
+from .state import DEFAULT_ENV_TYPES, PLANS, TARGETS, Alias, Deployment, EnvVar, VercelState
 
 Endpoint = Callable[[Request], Awaitable[Response]]
+_ALIAS = re.compile(r"(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
 
 
 def _error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
@@ -230,6 +233,53 @@ def create_app(
 
         return handler
 
+    # ---- aliases (the REST reference: assign, get, list a deployment's, delete) ---------------
+
+    async def assign_alias(request: Request) -> Response:
+        """A hostname moved to this deployment, taken from the deployment that had it."""
+        body = json.loads(await request.body() or b"{}")
+        host = str(body.get("alias") or "").strip().lower()
+        if not _ALIAS.fullmatch(host):
+            return _error(400, "invalid_alias", f"Invalid alias {host!r}: a hostname is required")
+        with state.lock:
+            deployment = state.find(request.path_params["id"])
+            if deployment is None:
+                return _error(404, "not_found", "Deployment not found")
+            if host == state.alias_host:
+                return _error(409, "alias_in_use", "The Production domain is moved by promote and rollback")
+            previous = state.aliases.get(host)
+            state.aliases[host] = Alias(secrets.token_hex(12), host, deployment.id, state.now_ms())
+            answer = {"uid": state.aliases[host].uid, "alias": host, "created": state.aliases[host].created_at}
+        if previous is not None and previous.deployment_id != deployment.id:
+            answer["oldDeploymentId"] = previous.deployment_id
+        return JSONResponse(answer)
+
+    def _alias(key: str) -> Alias | None:
+        return state.aliases.get(key.lower()) or next((a for a in state.aliases.values() if a.uid == key), None)
+
+    async def get_alias(request: Request) -> Response:
+        with state.lock:
+            found = _alias(request.path_params["alias"])
+            if found is None:
+                return _error(404, "not_found", "The alias was not found")
+            return JSONResponse(found.to_json())
+
+    async def deployment_aliases(request: Request) -> Response:
+        with state.lock:
+            deployment = state.find(request.path_params["id"])
+            if deployment is None:
+                return _error(404, "not_found", "Deployment not found")
+            found = [a.to_json() for a in state.aliases.values() if a.deployment_id == deployment.id]
+        return JSONResponse({"aliases": found})
+
+    async def delete_alias(request: Request) -> Response:
+        with state.lock:
+            found = _alias(request.path_params["alias"])
+            if found is None:
+                return _error(404, "not_found", "The alias was not found")
+            del state.aliases[found.host]
+        return JSONResponse({"status": "SUCCESS"})
+
     async def no_failed_aliases(_request: Request) -> Response:
         return JSONResponse({"aliases": [], "pagination": None})
 
@@ -354,6 +404,10 @@ def create_app(
         Route("/v9/projects/{project}/promote/aliases", authorized(no_failed_aliases)),
         Route("/v10/projects/{project}/promote/{deployment}", authorized(move_alias("promote")), methods=["POST"]),
         Route("/v1/projects/{project}/crons/run", authorized(run_cron), methods=["POST"]),
+        Route("/v2/deployments/{id}/aliases", authorized(assign_alias), methods=["POST"]),
+        Route("/v2/deployments/{id}/aliases", authorized(deployment_aliases)),
+        Route("/v4/aliases/{alias}", authorized(get_alias)),
+        Route("/v2/aliases/{alias}", authorized(delete_alias), methods=["DELETE"]),
         Route("/v1/drains", authorized(create_drain), methods=["POST"]),
         Route("/v1/drains", authorized(list_drains)),
         Route("/v1/drains/{id}", authorized(get_drain)),

@@ -1,6 +1,8 @@
 """Vercel's edge in front of one deployment: what happens to a request before and after
 the function runs.
 
+- Routing by host: a request for a host that does not serve this deployment (now) answers 404
+  DEPLOYMENT_NOT_FOUND.
 - Deployment Protection: without `x-vercel-protection-bypass: <secret>` (or the cookie that
   `x-vercel-set-bypass-cookie: true` sets) a deployment URL answers 401; the Production
   domain is public (Standard Protection covers deployment URLs only).
@@ -39,6 +41,7 @@ class Edge:
     def __init__(
         self,
         deployment_host: str,
+        serves: Callable[[str], bool],
         open_host: Callable[[str], bool],
         bypass_secret: str,
         routes: list[dict[str, Any]],
@@ -46,6 +49,7 @@ class Edge:
         functions: dict[str, FunctionPool],
     ) -> None:
         self.deployment_host = deployment_host
+        self.serves = serves  # its URL and the names that point at it now
         self.open_host = open_host  # the Production domain, while it points here
         self.bypass_secret = bypass_secret
         self.routes = routes
@@ -58,6 +62,9 @@ class Edge:
         request_id = f"{REGION}::{secrets.token_hex(3)}-{int(time.time() * 1000)}-{secrets.token_hex(6)}"
         headers = [(key.decode("latin-1").lower(), value.decode("latin-1")) for key, value in scope["headers"]]
         host = next((value for key, value in headers if key == "host"), "")
+        if not self.serves(host):  # a name moved on while this connection stayed open
+            await _send(send, failed("DEPLOYMENT_NOT_FOUND", 404, request_id), request_id)
+            return
         if not self._allowed(host, headers):
             body = b"Authentication Required: this deployment is protected (Vercel Deployment Protection)."
             await _send(send, Outcome(401, [("content-type", "text/plain")], body), request_id)

@@ -127,12 +127,17 @@ class Runtime:
         self.pools[deployment.id] = functions
         return Edge(
             deployment.url,
+            lambda host: self._serves(deployment, host),
             lambda host: host == self.state.alias_host and self.state.production_id == deployment.id,
             self.state.protection_bypass,
             list(config.get("routes") or []),
             static,
             functions,
         )
+
+    def _serves(self, deployment: Deployment, host: str) -> bool:
+        with self.state.lock:
+            return self.state.serves(deployment, host)
 
     def _function(self, deployment: Deployment, name: str, uploaded: dict[str, Path]) -> FunctionPool:
         folder = f"{OUTPUT}functions/{name}.func"
@@ -156,9 +161,10 @@ class Runtime:
             "VERCEL_PROJECT_PRODUCTION_URL": self.state.alias_host,
             # Set on deployments of a project with a Protection Bypass for Automation secret.
             "VERCEL_AUTOMATION_BYPASS_SECRET": self.state.protection_bypass,
-            # Vercel's certificates are public-CA signed, so its functions trust them; here the
-            # platform's CA is added to the trust store its functions read.
-            "SSL_CERT_FILE": str(self._trust_store()),
+            # Vercel's certificates are public-CA signed, so every trust store a function's code
+            # may read trusts them; here the platform's CA is added to each: OpenSSL's default,
+            # and the bundles httplib2 (Google's clients) and requests read instead of it.
+            **dict.fromkeys(("SSL_CERT_FILE", "HTTPLIB2_CA_CERTS", "REQUESTS_CA_BUNDLE"), str(self._trust_store())),
         }
         max_duration = float(config.get("maxDuration") or DEFAULT_MAX_DURATION_S)
         sink = self._sink(deployment, target)

@@ -1,4 +1,4 @@
-"""The local Vercel as one object: REST API, runtime, Production alias, cron clock."""
+"""The local Vercel as one object: REST API, runtime, Production domain, aliases by name, cron clock."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sandbox.serving import ServerThread
 
-from .alias import AliasForwarder
+from .alias import AliasForwarder, NameProxy
 from .api import create_app
 from .cron import CronRunner
 from .drains import RETRY_DELAYS_S, Drains
@@ -23,6 +23,7 @@ class LocalVercel:
         self.ca, cert, key = write_certificates(self.root / "tls")
         self.state = VercelState(self.root)
         self.alias = AliasForwarder(self.state)
+        self.names = NameProxy(self.state)
         self.runtime = Runtime(self.state, cert, key, self.ca)
         self.cron = CronRunner(self.state, str(self.ca))
         self.drains = Drains(self.state, str(self.ca), drain_retry_delays_s)
@@ -33,9 +34,15 @@ class LocalVercel:
     def production_url(self) -> str:
         return f"https://{self.state.alias_host}"
 
+    @property
+    def proxy_url(self) -> str:
+        """Where clients reach aliases by their names (an HTTP proxy; see alias.py)."""
+        return f"http://{self.names.address}"
+
     def start(self) -> LocalVercel:
         self.runtime.start()
         self.alias.start()
+        self.names.start()
         self._server.start()
         self.drains.start()
         return self
@@ -45,6 +52,7 @@ class LocalVercel:
         self._server.stop()
         self.runtime.stop()
         self.alias.stop()
+        self.names.stop()
         shutil.rmtree(self.root, ignore_errors=True)
 
     def __enter__(self) -> LocalVercel:

@@ -65,6 +65,19 @@ class Deployment:
 
 
 @dataclass
+class Alias:
+    """A custom alias (POST /v2/deployments/{id}/aliases): a hostname that serves one deployment."""
+
+    uid: str
+    host: str
+    deployment_id: str
+    created_at: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"uid": self.uid, "alias": self.host, "deploymentId": self.deployment_id, "createdAt": self.created_at}
+
+
+@dataclass
 class EnvVar:
     """A project environment variable. Sensitive ones (Vercel's default for Production and
     Preview) reach the functions but never come back out of the API: `vercel pull` gets ""."""
@@ -98,6 +111,7 @@ class VercelState:
     production_id: str | None = None  # the deployment the Production alias serves
     auto_assign: bool = True  # a rollback turns automatic assignment off until the next promote
     alias_host: str = ""
+    aliases: dict[str, Alias] = field(default_factory=dict)  # host → alias (moved, never shared)
     last_alias_request: dict[str, Any] | None = None
     cron_calls: list[dict[str, Any]] = field(default_factory=list)
     crons_disabled: bool = False
@@ -122,10 +136,17 @@ class VercelState:
             return self.deployments[key]
         if key == self.alias_host and self.production_id:
             return self.deployments[self.production_id]
+        if key in self.aliases:
+            return self.deployments.get(self.aliases[key].deployment_id)
         return next((d for d in self.deployments.values() if d.url == key), None)
 
     def aliases_of(self, deployment: Deployment) -> list[str]:
-        return [self.alias_host] if deployment.id == self.production_id else []
+        custom = [alias.host for alias in self.aliases.values() if alias.deployment_id == deployment.id]
+        return ([self.alias_host] if deployment.id == self.production_id else []) + custom
+
+    def serves(self, deployment: Deployment, host: str) -> bool:
+        """Whether a request for `host` reaches `deployment` now (Vercel routes each by its host)."""
+        return host == deployment.url or host in self.aliases_of(deployment)
 
     def env_values(self, target: str) -> dict[str, str]:
         """What a function of this target runs with."""

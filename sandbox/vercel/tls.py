@@ -1,4 +1,5 @@
-"""A throw-away certificate authority and a server certificate for 127.0.0.1 and localhost."""
+"""A throw-away certificate authority and a server certificate for 127.0.0.1, localhost and, as
+Vercel's own certificate covers every deployment and alias under it, *.vercel.app."""
 
 from __future__ import annotations
 
@@ -34,7 +35,11 @@ def write_certificates(directory: Path) -> tuple[Path, Path, Path]:
         .sign(ca_key, hashes.SHA256())
     )
     key = ec.generate_private_key(ec.SECP256R1())
-    names = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+    names = [
+        x509.DNSName("localhost"),
+        x509.DNSName("*.vercel.app"),
+        x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+    ]
     server = (
         x509.CertificateBuilder()
         .subject_name(_name("127.0.0.1"))

@@ -309,3 +309,43 @@ def test_a_drain_is_refused_for_an_endpoint_that_does_not_verify(vercel: LocalVe
     assert refused.status_code == 400
     assert refused.json()["error"]["code"] == "endpoint_verification_failed"
     assert requests.get(f"{vercel.url}/v1/drains", headers=headers, timeout=10).json() == {"drains": []}
+
+
+def test_an_alias_serves_the_deployment_it_names_until_it_moves_or_goes(
+    vercel: LocalVercel, tiny: str, client: Client, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Vercel's alias API (assign, get, delete) and its routing by hostname: here names reach the
+    deployments through the local Vercel's proxy, since no hostname resolves offline."""
+    api = {"Authorization": f"Bearer {vercel.state.token}"}
+    name = "jessie-pr-7.vercel.app"
+
+    def by_name(path: str, **headers: str) -> requests.Response:
+        fresh = requests.Session()  # a new connection each time: a name moves for new connections
+        fresh.proxies, fresh.verify, fresh.trust_env = {"https": vercel.proxy_url}, str(vercel.ca), False
+        return fresh.get(f"https://{name}{path}", headers=headers, timeout=60)
+
+    first = vercel.state.find(tiny)
+    assert first is not None
+    assigned = requests.post(
+        f"{vercel.url}/v2/deployments/{first.id}/aliases", json={"alias": name}, headers=api, timeout=30
+    )
+    assert assigned.status_code == 200 and assigned.json()["alias"] == name and "oldDeploymentId" not in assigned.json()
+    bypass = {"x-vercel-protection-bypass": vercel.state.protection_bypass}
+    served = by_name("/headers", **bypass)
+    assert served.status_code == 200, served.text  # the certificate names *.vercel.app, as Vercel's does
+    assert (served.json()["host"], served.json()["x-vercel-deployment-url"]) == (name, first.url)
+    assert by_name("/headers").status_code == 401  # a Preview's alias is protected like the Preview
+    second = vercel.state.find(deploy(vercel, build_tiny(tmp_path_factory.mktemp("second"))))
+    assert second is not None
+    moved = requests.post(
+        f"{vercel.url}/v2/deployments/{second.url}/aliases", json={"alias": name}, headers=api, timeout=30
+    )
+    assert moved.json()["oldDeploymentId"] == first.id
+    assert by_name("/headers", **bypass).json()["x-vercel-deployment-url"] == second.url
+    assert client.get(f"https://{first.url}/headers", headers={"Host": name}).status_code == 404  # not there any more
+    found = requests.get(f"{vercel.url}/v4/aliases/{name}", headers=api, timeout=30).json()
+    assert (found["alias"], found["deploymentId"]) == (name, second.id)
+    assert requests.delete(f"{vercel.url}/v2/aliases/{name}", headers=api, timeout=30).json() == {"status": "SUCCESS"}
+    assert requests.delete(f"{vercel.url}/v2/aliases/{name}", headers=api, timeout=30).status_code == 404
+    with pytest.raises(requests.exceptions.ProxyError):
+        by_name("/headers", **bypass)
