@@ -10,6 +10,8 @@ be set, long enough (32 characters), and not a placeholder (`<secret>`, `${CRON_
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 import re
@@ -20,7 +22,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.origins import OriginPattern, parse_patterns
@@ -31,6 +33,22 @@ MIN_RUN_BUDGET_S = 10.0
 INTERACTIVE_WAIT_S = 50.0  # the longest a person waits for "Sync now" to answer
 CONNECT_WAIT_S = 15.0  # what connecting Gmail spends on the first sync before showing the inbox
 CRON_GRACE_S = 600  # how late a cron run may start before "the cron did not run"
+# Test mode: a Preview serves its own Gmail + Google OAuth stand-in under this path (sandbox/gmail/deployed.py).
+TEST_MODE_PATH = "/_test/google"
+TEST_MODE_CLIENT_ID = "jessie-test-mode.apps.googleusercontent.com"
+GOOGLE_ENDPOINTS = {
+    "gmail_api_endpoint": "https://gmail.googleapis.com/",
+    "google_auth_uri": "https://accounts.google.com/o/oauth2/v2/auth",
+    "google_token_uri": "https://oauth2.googleapis.com/token",
+    "google_revoke_uri": "https://oauth2.googleapis.com/revoke",
+}
+# Google's paths, as the stand-in serves them below the deployment's own origin + TEST_MODE_PATH.
+TEST_MODE_ENDPOINTS = {
+    "gmail_api_endpoint": "/",
+    "google_auth_uri": "/o/oauth2/v2/auth",
+    "google_token_uri": "/token",
+    "google_revoke_uri": "/revoke",
+}
 # Template leftovers: <secret>, ${CRON_SECRET}, $CRON_SECRET, {{ secret }}, %SECRET%.
 _TEMPLATE = re.compile(r"^(<.*>|\$\{.*\}|\$[A-Za-z_]+|\{\{.*\}\}|%.*%)$")
 _PLACEHOLDER_WORDS = ("changeme", "changethis", "replaceme", "placeholder", "yoursecret", "your-secret", "example")
@@ -52,10 +70,13 @@ class Settings(BaseSettings):
     database_url: SecretStr | None = Field(None, validation_alias=AliasChoices("DATABASE_URL", "POSTGRES_URL"))
     data_dir: Path = Field(Path(".jessie"), validation_alias="JESSIE_DATA_DIR")
 
-    gmail_api_endpoint: str = Field("https://gmail.googleapis.com/", validation_alias="GMAIL_API_ENDPOINT")
-    google_auth_uri: str = Field("https://accounts.google.com/o/oauth2/v2/auth", validation_alias="GOOGLE_AUTH_URI")
-    google_token_uri: str = Field("https://oauth2.googleapis.com/token", validation_alias="GOOGLE_TOKEN_URI")
-    google_revoke_uri: str = Field("https://oauth2.googleapis.com/revoke", validation_alias="GOOGLE_REVOKE_URI")
+    gmail_api_endpoint: str = Field(GOOGLE_ENDPOINTS["gmail_api_endpoint"], validation_alias="GMAIL_API_ENDPOINT")
+    google_auth_uri: str = Field(GOOGLE_ENDPOINTS["google_auth_uri"], validation_alias="GOOGLE_AUTH_URI")
+    google_token_uri: str = Field(GOOGLE_ENDPOINTS["google_token_uri"], validation_alias="GOOGLE_TOKEN_URI")
+    google_revoke_uri: str = Field(GOOGLE_ENDPOINTS["google_revoke_uri"], validation_alias="GOOGLE_REVOKE_URI")
+    # A Preview that carries its own Gmail + Google OAuth stand-in (never Production): the endpoints
+    # and the OAuth client then default to the stand-in's, on this deployment's own URL.
+    test_mode: bool = Field(False, validation_alias="JESSIE_TEST_MODE")
     google_client_id: str | None = Field(None, validation_alias="GOOGLE_CLIENT_ID")
     google_client_secret: SecretStr | None = Field(None, validation_alias="GOOGLE_CLIENT_SECRET")
 
@@ -121,6 +142,32 @@ class Settings(BaseSettings):
     def _trailing_slash(cls, value: str) -> str:
         return value if value.endswith("/") else value + "/"
 
+    @model_validator(mode="after")
+    def _test_mode_only_on_previews(self) -> Settings:
+        """Production never runs the stand-in: neither test mode nor endpoints on its own path."""
+        stand_in = [
+            name.upper()
+            for name in GOOGLE_ENDPOINTS
+            if TEST_MODE_PATH in getattr(self, name) or (self.vercel_url and self.vercel_url in getattr(self, name))
+        ]
+        if self.vercel_env == "production" and (self.test_mode or stand_in):
+            named = ["JESSIE_TEST_MODE"] if self.test_mode else stand_in
+            raise ValueError(f"{', '.join(named)}: Production never runs the Gmail stand-in of test mode")
+        if not self.test_mode:
+            return self
+        if not self.vercel_url:
+            raise ValueError("JESSIE_TEST_MODE needs VERCEL_URL, the deployment's own host (Vercel sets it)")
+        base = f"https://{self.vercel_url}{TEST_MODE_PATH}"
+        for name, path in TEST_MODE_ENDPOINTS.items():
+            if getattr(self, name) == GOOGLE_ENDPOINTS[name]:
+                setattr(self, name, base + path)
+        # The stand-in is not Google: it gets a client of its own, never the project's real one.
+        self.google_client_id = TEST_MODE_CLIENT_ID
+        if self.session_secret is not None:
+            key = self.session_secret.get_secret_value().encode()
+            self.google_client_secret = SecretStr(hmac.new(key, b"jessie test mode client", hashlib.sha256).hexdigest())
+        return self
+
     @field_validator("oauth_relay_origins")
     @classmethod
     def _relay_patterns_parse(cls, value: str) -> str:
@@ -155,7 +202,10 @@ class Settings(BaseSettings):
 
     @property
     def redirect_uri(self) -> str:
-        """The registered OAuth callback, from configuration only (never from request headers)."""
+        """The registered OAuth callback, from configuration only (never from request headers);
+        in test mode the deployment's own, which its stand-in registers."""
+        if self.test_mode:
+            return f"https://{self.vercel_url}/auth/callback"
         if self.oauth_redirect_uri:
             return self.oauth_redirect_uri
         if self.vercel_production_url:
@@ -247,6 +297,9 @@ def describe_invalid(error: ValidationError) -> str:
     """pydantic's errors as one line: each variable, what is wrong, what it got."""
     parts = []
     for problem in error.errors():
+        if not problem["loc"]:  # a check across settings: its input is all of them, secrets included
+            parts.append(str(problem["msg"]).removeprefix("Value error, "))
+            continue
         variable = ".".join(str(part) for part in problem["loc"])
         parts.append(f"{variable}: {problem['msg']} (got {problem.get('input')!r})")
     return "; ".join(parts)

@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 import httplib2
 
 from app.config import Settings
+from app.google_http import google_http
 
 TransportError = httplib2.HttpLib2Error  # what a failed call to Google raises besides OSError
 GMAIL_READONLY = "https://www.googleapis.com/auth/gmail.readonly"
@@ -56,7 +57,7 @@ def authorization_url(settings: Settings, redirect_uri: str, state: str, pkce: P
 
 
 def _post_form(settings: Settings, uri: str, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
-    http = httplib2.Http(timeout=settings.http_timeout_s)
+    http = google_http(settings)
     response, content = http.request(
         uri, "POST", body=urlencode(form), headers={"Content-Type": "application/x-www-form-urlencoded"}
     )
@@ -93,7 +94,7 @@ def revoke(settings: Settings, token: str) -> bool:
 
 def gmail_address(settings: Settings, access_token: str) -> str:
     """The mailbox the token opens: Gmail's own profile, so no identity scope is needed."""
-    http = httplib2.Http(timeout=settings.http_timeout_s)
+    http = google_http(settings)
     response, content = http.request(
         settings.gmail_api_endpoint + "gmail/v1/users/me/profile",
         headers={"Authorization": f"Bearer {access_token}"},

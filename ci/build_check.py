@@ -24,6 +24,7 @@ from typing import Any
 import pathspec
 
 from app.config import Settings
+from ci import test_mode
 from ci.plans import CRON_PATH, FUNCTION, HOURLY, UnknownPlan, cron_for, plan_from_env
 from sandbox.vercel.build_output import (
     BuildOutputError,
@@ -61,6 +62,7 @@ class BuildReport:
     files: int
     runtime: str
     max_duration: int | None
+    stand_in: bool = False
 
     def lines(self) -> list[str]:
         return [
@@ -68,6 +70,7 @@ class BuildReport:
             "crons: " + ", ".join(f"{c['path']} @ '{c['schedule']}'" for c in self.crons),
             f"bundle: {self.files} files, {self.bundle_bytes / 1024 / 1024:.1f} MB of "
             f"{BUNDLE_LIMIT_BYTES // 1024 // 1024} MB; imports from the function alone",
+            *(["test mode: the Gmail stand-in is in the function, and imports from it"] if self.stand_in else []),
         ]
 
 
@@ -100,13 +103,24 @@ def ignored_sources(project: Path, sources: list[str]) -> list[str]:
     return [source for source in sources if spec.match_file(source)]
 
 
-def check_imports(config: dict[str, Any], project: Path, files: dict[str, str], name: str) -> None:
+def check_stand_in(output: Path, files: dict[str, str]) -> bool:
+    """Whether the function carries test mode's Gmail stand-in; never in a Production build."""
+    carries = test_mode.carries_stand_in(files)
+    if carries and load_json(output / "builds.json", "run `vercel build` first").get("target") == "production":
+        raise BuildCheckError(
+            "this Production build carries the Gmail stand-in of test mode (sandbox/): it never ships to Production"
+        )
+    return carries
+
+
+def check_imports(config: dict[str, Any], project: Path, files: dict[str, str], name: str, stand_in: bool) -> None:
     with tempfile.TemporaryDirectory(prefix="jessie-function-") as scratch:
         root = Path(scratch) / "task"
         assemble({inside: project / source for inside, source in files.items()}, root, how="symlink")
         python = bare_python(str(config.get("runtime", "python3.12")), Path(scratch) / "python")
+        probe = IMPORT_PROBE + (f"importlib.import_module({test_mode.MODULE!r})\n" if stand_in else "")
         done = subprocess.run(
-            [str(python), "-c", IMPORT_PROBE],
+            [str(python), "-c", probe],
             cwd=root,
             env=function_environment(config),
             capture_output=True,
@@ -144,7 +158,8 @@ def check_output(project: Path, plan: str = "pro") -> BuildReport:
         size = sum((project / source).stat().st_size for source in files.values())
         if size >= BUNDLE_LIMIT_BYTES:
             raise BuildCheckError(f"{function.name} is {size / 1024 / 1024:.1f} MB, over Vercel's 250 MB limit")
-        check_imports(vc_config, project, files, function.name)
+        stand_in = check_stand_in(output, files)
+        check_imports(vc_config, project, files, function.name, stand_in)
     except BuildOutputError as error:
         raise BuildCheckError(str(error)) from None
     return BuildReport(
@@ -154,6 +169,7 @@ def check_output(project: Path, plan: str = "pro") -> BuildReport:
         files=len(files),
         runtime=str(vc_config.get("runtime")),
         max_duration=vc_config.get("maxDuration"),
+        stand_in=stand_in,
     )
 
 

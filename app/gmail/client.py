@@ -23,6 +23,7 @@ from app.deadline import Deadline
 from app.gmail.errors import HistoryExpired, PageTokenExpired, token_error
 from app.gmail.quota import UNIT_COSTS, Pacer, QuotaMeter, method_for, methods_in_batch
 from app.gmail.retry import RetryPolicy, classify
+from app.google_http import google_http
 
 Json = dict[str, Any]
 PAGE_SIZE = 500  # the most messages.list and history.list give in one page
@@ -83,7 +84,7 @@ class GmailSession:
             client_secret=settings.require("google_client_secret"),
         )
         pacer = Pacer(settings.quota_units_per_second)
-        transport = httplib2.Http(timeout=settings.http_timeout_s)
+        transport = google_http(settings)
         self.http = MeteredHttp(self.credentials, transport, self.meter, pacer, deadline)
         self.endpoint = settings.gmail_api_endpoint
         self.batch_uri = self.endpoint + "batch/gmail/v1"

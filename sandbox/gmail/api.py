@@ -43,6 +43,12 @@ class Prepared:
     path_params: dict[str, str]
 
 
+def below(root: str, path: str) -> str:
+    """A path as the stand-in's own routes see it when it is served below `root` (a test-mode
+    Preview mounts it under a path; clients send that prefix, in batch parts too)."""
+    return path[len(root) :] if root and path.startswith(root + "/") else path
+
+
 def _one(query: Query, name: str, default: str | None = None) -> str | None:
     for key, value in query:
         if key == name:

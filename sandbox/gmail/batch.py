@@ -12,7 +12,7 @@ import secrets
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlsplit
 
-from .api import ApiCall
+from .api import ApiCall, below
 from .errors import ApiResponse, GoogleApiError
 
 MAX_PARTS = 100
@@ -39,7 +39,7 @@ def _bad(message: str) -> GoogleApiError:
     return GoogleApiError(400, message, "badRequest")
 
 
-def parse_batch(content_type: str, body: bytes, outer_headers: dict[str, str]) -> list[BatchPart]:
+def parse_batch(content_type: str, body: bytes, outer_headers: dict[str, str], root: str = "") -> list[BatchPart]:
     match = _BOUNDARY.search(content_type or "")
     if not content_type.lower().startswith("multipart/mixed") or not match:
         raise _bad("Invalid multipart request: expected multipart/mixed with a boundary.")
@@ -63,7 +63,8 @@ def parse_batch(content_type: str, body: bytes, outer_headers: dict[str, str]) -
             raise _bad(f"Invalid request line in batch part: {lines[0]!r}")
         inner_headers = {**outer_headers, **_header_lines("\n".join(lines[1:]).encode())}
         url = urlsplit(request_line[1])
-        call = ApiCall(request_line[0].upper(), url.path, parse_qsl(url.query, keep_blank_values=True), inner_headers)
+        path = below(root, url.path)
+        call = ApiCall(request_line[0].upper(), path, parse_qsl(url.query, keep_blank_values=True), inner_headers)
         parts.append(BatchPart(part_headers.get("content-id"), call))
     if not parts:
         raise _bad("Invalid multipart request with 0 mime parts.")

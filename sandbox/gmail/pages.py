@@ -48,7 +48,8 @@ def consent_page(params: dict[str, str], accounts: list[str]) -> str:
     body = (
         "<h1>Choose an account</h1>"
         f"<p>to continue to <strong>{escape(params.get('client_id', ''))}</strong></p>"
-        f'<form method="post" action="/o/oauth2/v2/auth">{hidden}<fieldset>'
+        # Relative: the page is answered from wherever the stand-in is served (a test-mode Preview's path).
+        f'<form method="post" action="auth">{hidden}<fieldset>'
         f"<legend>Accounts</legend>{choices}</fieldset>"
         f"<p>This app wants to:</p><ul>{scopes}</ul>"
         '<div class="buttons"><button type="submit" name="decision" value="deny">Deny</button>'

@@ -20,7 +20,8 @@ from cryptography.fernet import Fernet
 from app.data.accounts import connect_account
 from app.incidents import CRON_PATH
 from app.security import TokenCipher
-from ci import plans
+from ci import build_check, plans
+from ci import test_mode as ci_test_mode
 from ci import vercel as ci_vercel
 from sandbox.gmail import environment_for
 from sandbox.gmail.server import SandboxServer
@@ -72,12 +73,16 @@ def _cli_build(project: Path, production: bool) -> None:
     assert done.returncode == 0, done.stderr[-2000:]
 
 
-def build_app(tmp: Path, max_duration_s: int) -> Path:
-    """Jessie itself, built for Production by the pinned CLI from a copy of this checkout, with
-    its function's maxDuration set to `max_duration_s` (as vercel.json would set it)."""
+def build_app(tmp: Path, max_duration_s: int, *, production: bool = True, test_mode: bool = False) -> Path:
+    """Jessie itself, built by the pinned CLI from a copy of this checkout (for Production, or a
+    Preview with test mode's Gmail stand-in, as ci/deploy.py builds them, checked), with its
+    function's maxDuration set to `max_duration_s` (as vercel.json would set it)."""
     project = tmp / "jessie"
     copy_checkout(project)
-    _cli_build(project, production=True)
+    _cli_build(project, production)
+    if test_mode:  # and the build check ci/deploy.py runs, which imports it from the function's files
+        ci_test_mode.add_stand_in(project)
+        assert build_check.check_output(project).stand_in
     config_path = project / ".vercel/output/functions/api/index.func/.vc-config.json"
     config = json.loads(config_path.read_text())
     config_path.write_text(json.dumps({**config, "maxDuration": max_duration_s}))

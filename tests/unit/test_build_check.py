@@ -137,3 +137,30 @@ def test_an_oversized_bundle_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(build_check, "BUNDLE_LIMIT_BYTES", 500)
     with pytest.raises(BuildCheckError, match="over Vercel's 250 MB limit"):
         check_output(_project(tmp_path))
+
+
+def _with_stand_in(project: Path, target: str) -> Path:
+    """The output as `vercel build` (for `target`) and then ci/test_mode.py leave it: the Gmail
+    stand-in's files copied into the function."""
+    (project / ".vercel" / "output" / "builds.json").write_text(json.dumps({"target": target, "builds": []}))
+    stand_in = project / ".vercel" / "output" / "functions" / "api" / "index.func" / "sandbox" / "gmail"
+    stand_in.mkdir(parents=True)
+    (stand_in.parent / "__init__.py").write_text("")
+    (stand_in / "__init__.py").write_text("")
+    (stand_in / "deployed.py").write_text("import app\n")
+    return project
+
+
+def test_a_production_build_that_carries_the_gmail_stand_in_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(BuildCheckError, match="Production build carries the Gmail stand-in"):
+        check_output(_with_stand_in(_project(tmp_path), "production"))
+
+
+def test_a_test_mode_preview_build_carries_it_and_it_must_import(tmp_path: Path) -> None:
+    report = check_output(_with_stand_in(_project(tmp_path / "good"), "preview"))
+    assert report.stand_in and "test mode: the Gmail stand-in is in the function" in "\n".join(report.lines())
+    broken = _with_stand_in(_project(tmp_path / "broken"), "preview")
+    (broken / ".vercel/output/functions/api/index.func/sandbox/gmail/deployed.py").write_text("import not_shipped\n")
+    with pytest.raises(BuildCheckError, match="No module named 'not_shipped'"):
+        check_output(broken)
+    assert not check_output(_project(tmp_path / "plain")).stand_in

@@ -108,3 +108,53 @@ def test_database_url_falls_back_to_postgres_url(monkeypatch: pytest.MonkeyPatch
 def test_integration_parameters_libpq_refuses_are_dropped() -> None:
     url = "postgres://u:p@aws-0.pooler.supabase.com:6543/postgres?sslmode=require&supa=base-pooler.x"
     assert clean_url(url) == "postgres://u:p@aws-0.pooler.supabase.com:6543/postgres?sslmode=require"
+
+
+# ---- test mode: a Preview's own Gmail stand-in, never Production's -------------------------
+
+PREVIEW_SECRETS = {"SESSION_SECRET": "s" * 8 + "0123456789abcdefghijklmnopqrstuv", "VERCEL_URL": "jessie-x.vercel.app"}
+
+
+def test_test_mode_points_a_preview_at_its_own_stand_in_with_a_client_of_its_own() -> None:
+    settings = Settings(VERCEL_ENV="preview", JESSIE_TEST_MODE="1", GOOGLE_CLIENT_ID="real.apps", **PREVIEW_SECRETS)  # type: ignore[call-arg]
+    base = "https://jessie-x.vercel.app/_test/google"
+    assert (settings.gmail_api_endpoint, settings.google_auth_uri) == (base + "/", base + "/o/oauth2/v2/auth")
+    assert (settings.google_token_uri, settings.google_revoke_uri) == (base + "/token", base + "/revoke")
+    assert settings.redirect_uri == "https://jessie-x.vercel.app/auth/callback"
+    assert settings.google_client_id != "real.apps"  # never the project's real client
+    assert settings.require("google_client_secret")
+    with pytest.raises(ValidationError, match="JESSIE_TEST_MODE needs VERCEL_URL"):
+        Settings(VERCEL_ENV="preview", JESSIE_TEST_MODE="1")  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize(
+    ("variables", "named"),
+    [
+        ({"JESSIE_TEST_MODE": "1"}, "JESSIE_TEST_MODE"),
+        ({"GMAIL_API_ENDPOINT": "https://jessie-x.vercel.app/_test/google/"}, "GMAIL_API_ENDPOINT"),
+        ({"GOOGLE_TOKEN_URI": "https://jessie.example/_test/google/token"}, "GOOGLE_TOKEN_URI"),
+    ],
+)
+def test_production_refuses_test_mode_and_the_stand_ins_endpoints(
+    variables: dict[str, str], named: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(ValidationError) as refused:
+        Settings(VERCEL_ENV="production", **PREVIEW_SECRETS, **variables)  # type: ignore[arg-type]
+    said = describe_invalid(refused.value)
+    assert said == f"{named}: Production never runs the Gmail stand-in of test mode"
+    assert PREVIEW_SECRETS["SESSION_SECRET"] not in said  # a check across settings never quotes them
+    # The app does not start: every answer is a 500 that names it (and no route runs).
+    from fastapi.testclient import TestClient
+
+    from app.config import get_settings
+    from app.web.main import create_app
+
+    for key, value in {"VERCEL_ENV": "production", **PREVIEW_SECRETS, **variables}.items():
+        monkeypatch.setenv(key, value)
+    get_settings.cache_clear()
+    try:
+        answer = TestClient(create_app()).get("/api/health")
+    finally:
+        get_settings.cache_clear()
+    assert answer.status_code == 500
+    assert named in answer.json()["error"]
