@@ -131,7 +131,8 @@ def report(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def migrate(session: nox.Session) -> None:
-    """`nox -s migrate -- production`: migrations against that Vercel environment's database."""
+    """`nox -s migrate -- preview|production`: that environment's database migrated by the Supabase CLI
+    (a Preview's: its branch's own, created when it is new)."""
     ci_deploy(session, "migrate")
 
 
@@ -152,6 +153,18 @@ def promote(session: nox.Session) -> None:
 def rollback(session: nox.Session) -> None:
     """`nox -s rollback -- --to URL`: the Production domain back to an earlier deployment."""
     ci_deploy(session, "rollback")
+
+
+@nox.session(python=PYTHON)
+def alias(session: nox.Session) -> None:
+    """`nox -s alias -- URL`: the pull request's own address (JESSIE_PR_ALIAS) moved to that Preview."""
+    ci_deploy(session, "alias")
+
+
+@nox.session(python=PYTHON)
+def close(session: nox.Session) -> None:
+    """A pull request closed: its branch's Preview database dropped, its own address removed."""
+    ci_deploy(session, "close")
 
 
 @nox.session(python=PYTHON)

@@ -94,6 +94,12 @@ def write_summary(markdown: str, env: Mapping[str, str] = os.environ) -> None:
         summary.write(encoded + b"\n")
 
 
+def add_mask(value: str) -> None:
+    """GitHub hides `value` from the rest of the job's log (a workflow command; the line itself is not shown)."""
+    if value:
+        print(f"::add-mask::{value}")
+
+
 def write_output(name: str, value: str, env: Mapping[str, str] = os.environ) -> None:
     path = env.get("GITHUB_OUTPUT")
     if path:

@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+from dotenv import dotenv_values
+
 from ci import plans
 from ci.http import Api, ApiError
 
@@ -154,6 +156,12 @@ def pull(project: VercelProject, environment: str) -> None:
     run_cli(["pull", "--yes", f"--environment={environment}"], project)
 
 
+def pull_env(project: VercelProject, environment: str) -> dict[str, str | None]:
+    """`vercel pull`, and the environment's variables it wrote (Sensitive ones come back empty)."""
+    pull(project, environment)
+    return dict(dotenv_values(f".vercel/.env.{environment}.local"))
+
+
 @contextlib.contextmanager
 def python_version_file(root: Path = Path()) -> Iterator[None]:
     """`vercel build` writes .python-version and the prebuilt output then needs it; remove it
@@ -253,13 +261,41 @@ def list_deployments(project: VercelProject, **filters: object) -> list[dict[str
     return sorted(deployments, key=lambda d: d.get("created") or d.get("createdAt") or 0, reverse=True)
 
 
-def find_preview_for_commit(project: VercelProject, sha: str) -> dict[str, Any] | None:
-    """The newest preview built from this commit that is not failed, to reuse instead of rebuilding."""
+def find_preview_for_commit(project: VercelProject, sha: str, test_mode: bool = False) -> dict[str, Any] | None:
+    """The newest preview built from this commit (with test mode, or without) that is not failed,
+    to reuse instead of rebuilding."""
     for deployment in list_deployments(project, **{"meta-githubCommitSha": sha}):
         state = deployment.get("readyState") or deployment.get("state")
-        if deployment.get("target") in (None, "preview") and state not in FAILED:
+        built_with = (deployment.get("meta") or {}).get("jessieTestMode") == "1"
+        if deployment.get("target") in (None, "preview") and state not in FAILED and built_with == test_mode:
             return deployment
     return None
+
+
+PR_ALIAS = "jessie-pr-{number}.vercel.app"  # the default of the repository variable JESSIE_PR_ALIAS
+
+
+def pr_alias(number: str) -> str:
+    """The pull request's own host, from the pattern JESSIE_PR_ALIAS (`{number}` is the PR's)."""
+    pattern = os.environ.get("JESSIE_PR_ALIAS", "").strip() or PR_ALIAS
+    if "{number}" not in pattern:
+        raise MissingConfig(f"JESSIE_PR_ALIAS ({pattern!r}) must contain {{number}}, the pull request's number")
+    return pattern.replace("{number}", number).removeprefix("https://").strip("/")
+
+
+def assign_alias(project: VercelProject, url_or_id: str, host: str) -> None:
+    """Vercel's alias API: `host` now serves that deployment (moved from wherever it was)."""
+    project.rest().json("POST", f"/v2/deployments/{_host(url_or_id)}/aliases{project.query()}", json={"alias": host})
+
+
+def remove_alias(project: VercelProject, host: str) -> bool:
+    """Whether there was such an alias (it is gone either way)."""
+    answer = project.rest().request("DELETE", f"/v2/aliases/{host}{project.query()}")
+    if answer.status_code == 404:
+        return False
+    if answer.status_code >= 400:
+        raise DeploymentFailed(f"removing the alias {host} failed: HTTP {answer.status_code} {answer.text[:200]}")
+    return True
 
 
 def current_production(project: VercelProject) -> dict[str, Any] | None:

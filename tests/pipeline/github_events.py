@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 REPOSITORY = "jessie/jessie"
+PULL_REQUEST_TYPES = ("opened", "synchronize", "reopened")  # what `pull_request` runs on without `types`
 _REPOSITORY_PAYLOAD = {
     "full_name": REPOSITORY,
     "name": REPOSITORY.split("/")[1],
@@ -36,11 +37,14 @@ def push(branch: str, sha: str, before: str = "0" * 40, message: str = "") -> di
     }
 
 
-def pull_request(number: int, branch: str, sha: str, base_sha: str, fork_of: str | None = None) -> dict[str, Any]:
-    """A pull request into main, from a branch here or (fork_of="owner/repo") from a fork."""
+def pull_request(
+    number: int, branch: str, sha: str, base_sha: str, fork_of: str | None = None, action: str = "opened"
+) -> dict[str, Any]:
+    """A pull request into main, from a branch here or (fork_of="owner/repo") from a fork; `action`
+    is what happened to it (opened, synchronize, closed, …)."""
     head_repository = {**_REPOSITORY_PAYLOAD, "full_name": fork_of, "fork": True} if fork_of else _REPOSITORY_PAYLOAD
     return {
-        "action": "opened",
+        "action": action,
         "number": number,
         "pull_request": {
             "number": number,
@@ -89,7 +93,10 @@ def _triggers(on: Any, event_name: str, payload: dict[str, Any]) -> bool:
         return True  # schedule, workflow_dispatch: no branch filters
     filters = on[event_name] or {}
     if any(key.startswith(("paths", "tags")) for key in filters):
-        raise NotImplementedError(f"{event_name} filters {sorted(filters)}: only branch filters are understood here")
+        unknown = sorted(filters)
+        raise NotImplementedError(f"{event_name} filters {unknown}: only branch and type filters are understood here")
+    if event_name != "push" and payload.get("action") not in filters.get("types", PULL_REQUEST_TYPES):
+        return False
     if "branches" in filters:
         return _matches(filters["branches"], branch)
     if "branches-ignore" in filters:

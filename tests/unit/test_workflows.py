@@ -30,8 +30,8 @@ def step(workflow: dict[str, Any], job: str, run_prefix: str) -> dict[str, Any]:
 ALL = sorted(path.name for path in WORKFLOWS.glob("*.yml"))
 
 
-def test_the_five_workflows_exist() -> None:
-    assert ALL == ["ci.yml", "cron.yml", "pr.yml", "preview.yml", "production.yml"]
+def test_the_six_workflows_exist() -> None:
+    assert ALL == ["ci.yml", "cron.yml", "pr-closed.yml", "pr.yml", "preview.yml", "production.yml"]
 
 
 def test_ci_runs_the_checks_on_every_push_and_pull_request() -> None:
@@ -43,30 +43,52 @@ def test_ci_runs_the_checks_on_every_push_and_pull_request() -> None:
     assert ci["jobs"]["all-green"]["needs"] == ["check"]
 
 
-def test_a_push_to_a_branch_deploys_a_preview() -> None:
+def test_a_push_to_a_branch_deploys_a_preview_on_the_branchs_own_database() -> None:
     preview = load("preview.yml")
     assert preview["on"] == {"push": {"branches-ignore": ["main"]}}
     assert runs(preview, "deploy")[1:] == ["nox -s migrate -- preview", "nox -s deploy -- preview"]
+    for command in ("nox -s migrate", "nox -s deploy"):  # the preview server, where each branch has a database
+        assert step(preview, "deploy", command)["env"]["DATABASE_URL"] == "${{ secrets.PREVIEW_DATABASE_URL }}"
+    assert step(preview, "deploy", "nox -s deploy")["env"]["JESSIE_PREVIEW_TEST_MODE"] == (
+        "${{ vars.JESSIE_PREVIEW_TEST_MODE }}"
+    )
     assert preview["jobs"]["deploy"]["permissions"] == {"contents": "read", "deployments": "write"}
     assert preview["concurrency"]["cancel-in-progress"] is True
 
 
-def test_a_pull_request_tests_the_preview_of_its_head_commit() -> None:
+def test_a_pull_request_walks_the_preview_of_its_head_commit_and_its_own_address() -> None:
     pr = load("pr.yml")
     assert pr["on"] == {"pull_request": {"branches": ["main"]}}
     commands = runs(pr, "e2e")
     assert commands[1:] == [
         "nox -s migrate -- preview",
         "nox -s deploy -- preview --reuse",
+        'nox -s alias -- "${PREVIEW_URL}"',
         'nox -s e2e -- --base-url "${PREVIEW_URL}"',
-        'nox -s report -- --comment --tested "${PREVIEW_URL}" --commit "${HEAD_SHA}" --run-url "${RUN_URL}"',
+        'nox -s report -- --comment --tested "${PREVIEW_URL}" --address "${ALIAS_URL}" --commit "${HEAD_SHA}" '
+        '--run-url "${RUN_URL}" --artifact-url "${ARTIFACT_URL}" --failures test-results/e2e/failures',
     ]
     e2e = step(pr, "e2e", "nox -s e2e")
     assert e2e["env"]["EXPECTED_COMMIT"] == "${{ github.event.pull_request.head.sha }}"
     assert e2e["env"]["PREVIEW_URL"] == "${{ steps.preview.outputs.url }}"
+    assert e2e["env"]["E2E_ALIAS_URL"] == "${{ steps.alias.outputs.url }}"
+    assert e2e["env"]["CRON_SECRET"] == "${{ secrets.PREVIEW_CRON_SECRET }}"  # never Production's
+    names = [item.get("id") for item in pr["jobs"]["e2e"]["steps"]]
+    assert names.index("artifact") < names.index("report")  # the comment links the artifact it names
+    assert step(pr, "e2e", "nox -s report")["env"]["ARTIFACT_URL"] == "${{ steps.artifact.outputs.artifact-url }}"
     assert pr["jobs"]["e2e"]["permissions"] == {"contents": "read", "deployments": "write", "pull-requests": "write"}
     assert pr["jobs"]["pr-check"]["needs"] == ["e2e"]
     assert pr["jobs"]["pr-check"]["permissions"] == {}
+
+
+def test_a_closed_pull_request_drops_its_database_and_address_and_never_touches_production() -> None:
+    closed = load("pr-closed.yml")
+    assert closed["on"] == {"pull_request": {"branches": ["main"], "types": ["closed"]}}
+    assert runs(closed, "close")[1:] == ["nox -s close"]
+    env = step(closed, "close", "nox -s close")["env"]
+    assert env["DATABASE_URL"] == "${{ secrets.PREVIEW_DATABASE_URL }}"
+    assert "PRODUCTION_DATABASE_URL" not in (WORKFLOWS / "pr-closed.yml").read_text()
+    assert closed["jobs"]["close"]["permissions"] == {"contents": "read"}
 
 
 def test_a_merge_smokes_the_deployment_before_promoting_it_and_rolls_back_after() -> None:
