@@ -36,6 +36,7 @@ CRON_GRACE_S = 600  # how late a cron run may start before "the cron did not run
 # Test mode: a Preview serves its own Gmail + Google OAuth stand-in under this path (sandbox/gmail/deployed.py).
 TEST_MODE_PATH = "/_test/google"
 TEST_MODE_CLIENT_ID = "jessie-test-mode.apps.googleusercontent.com"
+TEST_MODE_ADMIN = "demo@example.com"  # the stand-in's first seeded mailbox: who walks /runs on a test-mode Preview
 GOOGLE_ENDPOINTS = {
     "gmail_api_endpoint": "https://gmail.googleapis.com/",
     "google_auth_uri": "https://accounts.google.com/o/oauth2/v2/auth",
@@ -158,9 +159,12 @@ class Settings(BaseSettings):
         if not self.vercel_url:
             raise ValueError("JESSIE_TEST_MODE needs VERCEL_URL, the deployment's own host (Vercel sets it)")
         base = f"https://{self.vercel_url}{TEST_MODE_PATH}"
-        for name, path in TEST_MODE_ENDPOINTS.items():
-            if getattr(self, name) == GOOGLE_ENDPOINTS[name]:
-                setattr(self, name, base + path)
+        for name, path in TEST_MODE_ENDPOINTS.items():  # whatever the Preview's environment says otherwise
+            setattr(self, name, base + path)
+        # A Preview has no cron schedule: the walk calls the endpoint, and each walk's call begins a
+        # sweep of its own when a slot is a minute (not an hour, which a re-run would join).
+        if "cron_interval_minutes" not in self.model_fields_set:
+            self.cron_interval_minutes = 1
         # The stand-in is not Google: it gets a client of its own, never the project's real one.
         self.google_client_id = TEST_MODE_CLIENT_ID
         if self.session_secret is not None:
@@ -198,7 +202,8 @@ class Settings(BaseSettings):
 
     @property
     def admins(self) -> set[str]:
-        return {email.strip().lower() for email in self.admin_emails.split(",") if email.strip()}
+        named = {email.strip().lower() for email in self.admin_emails.split(",") if email.strip()}
+        return named | ({TEST_MODE_ADMIN} if self.test_mode else set())
 
     @property
     def redirect_uri(self) -> str:

@@ -62,11 +62,20 @@ GOOGLE_ERRORS = {
 GENERIC_ERROR = "Google did not connect Gmail to Jessie. Try again; if it keeps failing, tell the administrator."
 
 
-def _origin(request: Request, settings: Settings) -> str:
-    """Where the browser is: the request's host if it is one of ours, else our first origin."""
-    own = settings.own_origins or [origin_of(settings.redirect_uri)]
+def _here(request: Request, settings: Settings) -> str | None:
+    """This request's origin, if it is one of this deployment's: configured (its Vercel URLs), or
+    a Preview origin the relay patterns name (an alias moved onto it after it was built)."""
     host = request.headers.get("host", "")
-    return next((origin for origin in own if urlsplit(origin).netloc == host), own[0])
+    own = next((origin for origin in settings.own_origins if urlsplit(origin).netloc == host), None)
+    if own is not None:
+        return own
+    named = relay_target(f"{request.url.scheme}://{host}", settings.relay_patterns, development=settings.is_development)
+    return str(named) if named is not None else None
+
+
+def _origin(request: Request, settings: Settings) -> str:
+    """Where the browser is: the request's origin if it is ours, else our first origin."""
+    return _here(request, settings) or (settings.own_origins or [origin_of(settings.redirect_uri)])[0]
 
 
 def _pack_state(nonce: str, origin: str, settings: Settings) -> str:
@@ -110,9 +119,11 @@ def connect_gmail(request: Request) -> Response:
 def oauth_callback(request: Request, state: str = "", code: str = "", error: str = "") -> Any:
     settings = settings_of(request)
     target = _relay_target(state)
-    if target is not None and target not in settings.own_origins:
-        # Before any cookie is read: the code goes only where a pattern allows the exact origin.
-        allowed = relay_target(target, settings.relay_patterns, development=settings.is_development)
+    if target is not None and target != _here(request, settings):
+        # Before any cookie is read: the code goes only to one of our origins, or to an exact
+        # origin a relay pattern allows; the flow is finished where it began (its cookie is there).
+        own = target if target in settings.own_origins else None
+        allowed = own or relay_target(target, settings.relay_patterns, development=settings.is_development)
         if allowed is not None:
             return RedirectResponse(f"{allowed}/auth/callback?{request.url.query}", 303)
         return _failure(request, "This sign-in link is not valid", START_AGAIN, 400, end_flow=False)

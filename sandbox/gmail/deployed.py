@@ -30,7 +30,7 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse
 
-from app.config import TEST_MODE_PATH, Settings
+from app.config import TEST_MODE_ADMIN, TEST_MODE_PATH, Settings
 from app.db.connection import CONNECTION_OPTIONS, database_url
 from app.security import bearer_matches
 
@@ -42,7 +42,8 @@ Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
-SEEDED = (("demo@example.com", 60, 1), ("patient@example.com", 400, 2))  # email, messages, seed
+# email, messages, seed: the admin walks the mailbox, the patient shows a first sync's progress.
+SEEDED = ((TEST_MODE_ADMIN, 60, 7), ("patient@example.com", 400, 2))  # the admin's as `nox -s dev` seeds it
 SEED = 7
 SCHEMA = "jessie_test_mode"
 _TABLE = f"""
