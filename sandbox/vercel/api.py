@@ -366,6 +366,7 @@ def create_app(
                 {
                     "production": production.id if production else None,
                     "alias": f"https://{state.alias_host}",
+                    "aliases": {host: alias.deployment_id for host, alias in state.aliases.items()},
                     "auto_assign": state.auto_assign,
                     "deployments": [d.to_json(state.team, state.aliases_of(d)) for d in state.deployments.values()],
                     "cron_calls": state.cron_calls,

@@ -9,6 +9,7 @@ and the comments and deployments on the local GitHub.
 from __future__ import annotations
 
 import re
+import shutil
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,10 +21,13 @@ import psycopg
 import pytest
 import requests
 
+from app.config import TEST_MODE_PATH
 from app.db.migrate import load_migrations
+from ci import preview_db
+from tests.checkout import REPOSITORY
 from tests.pipeline import github_events
 from tests.pipeline.act import WorkflowRun
-from tests.pipeline.world import ADMIN, World, migrated
+from tests.pipeline.world import ADMIN, PR_ALIAS, World, migrated
 
 pytestmark = pytest.mark.timeout(3600)
 VERSIONS = [m.version for m in load_migrations()]
@@ -91,7 +95,9 @@ def test_a_push_deploys_a_served_preview_recorded_on_github(world: World, pushed
     assert run.result("deploy") == "success", run.explain()
     assert run.steps("deploy") | {"migrate": "success", "deploy": "success"} == run.steps("deploy")
     assert "imports from the function alone" in run.log("deploy")  # the build check ran before the upload
-    assert migrated(world.databases["preview"]) == VERSIONS
+    assert "test mode: the Gmail stand-in is in the function, and imports from it" in run.log("deploy")
+    assert migrated(world.branch_database(BRANCH)) == VERSIONS  # the branch's own database
+    assert migrated(world.databases["preview"]) == migrated(world.databases["production"]) == []
     log = run.log("deploy")
     assert f"applied {len(VERSIONS)} migration(s) with the Supabase CLI" in log  # its own ledger, its own push
     assert world.databases["preview"] not in log  # the URL (a secret) never in the log
@@ -125,16 +131,28 @@ class Reviewed:
     comments: list[list[dict[str, Any]]]  # PR #1's comments after each run
 
 
-def check_pull_request_run(world: World, run: WorkflowRun, pushed: Pushed) -> None:
-    """What a reviewer relies on: Playwright ran against the push's Preview, at the head
-    commit, green, reported on the pull request, and the PR check says so."""
+PREVIEW_WALK = 18  # every test but those that need a local stack (each says why in its skip)
+LOCAL_ONLY = 2
+
+
+def _skips(report: Path) -> list[str]:
+    cases = ElementTree.parse(report / "junit.xml").getroot().iter("testcase")  # noqa: S314
+    return [skipped.get("message", "") for case in cases if (skipped := case.find("skipped")) is not None]
+
+
+def check_pull_request_run(world: World, run: WorkflowRun, url: str, sha: str, number: int) -> None:
+    """What a reviewer relies on: the product walked on the pull request's Preview (at the head
+    commit) and on its own address, green, reported on the pull request, the PR check says so."""
     assert run.result("e2e") == "success", run.explain()
-    assert run.outputs("e2e", "preview")["url"] == pushed.url
-    assert "reused" in run.summary("e2e")
+    assert run.outputs("e2e", "preview")["url"] == url
+    address = "https://" + PR_ALIAS.replace("{number}", str(number))
+    assert run.outputs("e2e", "alias")["url"] == address
     steps = run.steps("e2e")
     assert (steps.get("playwright"), steps.get("report"), steps.get("artifact")) == ("success",) * 3, steps
-    assert _junit(run.artifact("e2e-report")) == {"passed": 4, "failed": 0, "skipped": 5}  # local-only walks skipped
-    assert f"Tested {pushed.url} at commit `{pushed.sha}`" in run.summary("e2e")
+    report = run.artifact("e2e-report")
+    assert _junit(report) == {"passed": PREVIEW_WALK, "failed": 0, "skipped": LOCAL_ONLY}
+    assert all(reason.startswith("local stack only: ") for reason in _skips(report))
+    assert f"Tested {url} at commit `{sha}`" in run.summary("e2e")
     assert run.result("pr-check") == "success", run.explain()
 
 
@@ -143,9 +161,15 @@ def reviewed(world: World, pushed: Pushed) -> Reviewed:
     event = github_events.pull_request(1, BRANCH, pushed.sha, base_sha=pushed.base)
     assert github_events.triggered(world.workspace / WORKFLOWS, "pull_request", event) == ["ci.yml", "pr.yml"]
     runs, comments = [], []
-    for _attempt in range(2):  # the second run (a re-run, or a push to the branch) updates the comment
+    for attempt in range(2):  # the second run (a re-run, or a push to the branch) updates the comment
+        if attempt:
+            world.an_hour_passes_on(world.branch_database(BRANCH))
         runs.append(world.act("pull_request", event, "pr.yml"))
         comments.append(world.github_state()["comments"].get("1", []))
+    kept = REPOSITORY / "test-results" / "pipeline" / "e2e-report"  # what ran on the Preview, for anyone to read
+    shutil.rmtree(kept, ignore_errors=True)
+    if runs[0].artifacts.joinpath("e2e-report").is_dir():
+        shutil.copytree(runs[0].artifact("e2e-report"), kept)
     return Reviewed(runs, comments)
 
 
@@ -153,8 +177,12 @@ def test_a_pull_request_tests_the_push_s_preview_and_keeps_one_comment(
     world: World, pushed: Pushed, reviewed: Reviewed
 ) -> None:
     for run in reviewed.runs:
-        check_pull_request_run(world, run, pushed)
-    assert len(world.vercel_state()["deployments"]) == 1  # the Preview was reused, not rebuilt
+        check_pull_request_run(world, run, pushed.url, pushed.sha, 1)
+        assert "reused" in run.summary("e2e")
+    state = world.vercel_state()
+    assert len(state["deployments"]) == 1  # the Preview was reused, not rebuilt
+    assert state["aliases"] == {PR_ALIAS.replace("{number}", "1"): state["deployments"][0]["id"]}
+    assert (REPOSITORY / "test-results" / "pipeline" / "e2e-report" / "junit.xml").is_file()
     (first,), (second,) = reviewed.comments
     assert first["id"] == second["id"]
     assert (first.get("edits", 0), second["edits"]) == (0, 1)
@@ -162,8 +190,12 @@ def test_a_pull_request_tests_the_push_s_preview_and_keeps_one_comment(
         body = comment["body"]
         assert body.startswith("<!-- jessie:e2e-report -->")
         assert f"Tested {pushed.url} at commit `{pushed.sha}`" in body
+        assert f"| The pull request's address | https://{PR_ALIAS.replace('{number}', '1')} |" in body
+        assert f"| The deployment | {pushed.url} |" in body and f"| Commit | `{pushed.sha}` |" in body
         assert f"[The run]({_run_link(run)})" in body
-        assert "| 4 | 0 | 5 |" in body
+        assert f"| {PREVIEW_WALK} | 0 | {LOCAL_ONLY} |" in body
+        for step in ("connect gmail on its consent page", "a cron run syncs new mail and its sweep is on runs"):
+            assert re.search(rf"\| {step} \| ✅ passed \| [\d.]+ s \|", body), step
 
 
 def test_a_pull_request_from_a_fork_skips_with_a_reason_and_passes(world: World, pushed: Pushed) -> None:
@@ -268,9 +300,24 @@ def test_vercel_cron_syncs_the_connected_mailbox_on_production(world: World, con
     assert re.search(r"<td>sweep</td>\s*<td class=\"status-ok\">ok</td>", runs.text)
 
 
-def test_a_preview_connects_gmail_through_production_s_registered_callback(world: World, pushed: Pushed) -> None:
-    preview = world.connect_gmail(pushed.url)
-    assert preview.get(pushed.url + "/inbox", timeout=30).status_code == 200
+def test_a_preview_without_test_mode_connects_google_through_production_s_callback(
+    world: World, released: Released
+) -> None:
+    """JESSIE_PREVIEW_TEST_MODE=false: a Preview on the real Google (here the world's Gmail), whose
+    one registered callback is Production's, which hands the Preview its code."""
+    world.git("checkout", "-q", "-b", "try/real-google", "main")
+    sha = world.commit("Try real Google", edits={"README.md": ("# Jessie\n", "# Jessie\n\nReal Google.\n")})
+    world.git("checkout", "-q", "main")
+    plain = world.variables(JESSIE_PREVIEW_TEST_MODE="false")
+    run = world.act(
+        "push", github_events.push("try/real-google", sha, before=released.sha), "preview.yml", variables=plain
+    )
+    assert run.result("deploy") == "success", run.explain()
+    url = run.outputs("deploy", "deploy")["url"]
+    assert "test mode" not in run.log("deploy")
+    assert world.get(url + f"{TEST_MODE_PATH}/_sandbox/accounts").status_code == 404  # no stand-in in it
+    preview = world.connect_gmail(url)
+    assert preview.get(url + "/inbox", timeout=30).status_code == 200
 
 
 def test_the_github_cron_is_skipped_unless_the_variable_turns_it_on(world: World, connected: requests.Session) -> None:
@@ -283,6 +330,90 @@ def test_the_github_cron_is_skipped_unless_the_variable_turns_it_on(world: World
     _an_hour_passes(world)
     on = world.act("schedule", event, "cron.yml", variables=world.variables(JESSIE_GITHUB_CRON="true"))
     check_github_cron_synced(world, on, added=5)
+
+
+# ---- two pull requests at once, then one closed ------------------------------------------
+
+# Each pull request adds a migration of the same version that the other contradicts.
+CONFLICTING = {
+    "a": (11, "create table public.pr_notes (id integer primary key, note text not null);\n"),
+    "b": (12, "create table public.pr_notes (id text primary key, stars integer not null);\n"),
+}
+CONFLICT_VERSION = "20270101000000"
+
+
+@dataclass
+class Opened:
+    branch: str
+    number: int
+    sha: str
+    run: WorkflowRun
+
+
+@pytest.fixture(scope="module")
+def two_pull_requests(world: World, released: Released) -> dict[str, Opened]:
+    opened = {}
+    for key, (number, sql) in CONFLICTING.items():
+        branch = f"feature/notes-{key}"
+        world.git("checkout", "-q", "-b", branch, "main")
+        (world.workspace / f"supabase/migrations/{CONFLICT_VERSION}_pr_notes_{key}.sql").write_text(sql)
+        sha = world.commit(f"Notes, way {key}")
+        try:
+            event = github_events.pull_request(number, branch, sha, base_sha=released.sha)
+            opened[key] = Opened(branch, number, sha, world.act("pull_request", event, "pr.yml"))
+        finally:
+            world.git("checkout", "-q", "main")
+    return opened
+
+
+def _columns(url: str) -> list[tuple[str, str]]:
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            """select column_name, data_type from information_schema.columns
+               where table_schema = 'public' and table_name = 'pr_notes' order by ordinal_position"""
+        ).fetchall()
+    return [(name, kind) for name, kind in rows]
+
+
+def test_two_pull_requests_with_conflicting_migrations_each_go_green_on_a_database_of_its_own(
+    world: World, two_pull_requests: dict[str, Opened]
+) -> None:
+    for opened in two_pull_requests.values():
+        run = opened.run
+        check_pull_request_run(world, run, run.outputs("e2e", "preview")["url"], opened.sha, opened.number)
+        assert migrated(world.branch_database(opened.branch)) == [*VERSIONS, CONFLICT_VERSION]
+    a, b = (world.branch_database(two_pull_requests[key].branch) for key in ("a", "b"))
+    assert _columns(a) == [("id", "integer"), ("note", "text")]
+    assert _columns(b) == [("id", "text"), ("stars", "integer")]
+    assert migrated(world.databases["production"]) == VERSIONS  # main's migrations only
+    assert _columns(world.databases["production"]) == []
+
+
+def _databases(world: World) -> set[str]:
+    with psycopg.connect(world.databases["production"]) as conn:
+        return {row[0] for row in conn.execute("select datname from pg_database")}
+
+
+def test_closing_a_pull_request_drops_its_database_and_its_address(
+    world: World, released: Released, two_pull_requests: dict[str, Opened]
+) -> None:
+    closing, staying = two_pull_requests["a"], two_pull_requests["b"]
+    event = github_events.pull_request(
+        closing.number, closing.branch, closing.sha, base_sha=released.sha, action="closed"
+    )
+    assert github_events.triggered(world.workspace / WORKFLOWS, "pull_request", event) == ["pr-closed.yml"]
+    run = world.act("pull_request", event, "pr-closed.yml")
+    assert run.result("close") == "success", run.explain()
+    names = _databases(world)
+    assert preview_db.name_for(closing.branch) not in names
+    assert preview_db.name_for(staying.branch) in names  # the other pull request's is untouched
+    aliases = world.vercel_state()["aliases"]
+    assert PR_ALIAS.replace("{number}", str(closing.number)) not in aliases
+    assert PR_ALIAS.replace("{number}", str(staying.number)) in aliases
+    assert f"database {preview_db.name_for(closing.branch)}: dropped" in run.summary("close")
+    assert migrated(world.databases["production"]) == VERSIONS
+    again = world.act("pull_request", event, "pr-closed.yml")  # GitHub may deliver it twice: nothing to do
+    assert again.result("close") == "success" and "there was none" in again.summary("close")
 
 
 # ---- Production runs that must fail safely -----------------------------------------------
@@ -385,4 +516,4 @@ def test_a_pull_request_workflow_reading_a_wrong_output_name_is_caught(world: Wo
     assert "playwright" not in run.steps("e2e")
     assert "No test results: the suite did not run" in run.summary("e2e")
     with pytest.raises(AssertionError):
-        check_pull_request_run(world, run, pushed)
+        check_pull_request_run(world, run, pushed.url, pushed.sha, 3)

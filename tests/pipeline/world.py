@@ -24,6 +24,7 @@ import psycopg
 import requests
 from cryptography.fernet import Fernet
 
+from ci import preview_db
 from sandbox.github.server import READ_ONLY, WORKFLOW, LocalGitHub
 from sandbox.gmail import environment_for
 from sandbox.gmail.oauth import DEFAULT_CLIENT_ID
@@ -37,6 +38,7 @@ from tests.pipeline.act import Runner, WorkflowRun
 from tests.postgres import Postgres
 
 ADMIN = "owner@example.com"
+PR_ALIAS = "jessie-pr-{number}.vercel.app"  # the repository variable JESSIE_PR_ALIAS
 WORKFLOW_TOKEN = "ghs_workflow-token"  # throw-away tokens of the local GitHub
 FORK_TOKEN = "ghs_fork-token"
 
@@ -48,8 +50,9 @@ class World:
     vercel: LocalVercel
     github: LocalGitHub
     gmail: SandboxServer
-    databases: dict[str, str]
+    databases: dict[str, str]  # the Production database, and the preview server's (each branch has one on it)
     production_env: dict[str, str]
+    preview_env: dict[str, str]
     runner: Runner
 
     # ---- the repository ---------------------------------------------------------------
@@ -83,11 +86,29 @@ class World:
             "PREVIEW_DATABASE_URL": self.databases["preview"],
             "PRODUCTION_DATABASE_URL": self.databases["production"],
             "CRON_SECRET": self.production_env["CRON_SECRET"],
+            "PREVIEW_CRON_SECRET": self.preview_env["CRON_SECRET"],
         }
 
     def variables(self, **extra: str) -> dict[str, str]:
         """The repository's Actions variables."""
-        return {"PRODUCTION_URL": self.vercel.production_url, **extra}
+        return {
+            "PRODUCTION_URL": self.vercel.production_url,
+            "JESSIE_PR_ALIAS": PR_ALIAS,
+            "LOG_DRAIN_VERIFY_TOKEN": self.preview_env["LOG_DRAIN_VERIFY_TOKEN"],
+            **extra,
+        }
+
+    def branch_database(self, branch: str) -> str:
+        """The database a branch's Previews run on (ci/preview_db.py), on the preview server."""
+        return preview_db.url_for(self.databases["preview"], branch)
+
+    def an_hour_passes_on(self, url: str) -> None:
+        """For a database's hourly bounds (a sweep per slot, first syncs per hour): they are an hour old."""
+        with psycopg.connect(url) as conn:
+            conn.execute(
+                "update jessie.sweeps set slot = slot - interval '1 hour', started_at = started_at - interval '1 hour'"
+            )
+            conn.execute("update jessie.connect_syncs set synced_at = synced_at - interval '1 hour'")
 
     def act(
         self,
@@ -208,6 +229,11 @@ def stage(root: Path, postgres: Postgres) -> Iterator[World]:
         env = {target: _app_env(databases[target], gmail.url) for target in ("preview", "production")}
         # Production's callback is the one registered with Google; it hands Previews their codes.
         env["production"]["OAUTH_RELAY_ORIGINS"] = "https://127.0.0.1:*"
+        # A Preview's database is its branch's (the deployment is given it): none in the project's env.
+        del env["preview"]["DATABASE_URL"]
+        # A Preview hands codes on to its pull request's own address, which may be moved onto it later.
+        env["preview"]["OAUTH_RELAY_ORIGINS"] = "https://" + PR_ALIAS.replace("{number}", "*")
+        env["preview"]["LOG_DRAIN_VERIFY_TOKEN"] = uuid.uuid4().hex
         requests.put(f"{vercel.url}/_sandbox/env", timeout=10, json=env)
         callback = f"https://{vercel.state.alias_host}/auth/callback"
         registered = {"redirect_uris": {DEFAULT_CLIENT_ID: [callback]}}
@@ -222,16 +248,20 @@ def stage(root: Path, postgres: Postgres) -> Iterator[World]:
                 "VERCEL_API": vercel.url,
                 "REQUESTS_CA_BUNDLE": str(_ca_bundle(root, vercel.ca)),
                 "E2E_IGNORE_HTTPS_ERRORS": "1",
+                # No hostname resolves offline: the browser reaches the aliases through the local Vercel.
+                "E2E_PROXY": vercel.proxy_url,
             },
         )
-        yield World(root, workspace, vercel, github, gmail, databases, env["production"], runner)
+        yield World(root, workspace, vercel, github, gmail, databases, env["production"], env["preview"], runner)
     finally:
         github.stop()
         vercel.stop()
         gmail.stop()
         with psycopg.connect(postgres_url, autocommit=True) as conn:
-            for url in databases.values():
-                conn.execute(f"drop database {psycopg.conninfo.conninfo_to_dict(url)['dbname']} with (force)")
+            branches = conn.execute("select datname from pg_database where datname like %s", [preview_db.PREFIX + "%"])
+            names = [psycopg.conninfo.conninfo_to_dict(url)["dbname"] for url in databases.values()]
+            for name in [*names, *(row[0] for row in branches.fetchall())]:
+                conn.execute(f'drop database "{name}" with (force)'.encode())
 
 
 def migrated(url: str) -> list[str]:

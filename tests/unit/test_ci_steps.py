@@ -105,22 +105,39 @@ trace line 2</failure></testcase>
 </testsuite></testsuites>"""
 
 
-def test_junit_becomes_a_markdown_table(tmp_path: Path) -> None:
+def test_junit_becomes_a_report_of_each_step_with_where_a_failure_left_its_evidence(tmp_path: Path) -> None:
     path = tmp_path / "junit.xml"
     path.write_text(JUNIT)
+    kept = tmp_path / "failures" / "tests-e2e-test-site-py-test-cron-none"  # pytest-playwright's folder name
+    kept.mkdir(parents=True)
+    (kept / "test-failed-1.png").write_bytes(b"png")
+    (kept / "trace.zip").write_bytes(b"zip")
     results = report.read_junit(path)
-    assert (results.passed, results.failed, results.skipped, results.seconds) == (2, 1, 1, 12.5)
+    counts = tuple(results.count(outcome) for outcome in ("passed", "failed", "skipped"))
+    assert (counts, results.seconds) == ((2, 1, 1), 12.5)
     text = report.markdown(
         results,
         "Playwright on the Preview",
         "https://preview.example",
         "abc123",
         "https://github.com/o/r/actions/runs/1",
+        address="https://jessie-pr-7.vercel.app",
+        artifact_url="https://github.com/o/r/actions/runs/1/artifacts/9",
+        failures=tmp_path / "failures",
     )
-    assert text.startswith("### ❌ Playwright on the Preview\n\nTested https://preview.example at commit `abc123`\n")
-    assert "| 2 | 1 | 1 | 12.5 s |" in text
-    assert "| `tests.e2e.test_site::test_cron[None]` | AssertionError: assert 500 == 401 \\| pipe |" in text
-    assert "[The run](https://github.com/o/r/actions/runs/1): its artifact holds" in text
+    assert text.startswith("### ❌ Playwright on the Preview\n")
+    assert "| The pull request's address | https://jessie-pr-7.vercel.app |" in text
+    assert "| The deployment | https://preview.example |" in text
+    assert "| Commit | `abc123` |" in text and "| Duration | 12.5 s |" in text
+    assert "| 2 | 1 | 1 |" in text
+    assert "| home | ✅ passed | 1.0 s |" in text
+    assert "| walk | ⏭️ skipped: local only | 0.0 s |" in text
+    failed = next(line for line in text.splitlines() if line.startswith("| cron (None) |"))
+    assert "❌ failed: AssertionError: assert 500 == 401 \\| pipe" in failed
+    assert "[the run's artifact](https://github.com/o/r/actions/runs/1/artifacts/9)" in failed
+    assert "`failures/tests-e2e-test-site-py-test-cron-none/test-failed-1.png`" in failed
+    assert "`failures/tests-e2e-test-site-py-test-cron-none/trace.zip`" in failed
+    assert "[The run](https://github.com/o/r/actions/runs/1) and [its artifact](" in text
 
 
 def test_a_missing_junit_file_is_a_failed_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
