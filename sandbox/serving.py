@@ -39,12 +39,14 @@ def listening_socket(host: str, port: int) -> socket.socket:
 class ServerThread:
     """uvicorn on an already-listening socket: clients may connect as soon as this exists."""
 
-    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0, keep_alive_s: int = 30) -> None:
         self.app = app
         self._socket = listening_socket(host, port)
         self.host, self.port = self._socket.getsockname()[:2]
         self.url = f"http://{self.host}:{self.port}"
-        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", timeout_keep_alive=30)
+        config = uvicorn.Config(
+            app, log_level="warning", access_log=False, lifespan="off", timeout_keep_alive=keep_alive_s
+        )
         self._server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
 

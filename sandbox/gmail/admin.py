@@ -69,7 +69,10 @@ def admin_routes(state: SandboxState, on_faults_changed: Callable[[], None]) -> 
             raise AdminError(400, "email is required")
         if email in state.mailboxes:
             raise AdminError(409, f"account {email} already exists")
-        return state.create_account(email, int(body.get("messages", 0)), body.get("seed"))
+        reply_rate = body.get("reply_rate")
+        if reply_rate is not None and not (isinstance(reply_rate, int | float) and 0 <= reply_rate <= 1):
+            raise AdminError(400, "reply_rate is a share of the mail, between 0 and 1")
+        return state.create_account(email, int(body.get("messages", 0)), body.get("seed"), reply_rate)
 
     async def list_accounts(_request: Request) -> object:
         return {
@@ -133,11 +136,11 @@ def admin_routes(state: SandboxState, on_faults_changed: Callable[[], None]) -> 
 
     async def put_quota(request: Request) -> object:
         body = await _json(request)
-        unknown = set(body) - {"units_per_second", "burst_seconds", "concurrent_requests"}
+        unknown = set(body) - {"model", "units_per_second", "burst_seconds", "concurrent_requests"}
         if unknown:
             raise AdminError(400, f"unknown quota settings: {', '.join(sorted(unknown))}")
         state.quota.configure(QuotaConfig(**body))
-        return vars(state.quota.config)
+        return state.quota.config.to_json()
 
     async def put_oauth(request: Request) -> object:
         body = await _json(request)

@@ -15,10 +15,9 @@ from typing import Any
 
 from . import errors
 from .errors import ApiResponse, GoogleApiError
-from .mailbox import HistoryExpired, HistoryRecord, Mailbox, UnknownMessage
+from .mailbox import HistoryExpired, HistoryRecord, Mailbox, StoredMessage, UnknownMessage
 from .oauth import GMAIL_SCOPES
 from .query import apply_fields, parse_fields, parse_query
-from .quota import UNIT_COSTS
 from .state import AccountStats, SandboxState
 
 Query = list[tuple[str, str]]
@@ -143,13 +142,16 @@ def list_messages(mailbox: Mailbox, _p: dict[str, str], query: Query, state: San
     return response
 
 
-def get_message(mailbox: Mailbox, params: dict[str, str], query: Query, _s: SandboxState) -> dict[str, Any]:
-    kind = _one(query, "format", "full")
-    if kind not in ("minimal", "full", "raw", "metadata"):
+def _format(query: Query, allowed: tuple[str, ...]) -> str:
+    kind = _one(query, "format", "full") or "full"
+    if kind not in allowed:
         raise errors.invalid_argument(
             f"Invalid value at 'format' (type.googleapis.com/google.apps.gmail.v1.Format), \"{kind}\""
         )
-    message = mailbox.get(_message_id(params["id"]))
+    return kind
+
+
+def _message_json(message: StoredMessage, kind: str, query: Query) -> dict[str, Any]:
     response: dict[str, Any] = {"id": message.id, "threadId": message.thread_id}
     if message.label_ids:
         response["labelIds"] = list(message.label_ids)
@@ -166,6 +168,22 @@ def get_message(mailbox: Mailbox, params: dict[str, str], query: Query, _s: Sand
     elif kind == "raw":
         response["raw"] = message.view.raw_b64()
     return response
+
+
+def get_message(mailbox: Mailbox, params: dict[str, str], query: Query, _s: SandboxState) -> dict[str, Any]:
+    kind = _format(query, ("minimal", "full", "raw", "metadata"))
+    return _message_json(mailbox.get(_message_id(params["id"])), kind, query)
+
+
+def get_thread(mailbox: Mailbox, params: dict[str, str], query: Query, _s: SandboxState) -> dict[str, Any]:
+    """A thread's messages, oldest first, spam and trash included; threads have no raw format."""
+    kind = _format(query, ("full", "metadata", "minimal"))
+    messages = mailbox.thread(_message_id(params["id"]))
+    return {
+        "id": params["id"],
+        "historyId": str(max(message.history_id for message in messages)),
+        "messages": [_message_json(message, kind, query) for message in messages],
+    }
 
 
 def get_attachment(mailbox: Mailbox, params: dict[str, str], _q: Query, _s: SandboxState) -> dict[str, Any]:
@@ -242,6 +260,7 @@ ROUTES: list[tuple[re.Pattern[str], str, Handler]] = [
         get_attachment,
     ),
     (re.compile(_USER + r"/history$"), "gmail.users.history.list", list_history),
+    (re.compile(_USER + r"/threads/(?P<id>[^/]+)$"), "gmail.users.threads.get", get_thread),
 ]
 
 
@@ -284,7 +303,7 @@ def _count(state: SandboxState, prepared: Prepared) -> AccountStats:
     """Every call that reaches a mailbox is counted and charged, whatever its answer."""
     stats = state.stats[prepared.email]
     stats.requests += 1
-    stats.quota_units += UNIT_COSTS[prepared.method_id]
+    stats.quota_units += state.quota.cost(prepared.method_id)
     stats.methods[prepared.method_id] += 1
     return stats
 
@@ -296,7 +315,7 @@ def reject(state: SandboxState, prepared: Prepared, error: GoogleApiError) -> Ap
 
 def execute(state: SandboxState, prepared: Prepared) -> ApiResponse:
     stats = _count(state, prepared)
-    cost = UNIT_COSTS[prepared.method_id]
+    cost = state.quota.cost(prepared.method_id)
     try:
         fault = state.faults.for_call()
         if fault == "error":
@@ -305,13 +324,16 @@ def execute(state: SandboxState, prepared: Prepared) -> ApiResponse:
         if fault == "rate_limit":
             stats.errors_injected += 1
             raise errors.user_rate_limited(1.0, state.clock.wall(), state.faults.rate_limit_style())
-        if fault == "precondition" and prepared.method_id == "gmail.users.messages.get":
+        if fault == "precondition" and prepared.method_id in ("gmail.users.messages.get", "gmail.users.threads.get"):
             stats.errors_injected += 1
             raise errors.failed_precondition()
-        wait = state.quota.charge(prepared.email, cost, state.clock.monotonic())
-        if wait is not None:
+        refusal = state.quota.charge(prepared.email, cost, state.clock.monotonic(), state.clock.wall())
+        if refusal is not None:
             stats.rate_limited += 1
-            raise errors.user_rate_limited(wait, state.clock.wall(), state.faults.rate_limit_style())
+            style = state.faults.rate_limit_style()
+            if refusal.per_project:
+                raise errors.project_rate_limited(refusal.wait_s, style)
+            raise errors.user_rate_limited(refusal.wait_s, state.clock.wall(), style)
         mailbox = state.mailboxes[prepared.email]
         call = prepared.call
         result: object = prepared.handler(mailbox, prepared.path_params, call.query, state)

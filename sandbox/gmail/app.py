@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from . import api, errors, pages
+from . import api, errors, oidc, pages
 from .admin import admin_routes
 from .api import ApiCall, Prepared, below
 from .batch import build_batch_response, parse_batch
@@ -176,6 +176,31 @@ def create_app(state: SandboxState) -> Starlette:
             return JSONResponse(error.body(), error.status)
         return JSONResponse({})
 
+    def _bearer(request: Request) -> Any:
+        header = request.headers.get("authorization", "")
+        token = header[7:] if header.lower().startswith("bearer ") else request.query_params.get("access_token", "")
+        return state.oauth.authenticate(token)
+
+    async def userinfo(request: Request) -> Response:
+        grant = _bearer(request)
+        if grant is None:  # Google's answer to a missing or dead token
+            return JSONResponse(
+                {"error": "invalid_request", "error_description": "Invalid Credentials"},
+                401,
+                headers={"WWW-Authenticate": 'Bearer realm="https://accounts.google.com/", error="invalid_token"'},
+            )
+        shape = oidc.userinfo_v2 if request.url.path == "/oauth2/v2/userinfo" else oidc.userinfo_openid
+        return JSONResponse(shape(grant.email, grant.scope))
+
+    async def openid_configuration(request: Request) -> Response:
+        return JSONResponse(oidc.discovery(str(request.base_url).rstrip("/")))
+
+    async def jwks(_request: Request) -> Response:
+        return JSONResponse(state.oauth.id_tokens.jwks())
+
+    async def pem_certs(_request: Request) -> Response:
+        return JSONResponse(state.oauth.id_tokens.pem_certificates())
+
     async def index(request: Request) -> Response:
         return HTMLResponse(pages.index_page(str(request.base_url).rstrip("/")))
 
@@ -187,6 +212,12 @@ def create_app(state: SandboxState) -> Starlette:
         Route("/o/oauth2/v2/auth", authorize, methods=["GET", "POST"]),
         Route("/token", token, methods=["POST"]),
         Route("/revoke", revoke, methods=["POST"]),
+        Route("/oauth2/v2/userinfo", userinfo),
+        Route("/oauth2/v3/userinfo", userinfo),
+        Route("/v1/userinfo", userinfo),
+        Route("/.well-known/openid-configuration", openid_configuration),
+        Route("/oauth2/v3/certs", jwks),
+        Route("/oauth2/v1/certs", pem_certs),
         *admin_routes(state, gate.open),
     ]
     app = Starlette(routes=routes)

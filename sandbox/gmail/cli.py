@@ -9,7 +9,7 @@ import sys
 
 from .faults import FaultConfig
 from .oauth import DEFAULT_CLIENT_ID
-from .quota import QuotaConfig
+from .quota import MODELS, QuotaConfig
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -19,7 +19,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--messages", type=int, default=100, help="messages per generated account")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--token-lifetime", type=int, default=3599, help="access token lifetime, seconds")
-    parser.add_argument("--quota", type=float, default=250.0, help="units per user per second (0 = off)")
+    parser.add_argument(
+        "--quota-model", choices=sorted(MODELS), default="2026", help="Gmail's quota model: its limits and costs"
+    )
+    parser.add_argument(
+        "--quota", type=float, default=None, help="units per user per second instead of the model's minute (0 = off)"
+    )
     parser.add_argument("--latency-ms", type=float, default=0.0)
     parser.add_argument("--jitter-ms", type=float, default=0.0)
     parser.add_argument("--error-rate", type=float, default=0.0)
@@ -36,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     from .state import SandboxState
 
     state = SandboxState(seed=args.seed, access_token_lifetime=args.token_lifetime)
-    state.quota.configure(QuotaConfig(units_per_second=args.quota))
+    state.quota.configure(QuotaConfig(model=args.quota_model, units_per_second=args.quota))
     state.faults.configure(
         FaultConfig(
             error_rate=args.error_rate,

@@ -149,3 +149,19 @@ def user_rate_limited(retry_after_s: float, now_wall: float, style: int) -> Goog
     message = f"User-rate limit exceeded.  Retry after {rfc3339(until)}"
     reason = "userRateLimitExceeded" if style == 0 else "rateLimitExceeded"
     return GoogleApiError(403, message, reason, domain="usageLimits")
+
+
+def project_rate_limited(retry_after_s: float, style: int) -> GoogleApiError:
+    """The project's per-minute limit, shared by all its users (reason rateLimitExceeded).
+
+    style 0/1: 403 "Rate Limit Exceeded"; style 2: 429 in Cloud Quotas' words, with the
+    seconds until the next minute in Retry-After.
+    """
+    if style == 2:
+        seconds = max(1, int(retry_after_s + 0.999))
+        message = (
+            "Quota exceeded for quota metric 'Queries' and limit 'Queries per minute' of service "
+            "'gmail.googleapis.com' for consumer 'project_number:0'."
+        )
+        return GoogleApiError(429, message, "rateLimitExceeded", headers=[("Retry-After", str(seconds))])
+    return GoogleApiError(403, "Rate Limit Exceeded", "rateLimitExceeded", domain="usageLimits")

@@ -18,7 +18,7 @@ Fault = Literal["error", "rate_limit", "precondition"]
 class FaultConfig:
     error_rate: float = 0.0
     rate_limit_rate: float = 0.0
-    # 400 failedPrecondition, which Gmail answers now and then for a message it serves later.
+    # 400 failedPrecondition, which Gmail answers now and then for a message (or thread) it serves later.
     precondition_rate: float = 0.0
     reset_rate: float = 0.0
     latency_ms: float = 0.0

@@ -332,8 +332,9 @@ _WEIGHTS = [weight for _, weight in KINDS.values()]
 class MessageFactory:
     """Produces one mailbox's messages in order; the sequence depends only on the seed."""
 
-    def __init__(self, owner: str, seed: int) -> None:
+    def __init__(self, owner: str, seed: int, reply_rate: float | None = None) -> None:
         self.owner = owner
+        self.reply_rate = reply_rate
         self.rng = random.Random(f"{seed}:{owner}")
         self.count = 0
         self._message_ids: list[str] = []
@@ -359,16 +360,33 @@ class MessageFactory:
         index = self.count
         self.count += 1
         message_id = f"<{rng.getrandbits(64):016x}.{index}@mail.example>"
-        reply_index = None
         ctx = _Context(rng, self.owner, index, date_ms, message_id, attachment_bytes=attachment_bytes)
-        if self._message_ids and kind in ("plain", "alternative") and rng.random() < 0.3:
-            reply_index = rng.randrange(max(0, index - 20), index)
+        reply_index = self._reply_to(kind, index)
+        if reply_index is not None:
             ctx.reply_to = self._message_ids[reply_index]
             ctx.references = [*self._references[reply_index], ctx.reply_to]
         self._message_ids.append(message_id)
         self._references.append(ctx.references)
         raw = KINDS[kind][0](ctx)
         return GeneratedMessage(raw, self._labels(), date_ms, kind, reply_index)
+
+    def _reply_to(self, kind: str, index: int) -> int | None:
+        """The earlier message this one answers, if any.
+
+        By default, some plain mail answers one of the 20 before it (about 1.25 messages a
+        thread). With `reply_rate`, that share of readable mail answers, mostly one of the last
+        10 (a conversation going on), else one of the last 50: about 1.7 messages a thread at
+        0.6, two in five in threads of three or more, the longest over a dozen.
+        """
+        rng = self.rng
+        if self.reply_rate is None:
+            if self._message_ids and kind in ("plain", "alternative") and rng.random() < 0.3:
+                return rng.randrange(max(0, index - 20), index)
+            return None
+        if self._message_ids and kind in ("plain", "alternative", "html_only") and rng.random() < self.reply_rate:
+            window = 10 if rng.random() < 0.7 else 50
+            return rng.randrange(max(0, index - window), index)
+        return None
 
     def _labels(self) -> list[str]:
         rng = self.rng

@@ -83,14 +83,15 @@ class HistoryExpired(Exception):
 
 
 class Mailbox:
-    def __init__(self, email: str, seed: int) -> None:
+    def __init__(self, email: str, seed: int, reply_rate: float | None = None) -> None:
         self.email = email
-        self.factory = MessageFactory(email, seed)
+        self.factory = MessageFactory(email, seed, reply_rate)
         self._rng = random.Random(f"history:{seed}:{email}")
         self.history_id = self._rng.randint(1_000, 900_000)
         self.history_floor = self.history_id
         self.history: list[HistoryRecord] = []
         self.messages: dict[str, StoredMessage] = {}
+        self.threads: dict[str, list[str]] = {}  # thread id → its message ids, oldest first
         self.labels: dict[str, dict[str, object]] = {
             name: {"id": name, "name": name, "type": "system"} for name in SYSTEM_LABELS
         }
@@ -154,6 +155,7 @@ class Mailbox:
             view=MessageView(message_id, raw),
         )
         self.messages[message_id] = message
+        self.threads.setdefault(message.thread_id, []).append(message_id)
         self._record("messageAdded", message, [])
         return message
 
@@ -162,6 +164,10 @@ class Mailbox:
     def delete(self, message_id: str) -> None:
         message = self._get(message_id)
         del self.messages[message_id]
+        siblings = self.threads[message.thread_id]
+        siblings.remove(message_id)
+        if not siblings:
+            del self.threads[message.thread_id]
         self._record("messageDeleted", message, [])
 
     def relabel(self, message_id: str, add: list[str], remove: list[str]) -> StoredMessage:
@@ -201,6 +207,13 @@ class Mailbox:
     def get(self, message_id: str) -> StoredMessage:
         return self._get(message_id)
 
+    def thread(self, thread_id: str) -> list[StoredMessage]:
+        """A thread's messages in date order (UnknownMessage when it has none left)."""
+        ids = self.threads.get(thread_id)
+        if not ids:
+            raise UnknownMessage(thread_id)
+        return sorted((self.messages[i] for i in ids), key=lambda m: (m.internal_date, m.id))
+
     def history_since(self, start: int) -> list[HistoryRecord]:
         if start < self.history_floor:
             raise HistoryExpired(start)
@@ -214,4 +227,4 @@ class Mailbox:
             raise ValueError(f"unknown label ids: {', '.join(unknown)}")
 
     def threads_total(self) -> int:
-        return len({message.thread_id for message in self.messages.values()})
+        return len(self.threads)

@@ -3,7 +3,8 @@
 Gmail's ``format=full`` payload is the MIME tree with transfer encodings removed:
 ``partId`` is ``""`` at the root, then ``"0"``, ``"1"``, ``"1.0"``…; leaf bodies carry
 ``data`` (base64url) or, for parts with a filename, an ``attachmentId`` to fetch them by.
-Header values are given as they appear in the message (unfolded, not RFC 2047-decoded).
+Header values are given as they appear in the message (unfolded, not RFC 2047-decoded; raw
+8-bit bytes decoded).
 """
 
 from __future__ import annotations
@@ -26,8 +27,13 @@ def b64url(data: bytes) -> str:
 
 
 def _clean(value: str) -> str:
-    """compat32 keeps undecodable header bytes as surrogates; JSON needs real text."""
-    text = value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    """compat32 keeps a header's 8-bit bytes as surrogates; JSON needs real text. Gmail shows
+    such headers decoded (UTF-8 when they are, else as Windows-1252, which Latin-1 mail reads as)."""
+    raw = value.encode("utf-8", "surrogateescape")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw.decode("cp1252", "replace")
     return _FOLD.sub("", text)
 
 
@@ -105,7 +111,7 @@ class MessageView:
         wanted = {name.lower() for name in names} if names else None
         return [
             {"name": name, "value": _clean(value)}
-            for name, value in self._parsed().items()
+            for name, value in self._parsed().raw_items()
             if wanted is None or name.lower() in wanted
         ]
 
@@ -127,7 +133,7 @@ class MessageView:
             "partId": part_id,
             "mimeType": part.get_content_type(),
             "filename": _filename(part),
-            "headers": [{"name": name, "value": _clean(value)} for name, value in part.items()],
+            "headers": [{"name": name, "value": _clean(value)} for name, value in part.raw_items()],
         }
         if part.is_multipart():
             children = part.get_payload()

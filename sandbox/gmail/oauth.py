@@ -9,7 +9,8 @@ Behaviour that clients depend on and that is reproduced here:
   and verifiers and challenges are 43 to 128 characters (RFC 7636);
 - a redirect URI must be registered for the client and match exactly; registered URIs
   are HTTPS unless they point at localhost (Google's rules for web clients);
-- revoking an access token also revokes the refresh token it came from.
+- revoking an access token also revokes the refresh token it came from;
+- with `openid` granted, the token answers carry a signed `id_token` (sandbox/gmail/oidc.py).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlencode, urlsplit
 
 from .clock import Clock
+from .oidc import IdTokens, granted_scope
 
 GMAIL_SCOPES = {
     "https://www.googleapis.com/auth/gmail.readonly",
@@ -93,6 +95,7 @@ class OAuthServer:
     _access: dict[str, _Access] = field(default_factory=dict)
     _codes: dict[str, _Code] = field(default_factory=dict)
     _consented: set[tuple[str, str]] = field(default_factory=set)
+    id_tokens: IdTokens = field(default_factory=IdTokens)
 
     # ---- tokens ---------------------------------------------------------------------
 
@@ -180,7 +183,9 @@ class OAuthServer:
                     {"error_uri": "https://support.google.com/a/answer/9368756", "error_subtype": "invalid_rapt"},
                 )
             self.token_requests[grant.email] = self.token_requests.get(grant.email, 0) + 1
-            return self._issue_access_token(grant.email, grant.scope, form["refresh_token"])
+            return self._with_id_token(
+                self._issue_access_token(grant.email, grant.scope, form["refresh_token"]), grant.email, client_id
+            )
         if grant_type == "authorization_code":
             return self._exchange_code(form, client_id)
         raise OAuthError(400, "unsupported_grant_type", f"Invalid grant_type: {grant_type}")
@@ -208,6 +213,14 @@ class OAuthServer:
         response = self._issue_access_token(code.email, code.scope, refresh)
         if refresh is not None:
             response["refresh_token"] = refresh
+        return self._with_id_token(response, code.email, client_id)
+
+    def _with_id_token(self, response: dict[str, object], email: str, client_id: str) -> dict[str, object]:
+        scope = str(response["scope"])
+        if "openid" in scope.split():
+            response["id_token"] = self.id_tokens.issue(
+                email, client_id, scope, str(response["access_token"]), self.clock.wall()
+            )
         return response
 
     # ---- the authorization endpoint -------------------------------------------------
@@ -260,14 +273,14 @@ class OAuthServer:
                 email=email,
                 client_id=params["client_id"],
                 redirect_uri=redirect_uri,
-                scope=params["scope"],
+                scope=granted_scope(params["scope"]),
                 challenge=params.get("code_challenge") or None,
                 method=params.get("code_challenge_method", "plain"),
                 offline=params.get("access_type") == "offline",
                 force_consent="consent" in params.get("prompt", "").split(),
                 expires_at=self.clock.wall() + CODE_LIFETIME_S,
             )
-            answer = {"code": code, "scope": params["scope"], "authuser": "0", "prompt": "consent"}
+            answer = {"code": code, "scope": granted_scope(params["scope"]), "authuser": "0", "prompt": "consent"}
         if params.get("state"):
             answer["state"] = params["state"]
         return redirect_uri + ("&" if "?" in redirect_uri else "?") + urlencode(answer)

@@ -47,10 +47,13 @@ class SandboxState:
         self.gmail_requests = 0  # every Gmail API call, attributed or not (drives stalls)
         self.resets = 0
 
-    def create_account(self, email: str, messages: int, seed: int | None = None) -> dict[str, object]:
+    def create_account(
+        self, email: str, messages: int, seed: int | None = None, reply_rate: float | None = None
+    ) -> dict[str, object]:
+        """A generated mailbox (`reply_rate`: how conversational, see MessageFactory)."""
         if email in self.mailboxes:
             raise ValueError(f"account {email} already exists")
-        mailbox = Mailbox(email, self.seed if seed is None else seed)
+        mailbox = Mailbox(email, self.seed if seed is None else seed, reply_rate)
         mailbox.populate(messages)
         self.mailboxes[email] = mailbox
         self.stats[email] = AccountStats()
@@ -64,6 +67,7 @@ class SandboxState:
             },
             "gmail_requests": self.gmail_requests,
             "resets": self.resets,
+            "quota_model": self.quota.config.model,  # the costs `quota_units` is charged at
         }
 
     def reset_stats(self) -> None:

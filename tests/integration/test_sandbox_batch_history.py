@@ -34,7 +34,41 @@ def test_batch_of_50_answers_every_part(sandbox: Sandbox, path: str) -> None:
     results = _batch(sandbox, client, [m["id"] for m in truth], path)
     assert {rid: resp["labelIds"] for rid, (resp, exc) in results.items()} == {m["id"]: m["labelIds"] for m in truth}
     stats = sandbox.stats(USER)
-    assert (stats["batches"], stats["requests"], stats["quota_units"]) == (1, 50, 250)
+    assert (stats["batches"], stats["requests"], stats["quota_units"]) == (1, 50, 50 * 20)  # 2026: a get is 20
+    sandbox.admin("PUT", "/quota", model="legacy", units_per_second=0)
+    sandbox.admin("DELETE", "/stats")
+    _batch(sandbox, client, [m["id"] for m in truth], path)
+    assert sandbox.stats(USER)["quota_units"] == 50 * 5
+    assert sandbox.admin("GET", "/stats")["quota_model"] == "legacy"
+
+
+def test_a_thread_comes_whole_oldest_first_at_a_threads_price(sandbox: Sandbox) -> None:
+    account = sandbox.create_account(USER, messages=200, seed=2)
+    client = gmail_client(sandbox, account["refresh_token"])
+    truth = sandbox.truth(USER)
+    by_thread: dict[str, list[dict]] = {}
+    for message in truth:
+        by_thread.setdefault(message["threadId"], []).append(message)
+    thread_id, members = max(by_thread.items(), key=lambda item: len(item[1]))
+    assert len(members) >= 3
+    sandbox.admin("POST", f"/accounts/{USER}/messages/{members[0]['id']}/labels", add=["TRASH"])
+    threads = client.service.users().threads()
+    thread = threads.get(userId="me", id=thread_id, format="full").execute()
+    dates = [int(message["internalDate"]) for message in thread["messages"]]
+    assert dates == sorted(dates)
+    assert {message["id"] for message in thread["messages"]} == {message["id"] for message in members}
+    assert all("payload" in message and "raw" not in message for message in thread["messages"])
+    latest = max(int(m["historyId"]) for m in sandbox.truth(USER) if m["threadId"] == thread_id)
+    assert int(thread["historyId"]) == latest
+    minimal = threads.get(userId="me", id=thread_id, format="minimal").execute()
+    assert all(set(message) >= {"id", "labelIds"} and "payload" not in message for message in minimal["messages"])
+    assert sandbox.stats(USER)["methods"]["gmail.users.threads.get"] == 2
+    assert sandbox.stats(USER)["quota_units"] == 2 * 40
+    with pytest.raises(HttpError) as missing:
+        threads.get(userId="me", id="00000000000000aa").execute()
+    assert missing.value.status_code == 404
+    raw = client.http.request(f"{sandbox.url}/gmail/v1/users/me/threads/{thread_id}?format=raw")
+    assert raw[0].status == 400  # threads have no raw format
 
 
 def test_batch_parts_fail_on_their_own(sandbox: Sandbox) -> None:

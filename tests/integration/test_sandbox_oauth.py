@@ -254,3 +254,51 @@ def test_revoke_endpoint(sandbox: Sandbox, account: dict[str, str]) -> None:
     assert revoked.status_code == 200
     again = requests.post(f"{sandbox.url}/revoke", data={"token": account["refresh_token"]}, timeout=10)
     assert (again.status_code, again.json()["error"]) == (400, "invalid_token")
+
+
+# ---- OpenID Connect: what outside clients (Got Your Back) call ---------------------------------
+
+
+def test_openid_email_brings_an_id_token_google_auth_verifies_and_userinfo(
+    sandbox: Sandbox, account: dict[str, str]
+) -> None:
+    from google.oauth2 import id_token
+
+    answer = _authorize(sandbox, scope=f"openid email {READONLY_SCOPE}")
+    assert answer["scope"] == [f"openid https://www.googleapis.com/auth/userinfo.email {READONLY_SCOPE}"]
+    body = _exchange(sandbox, answer["code"][0]).json()
+    discovery = requests.get(f"{sandbox.url}/.well-known/openid-configuration", timeout=10).json()
+    assert discovery["issuer"] == "https://accounts.google.com"
+    assert requests.get(discovery["jwks_uri"], timeout=10).json()["keys"][0]["alg"] == "RS256"
+    claims = id_token.verify_token(  # type: ignore[no-untyped-call]
+        body["id_token"], Request(), audience=DEFAULT_CLIENT_ID, certs_url=f"{sandbox.url}/oauth2/v1/certs"
+    )
+    assert (claims["email"], claims["email_verified"], claims["iss"]) == (USER, True, "https://accounts.google.com")
+    bearer = {"Authorization": f"Bearer {body['access_token']}"}
+    v2 = requests.get(f"{sandbox.url}/oauth2/v2/userinfo", headers=bearer, timeout=10).json()
+    assert (v2["email"], v2["verified_email"], v2["id"]) == (USER, True, claims["sub"])
+    openid = requests.get(discovery["userinfo_endpoint"], headers=bearer, timeout=10).json()
+    assert (openid["sub"], openid["email"]) == (claims["sub"], USER)
+    assert requests.get(f"{sandbox.url}/oauth2/v2/userinfo", timeout=10).status_code == 401
+    # Refreshing offline brings a fresh id_token too (Got Your Back verifies one).
+    credentials = Credentials(  # type: ignore[no-untyped-call]
+        None,
+        refresh_token=body["refresh_token"],
+        token_uri=f"{sandbox.url}/token",
+        client_id=DEFAULT_CLIENT_ID,
+        client_secret=DEFAULT_CLIENT_SECRET,
+    )
+    credentials.refresh(Request())
+    refreshed = id_token.verify_token(  # type: ignore[no-untyped-call]
+        credentials.id_token, Request(), audience=DEFAULT_CLIENT_ID, certs_url=f"{sandbox.url}/oauth2/v1/certs"
+    )
+    assert refreshed["email"] == USER
+
+
+def test_without_openid_there_is_no_id_token_and_userinfo_has_no_email(
+    sandbox: Sandbox, account: dict[str, str]
+) -> None:
+    body = _exchange(sandbox, _authorize(sandbox)["code"][0]).json()
+    assert "id_token" not in body
+    bearer = {"Authorization": f"Bearer {body['access_token']}"}
+    assert "email" not in requests.get(f"{sandbox.url}/oauth2/v2/userinfo", headers=bearer, timeout=10).json()

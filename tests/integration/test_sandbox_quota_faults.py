@@ -43,8 +43,8 @@ def client(sandbox: Sandbox):
     return gmail_client(sandbox, account["refresh_token"])
 
 
-def test_a_burst_over_the_per_user_rate_is_refused_in_googles_words(sandbox: Sandbox, client) -> None:
-    sandbox.admin("PUT", "/quota", units_per_second=50, burst_seconds=1)
+def test_a_burst_over_a_per_second_rate_is_refused_in_googles_words(sandbox: Sandbox, client) -> None:
+    sandbox.admin("PUT", "/quota", model="legacy", units_per_second=50, burst_seconds=1)
     ids = [m["id"] for m in sandbox.truth(USER)[:50]]
     statuses = _statuses(sandbox, client, ids)
     admitted = [s for s in statuses if s[0] == 200]
@@ -66,12 +66,35 @@ def test_a_burst_over_the_per_user_rate_is_refused_in_googles_words(sandbox: San
 
 def test_quota_refills_with_time_and_zero_switches_it_off(sandbox: Sandbox, client) -> None:
     ids = [m["id"] for m in sandbox.truth(USER)[:20]]
-    sandbox.admin("PUT", "/quota", units_per_second=50, burst_seconds=1)
+    sandbox.admin("PUT", "/quota", model="legacy", units_per_second=50, burst_seconds=1)
     assert [s[0] for s in _statuses(sandbox, client, ids)].count(200) == 10
     sandbox.admin("POST", "/clock", advance_seconds=1)
     assert [s[0] for s in _statuses(sandbox, client, ids)].count(200) == 10
     sandbox.admin("PUT", "/quota", units_per_second=0)
     assert all(s[0] == 200 for s in _statuses(sandbox, client, ids + ids))
+
+
+def test_the_2026_minute_holds_6000_units_then_refuses_until_the_next(sandbox: Sandbox, client) -> None:
+    sandbox.admin("PUT", "/quota", model="2026")
+    now = sandbox.admin("POST", "/clock")["now"]
+    sandbox.admin("POST", "/clock", advance_seconds=60 - now % 60 + 1)  # a second into a fresh minute
+    ids = [m["id"] for m in sandbox.truth(USER)[:50]]
+    admitted = [status for _ in range(6) for status, _, _ in _statuses(sandbox, client, ids)]
+    assert admitted == [200] * 300  # 300 gets at 20 units: the minute's 6,000
+    refused = _statuses(sandbox, client, ids[:10])
+    assert {(code, reason) for code, reason, _ in refused} <= {
+        (403, "userRateLimitExceeded"),
+        (403, "rateLimitExceeded"),
+        (429, "rateLimitExceeded"),
+    }
+    moments = [RETRY_AFTER.search(message) for _, _, message in refused]
+    wall = sandbox.admin("POST", "/clock")["now"]
+    for match in filter(None, moments):  # "Retry after" names the next minute
+        moment = datetime.strptime(match.group(1), "%Y-%m-%dT%H:%M:%S.%f%z").timestamp()
+        assert moment == pytest.approx(wall - wall % 60 + 60, abs=1)
+    sandbox.admin("POST", "/clock", advance_seconds=60)
+    assert [s[0] for s in _statuses(sandbox, client, ids[:10])] == [200] * 10
+    assert sandbox.stats(USER)["quota_units"] == (300 + 10 + 10) * 20  # refused calls are charged too
 
 
 def test_concurrency_cap_answers_429_too_many_concurrent(sandbox: Sandbox, client) -> None:
