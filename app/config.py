@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.gmail.quota import MODELS, ModelName, QuotaModel
 from app.origins import OriginPattern, parse_patterns
 
 Environment = Literal["development", "preview", "production"]
@@ -100,7 +101,13 @@ class Settings(BaseSettings):
 
     # The sync's knobs.
     sync_concurrency: int = Field(8, ge=1, le=64, validation_alias="JESSIE_SYNC_CONCURRENCY")
-    quota_units_per_second: float = Field(250.0, ge=0, validation_alias="JESSIE_QUOTA_UNITS_PER_SECOND")
+    # Which of Gmail's quota models the Google Cloud project has (app/gmail/quota.py): its costs
+    # and per-user minute. A per-second rate replaces that minute's pacing (0 = no pacing).
+    gmail_quota_model: ModelName = Field("2026", validation_alias="JESSIE_GMAIL_QUOTA_MODEL")
+    quota_units_per_second: float | None = Field(None, ge=0, validation_alias="JESSIE_QUOTA_UNITS_PER_SECOND")
+    # The units a day's syncs may spend before first syncs wait (app/sync/daily_quota.py): the
+    # model's daily threshold unless set (0 = no daily budget).
+    gmail_daily_units: int | None = Field(None, ge=0, validation_alias="JESSIE_GMAIL_DAILY_UNITS")
     batch_size: int = Field(50, ge=1, le=50, validation_alias="JESSIE_BATCH_SIZE")
     max_body_chars: int = Field(100_000, ge=1_000, validation_alias="JESSIE_MAX_BODY_CHARS")
     http_timeout_s: float = Field(30.0, gt=0, validation_alias="JESSIE_HTTP_TIMEOUT_SECONDS")
@@ -177,6 +184,23 @@ class Settings(BaseSettings):
     def _relay_patterns_parse(cls, value: str) -> str:
         parse_patterns(value)  # a pattern that cannot be read is a start-up error naming it
         return value
+
+    @property
+    def quota_model(self) -> QuotaModel:
+        return MODELS[self.gmail_quota_model]
+
+    @property
+    def daily_units_budget(self) -> int | None:
+        if self.gmail_daily_units is not None:
+            return self.gmail_daily_units or None
+        return self.quota_model.daily_threshold
+
+    @property
+    def account_units_per_second(self) -> float:
+        """The most one account's sync spends per second, on average (0: unpaced)."""
+        if self.quota_units_per_second is not None:
+            return self.quota_units_per_second
+        return self.quota_model.per_user_per_minute / 60
 
     @property
     def is_development(self) -> bool:

@@ -1,29 +1,42 @@
-"""messages.get in batches: adaptive size, bounded memory, failed parts retried on their own.
+"""Fetching messages at the least cost per stored message, in batches that recover from faults.
 
-google-api-python-client's `BatchHttpRequest.execute()` never retries a part (except
-after a 401), so this module does: transient parts go back to the front of the queue,
-the batch shrinks when Gmail says "too many concurrent requests" or rate-limits, and
-grows back after clean batches, never above 50 (Gmail's advice). `format=raw` batches
-are also bounded by the messages' size class (`sizes.py`): large messages come alone.
-Results are yielded one HTTP batch at a time so the caller can commit each batch in one
-transaction.
+The plan: a wanted message is fetched by `messages.get`, unless its thread has so many wanted
+messages that one `threads.get` costs less (under both quota models a thread costs two gets, so
+from three on). Content comes as `format=full` (threads have no raw format, and Gmail's parsed
+tree leaves attachment data out); label refreshes as `format=minimal`. A thread brings all its
+messages: wanted ones missing from it (moved, or deleted since listed) are asked for one by one,
+so a stale thread id never loses a message.
+
+google-api-python-client's `BatchHttpRequest.execute()` never retries a part (except after a
+401), so this module does, part by part: a transient failure puts the part back with its own
+wait (the server's `Retry-After`, else backoff) while the other parts go on, so one slow part
+never idles the account; nothing but Gmail's "too many concurrent requests" makes batches
+smaller (`_adapt`), never above 50 (Gmail's advice); a batch refused whole for quota holds the
+account's pacer until Gmail's time. Results are yielded one HTTP batch at
+a time so the caller can commit each batch in one transaction.
 """
 
 from __future__ import annotations
 
-from collections import deque
+from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from typing import Any, Literal
 
 from googleapiclient.errors import HttpError
 from googleapiclient.http import BatchHttpRequest
 
 from app.deadline import MIN_CALL_SECONDS
 from app.gmail.client import GmailSession
+from app.gmail.quota import QuotaModel
 from app.gmail.retry import Verdict, classify
-from app.gmail.sizes import CENSUS_MIN_IDS, IN_FLIGHT, MAX_BATCH, MAX_MESSAGE_BYTES, SizeCensus, pack
+from app.gmail.sizes import CENSUS_MIN_IDS, IN_FLIGHT, MAX_BATCH, SMALL_BYTES, SizeCensus, pack
+
+Format = Literal["full", "minimal"]
+THREAD_GET = "gmail.users.threads.get"
+PROBE_AFTER = 8  # clean batches in a row before trying a larger one
+MESSAGE_GET = "gmail.users.messages.get"
 
 
 class Outcome(Enum):
@@ -40,91 +53,162 @@ class Fetched:
     reason: str | None = None  # why Gmail refused it
 
 
+@dataclass(frozen=True)
+class Wanted:
+    gmail_id: str
+    thread_id: str | None = None  # as messages.list or history gave it
+
+
+@dataclass
+class Call:
+    """One batch part: a message, or a thread carrying `wanted` (and maybe more)."""
+
+    thread: bool
+    target: str  # the message's or the thread's id
+    wanted: tuple[str, ...]
+    weight: int  # bytes of mail its answer may bring, as far as known
+    attempts: int = 0
+    not_before: float = 0.0
+
+
+def plan(wanted: list[Wanted], model: QuotaModel, sizes: dict[str, int], default: int) -> list[Call]:
+    """The cheapest calls that bring every wanted message, in the order they were wanted; a
+    message weighs its size's bound, `default` when none is known."""
+    by_thread: dict[str, list[str]] = defaultdict(list)
+    for item in wanted:
+        if item.thread_id:
+            by_thread[item.thread_id].append(item.gmail_id)
+    calls: list[Call] = []
+    planned: set[str] = set()
+    for item in wanted:
+        siblings = by_thread.get(item.thread_id or "", [])
+        if item.thread_id and model.costs[THREAD_GET] < len(siblings) * model.costs[MESSAGE_GET]:
+            if item.thread_id not in planned:
+                planned.add(item.thread_id)
+                weight = sum(sizes.get(gmail_id, default) for gmail_id in siblings)
+                calls.append(Call(True, item.thread_id, tuple(siblings), weight))
+        else:
+            calls.append(Call(False, item.gmail_id, (item.gmail_id,), sizes.get(item.gmail_id, default)))
+    return calls
+
+
 class BatchFetcher:
     def __init__(self, session: GmailSession, max_size: int = MAX_BATCH) -> None:
         self.session = session
         self.census = SizeCensus(session)
         self.max_size = min(max_size, MAX_BATCH)
         self.size = self.max_size
+        self._clean_batches = 0  # in a row, at this size
 
-    def fetch(self, ids: list[str], fmt: str) -> Iterator[list[Fetched]]:
-        unique = list(dict.fromkeys(ids))
-        if fmt != "raw":  # labels only: every answer is small
-            yield from self._fetch(unique, fmt, {})
-            return
-        sizes = self.census.sizes(unique) if len(unique) >= CENSUS_MIN_IDS else self._probe(unique)
-        yield from self._fetch(sorted(unique, key=lambda gmail_id: sizes[gmail_id]), fmt, sizes)
+    def fetch(self, wanted: list[Wanted], fmt: Format) -> Iterator[list[Fetched]]:
+        """Every wanted message, once, in batches; a thread's other messages come along."""
+        first: dict[str, Wanted] = {}
+        for item in wanted:
+            first.setdefault(item.gmail_id, item)
+        unique = list(first.values())
+        sizes = self.census.sizes(list(first)) if fmt == "full" and len(unique) >= CENSUS_MIN_IDS else {}
+        default = SMALL_BYTES if fmt == "full" else 0  # labels only: every answer is small
+        calls = plan(unique, self.session.meter.model, sizes, default)
+        if sizes:  # small mail first: the batches fill up, the large messages come alone at the end
+            calls.sort(key=lambda call: call.weight)
+        yield from self._run(calls, fmt)
 
-    def _probe(self, ids: list[str]) -> dict[str, int]:
-        """Exact sizes from one cheap `format=minimal` batch (what fails here is fetched alone)."""
-        sizes = dict.fromkeys(ids, MAX_MESSAGE_BYTES)
-        for results in self._fetch(ids, "minimal", {}, fields="id,sizeEstimate"):
-            for item in results:
-                if item.message is not None:
-                    sizes[item.gmail_id] = int(item.message.get("sizeEstimate", MAX_MESSAGE_BYTES))
-        return sizes
-
-    def _fetch(
-        self, ids: list[str], fmt: str, sizes: dict[str, int], fields: str | None = None
-    ) -> Iterator[list[Fetched]]:
-        """Batches of `ids`, packed by `sizes` (none given: the answers are small)."""
-        queue: deque[tuple[str, int]] = deque((gmail_id, 0) for gmail_id in ids)
+    def _run(self, calls: list[Call], fmt: Format) -> Iterator[list[Fetched]]:
+        queue = list(calls)
+        policy = self.session.retry
         while queue:
             deadline = self.session.deadline
             deadline.ensure(MIN_CALL_SECONDS, "fetching messages")
-            waiting = [gmail_id for gmail_id, _ in queue]
-            count = pack(waiting, sizes, self.size) if sizes else min(self.size, len(queue))
-            chunk = [queue.popleft() for _ in range(count)]
-            weight = sum(sizes.get(gmail_id, 0) for gmail_id, _ in chunk)
-            with IN_FLIGHT.holding(weight, deadline):
-                done, again = self._send(chunk, fmt, fields)
+            now = policy.clock()
+            ready = [call for call in queue if call.not_before <= now]
+            if not ready:
+                soonest = min(call.not_before for call in queue)
+                deadline.sleep(soonest - now, "waiting to retry refused parts", policy.sleep)
+                continue
+            chunk = ready[: pack([call.weight for call in ready], self.size)]
+            taken = {id(call) for call in chunk}
+            queue = [call for call in queue if id(call) not in taken]
+            with IN_FLIGHT.holding(sum(call.weight for call in chunk), deadline):
+                done, again, split = self._send(chunk, fmt)
                 if done:
                     yield done
+            queue = split + queue
+            self._adapt(len(chunk), sum(1 for _, verdict in again if verdict.concurrent), not again)
             if not again:
-                self.size = min(self.max_size, self.size + max(1, self.size // 4))
                 continue
-            verdicts = [verdict for _, _, verdict in again]
-            if any(verdict.rate_limited for verdict in verdicts):
-                self.size = max(1, self.size // 2)
-            attempt = max(attempts for _, attempts, _ in again) + 1
-            slowest = max(verdicts, key=lambda verdict: verdict.retry_after or 0.0)
-            self.session.retry.wait(attempt, slowest)
-            self.session.meter.retries += len(again)
-            queue.extendleft((gmail_id, attempt) for gmail_id, _, _ in reversed(again))
+            if len(again) == len(chunk) and all(v.rate_limited and not v.concurrent for _, v in again):
+                waits = [verdict.retry_after for _, verdict in again if verdict.retry_after]
+                if waits:  # the account's minute is spent, whatever the pacer counted
+                    self.session.pacer.hold(min(waits))
+            now = policy.clock()
+            for call, verdict in again:
+                call.attempts += 1
+                call.not_before = now + policy.schedule(call.attempts, verdict)
+                self.session.meter.retries += 1
+            queue = [call for call, _ in again] + queue
 
-    def _send(
-        self, chunk: list[tuple[str, int]], fmt: str, fields: str | None
-    ) -> tuple[list[Fetched], list[tuple[str, int, Verdict]]]:
+    def _adapt(self, sent: int, crowded: int, clean: bool) -> None:
+        """Batch size: what got through when Gmail said "too many concurrent requests" (the cap
+        at that moment), and a quarter more after PROBE_AFTER clean batches (the cap moves with
+        the user's other requests). Other failures leave it alone: they are not about size."""
+        if crowded:
+            self.size = max(1, sent - crowded)
+            self._clean_batches = 0
+        elif clean:
+            self._clean_batches += 1
+            if self._clean_batches >= PROBE_AFTER and self.size < self.max_size:
+                self.size = min(self.max_size, self.size + max(1, self.size // 4))
+                self._clean_batches = 0
+
+    def _request(self, call: Call, fmt: Format) -> Any:
+        if call.thread:
+            return self.session.threads.get(userId="me", id=call.target, format=fmt)
+        return self.session.messages.get(userId="me", id=call.target, format=fmt)
+
+    def _send(self, chunk: list[Call], fmt: Format) -> tuple[list[Fetched], list[tuple[Call, Verdict]], list[Call]]:
+        """One HTTP batch: (results, calls to retry with why, wanted messages to ask for alone)."""
         responses: dict[str, tuple[Any, HttpError | None]] = {}
 
         def collect(request_id: str, response: Any, error: HttpError | None) -> None:
             responses[request_id] = (response, error)
 
         batch = BatchHttpRequest(callback=collect, batch_uri=self.session.batch_uri)
-        for gmail_id, _ in chunk:
-            batch.add(
-                self.session.messages.get(userId="me", id=gmail_id, format=fmt, fields=fields), request_id=gmail_id
-            )
+        for index, call in enumerate(chunk):
+            batch.add(self._request(call, fmt), request_id=str(index))
         try:
             batch.execute(http=self.session.http)
         except Exception as failure:  # the whole HTTP request failed: every part is retried
             verdict = classify(failure)
             if not verdict.transient:
                 raise
-            return [], [(gmail_id, attempts, verdict) for gmail_id, attempts in chunk]
+            return [], [(call, verdict) for call in chunk], []
         done: list[Fetched] = []
-        again: list[tuple[str, int, Verdict]] = []
-        for gmail_id, attempts in chunk:
-            response, error = responses.get(gmail_id, (None, None))
+        again: list[tuple[Call, Verdict]] = []
+        alone: list[Call] = []
+        for index, call in enumerate(chunk):
+            response, error = responses.get(str(index), (None, None))
             if error is None and response is not None:
-                done.append(Fetched(gmail_id, Outcome.FETCHED, response))
+                if not call.thread:
+                    done.append(Fetched(call.target, Outcome.FETCHED, response))
+                    continue
+                messages = [message for message in response.get("messages", []) if message.get("id")]
+                done += [Fetched(message["id"], Outcome.FETCHED, message) for message in messages]
+                arrived = {message["id"] for message in messages}
+                alone += [_alone(gmail_id, fmt) for gmail_id in call.wanted if gmail_id not in arrived]
                 continue
             if error is not None and error.status_code == 404:
-                done.append(Fetched(gmail_id, Outcome.GONE))
+                if call.thread:  # the thread is gone or renamed: each message answers for itself
+                    alone += [_alone(gmail_id, fmt) for gmail_id in call.wanted]
+                else:
+                    done.append(Fetched(call.target, Outcome.GONE))
                 continue
             verdict = classify(error) if error is not None else Verdict(True, reason="part missing from response")
             if verdict.transient:
-                again.append((gmail_id, attempts, verdict))
+                again.append((call, verdict))
             else:
-                done.append(Fetched(gmail_id, Outcome.REFUSED, reason=verdict.reason))
-        return done, again
+                done += [Fetched(gmail_id, Outcome.REFUSED, reason=verdict.reason) for gmail_id in call.wanted]
+        return done, again, alone
+
+
+def _alone(gmail_id: str, fmt: Format) -> Call:
+    return Call(False, gmail_id, (gmail_id,), SMALL_BYTES if fmt == "full" else 0)

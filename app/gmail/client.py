@@ -21,7 +21,7 @@ from googleapiclient.errors import HttpError
 from app.config import Settings
 from app.deadline import Deadline
 from app.gmail.errors import HistoryExpired, PageTokenExpired, token_error
-from app.gmail.quota import UNIT_COSTS, Pacer, QuotaMeter, method_for, methods_in_batch
+from app.gmail.quota import MinutePacer, Pacer, QuotaMeter, RatePacer, method_for, methods_in_batch
 from app.gmail.retry import RetryPolicy, classify
 from app.google_http import google_http
 
@@ -59,9 +59,16 @@ class MeteredHttp(AuthorizedHttp):  # type: ignore[misc]
         if not self.credentials.valid:
             # Refresh first, so a refused token (invalid_grant) is not counted as a Gmail call.
             self.credentials.refresh(self._request)
-        self.pacer.acquire(sum(UNIT_COSTS[name] for name in methods), self.deadline)
+        self.pacer.acquire(self.meter.model.units(methods), self.deadline)
         self.meter.record(methods)
         return super().request(uri, method, body=body, headers=headers, **kwargs)
+
+
+def pacer_for(settings: Settings) -> Pacer:
+    """The model's per-minute pacing, or a per-second rate when one is set."""
+    if settings.quota_units_per_second is not None:
+        return RatePacer(settings.quota_units_per_second)
+    return MinutePacer(settings.quota_model.per_user_per_minute)
 
 
 class GmailSession:
@@ -74,7 +81,7 @@ class GmailSession:
         deadline: Deadline,
         meter: QuotaMeter | None = None,
     ) -> None:
-        self.meter = meter or QuotaMeter()
+        self.meter = meter or QuotaMeter(settings.quota_model)
         self.deadline = deadline
         self.credentials = Credentials(  # type: ignore[no-untyped-call]
             None,
@@ -83,9 +90,9 @@ class GmailSession:
             client_id=settings.require("google_client_id"),
             client_secret=settings.require("google_client_secret"),
         )
-        pacer = Pacer(settings.quota_units_per_second)
+        self.pacer = pacer_for(settings)
         transport = google_http(settings)
-        self.http = MeteredHttp(self.credentials, transport, self.meter, pacer, deadline)
+        self.http = MeteredHttp(self.credentials, transport, self.meter, self.pacer, deadline)
         self.endpoint = settings.gmail_api_endpoint
         self.batch_uri = self.endpoint + "batch/gmail/v1"
         service = build(
@@ -101,6 +108,7 @@ class GmailSession:
         users = service.users()
         self.messages = users.messages()
         self._users = users
+        self.threads = users.threads()
         self._history = users.history()
         self.retry = RetryPolicy(deadline, base_s=settings.retry_base_s)
 
@@ -137,8 +145,8 @@ class GmailSession:
                 raise PageTokenExpired from error
             raise
 
-    def list_ids(self, query: str) -> set[str]:
-        """Every id a search matches, spam and trash included (ids only: `fields`)."""
+    def list_ids(self, query: str | None = None, label_id: str | None = None) -> set[str]:
+        """Every id a search (or a label) matches, spam and trash included (ids only: `fields`)."""
         ids: set[str] = set()
         token = None
         while True:
@@ -146,6 +154,7 @@ class GmailSession:
                 self.messages.list(
                     userId="me",
                     q=query,
+                    labelIds=[label_id] if label_id else None,
                     maxResults=PAGE_SIZE,
                     pageToken=token,
                     includeSpamTrash=True,

@@ -1,23 +1,26 @@
-"""Raw RFC 5322 bytes → what Jessie stores. Never raises: what cannot be read is recorded.
+"""A Gmail message (`format=full`) → what Jessie stores. Never raises: what cannot be read is recorded.
 
-Real mail lies about its charset, folds RFC 2047 words in odd places, omits headers,
-carries NUL bytes (which Postgres `text` cannot hold) and breaks its own MIME structure.
-Text is decoded with the declared charset, then UTF-8, then Windows-1252, then Latin-1
-(which cannot fail); the body is the first text/plain part, else the first text/html
-part turned into text; attachments are described, never stored.
+Gmail hands over the MIME tree it parsed (`payload`: headers per part, leaf bodies base64url
+with their transfer encoding removed, attachments by id and size, never inline), so an
+attachment costs no bytes here. Real mail still lies about its charset, folds RFC 2047 words
+in odd places, omits headers, carries NUL bytes (which Postgres `text` cannot hold) and
+breaks its own MIME structure. Text is decoded with the declared charset, then UTF-8, then
+Windows-1252, then Latin-1 (which cannot fail); the body is the first text/plain part, else
+the first text/html part turned into text; attachments are described, never stored.
 """
 
 from __future__ import annotations
 
+import base64
 import codecs
-import email
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.header import decode_header
 from email.message import Message
-from email.policy import compat32
 from email.utils import parsedate_to_datetime
+from typing import Any
 
 _SPACE_RUNS = re.compile(r"[ \t]*\r?\n[ \t]*")
 _BLANK_LINES = re.compile(r"\n{3,}")
@@ -58,15 +61,13 @@ def decode_bytes(data: bytes, charset: str | None) -> str:
 
 
 def decode_header_value(value: str | None) -> str | None:
-    """RFC 2047 words decoded, raw 8-bit bytes decoded by the fallbacks, lines unfolded."""
+    """RFC 2047 words decoded (Gmail leaves them as they came), lines unfolded."""
     if value is None:
         return None
-    raw = value.encode("utf-8", "surrogateescape")  # compat32 keeps undecodable bytes as surrogates
-    text = decode_bytes(raw, "utf-8")
     try:
-        pieces = decode_header(text)
+        pieces = decode_header(value)
     except (ValueError, LookupError, AssertionError):
-        pieces = [(text, None)]
+        pieces = [(value, None)]
     decoded = []
     for piece, charset in pieces:
         if not isinstance(piece, bytes):
@@ -90,63 +91,65 @@ def html_to_text(html: str) -> str:
     return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
 
 
-def _payload_bytes(part: Message) -> bytes:
-    data = part.get_payload(decode=True)
-    if isinstance(data, bytes):
-        return data
-    raw = part.get_payload()
-    return raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else b""
+Part = dict[str, Any]  # one node of Gmail's `payload` tree (format=full)
 
 
-def _attachment_size(part: Message) -> int:
-    """The decoded size, counted from base64 text without decoding it: an attachment is
-    described, never stored, and decoding a 25 MB one only to measure it doubles its memory."""
-    raw = part.get_payload()
-    if isinstance(raw, str) and (_header(part, "Content-Transfer-Encoding") or "").strip().lower() == "base64":
-        digits = len(raw) - sum(raw.count(space) for space in " \t\r\n")
-        return max(0, digits * 3 // 4 - raw.rstrip().count("=", -2))
-    return len(_payload_bytes(part))
-
-
-def _filename(part: Message) -> str | None:
-    try:
-        name = part.get_filename()
-    except (LookupError, ValueError, TypeError):
-        return "(unreadable name)"
-    return decode_header_value(name) if name else None
-
-
-def _header(message: Message, name: str) -> str | None:
-    """The header's stored text: compat32's `get` turns 8-bit values into Header objects."""
+def _header(part: Part, name: str) -> str | None:
     wanted = name.lower()
-    for key, value in message.raw_items():
-        if key.lower() == wanted:
-            return str(value)
+    for header in part.get("headers") or []:
+        if isinstance(header, dict) and str(header.get("name", "")).lower() == wanted:
+            return str(header.get("value", ""))
     return None
 
 
-def _date(message: Message, parsed: ParsedMail) -> datetime | None:
-    value = _header(message, "Date")
+def _charset(part: Part) -> str | None:
+    value = _header(part, "Content-Type")
+    if not value:
+        return None
+    holder = Message()
+    holder["Content-Type"] = value
+    return holder.get_content_charset()
+
+
+def _data(part: Part) -> bytes:
+    """A leaf's content, transfer encoding removed (Gmail sends it base64url)."""
+    data = str((part.get("body") or {}).get("data") or "")
+    return base64.urlsafe_b64decode(data + "=" * (-len(data) % 4))
+
+
+def _leaves(part: Part) -> Iterator[Part]:
+    children = part.get("parts")
+    if isinstance(children, list) and children:
+        for child in children:
+            if isinstance(child, dict):
+                yield from _leaves(child)
+    else:
+        yield part
+
+
+def _date(payload: Part, parsed: ParsedMail) -> datetime | None:
+    value = _header(payload, "Date")
     if not value:
         return None
     try:
-        moment = parsedate_to_datetime(str(value))
+        moment = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
         parsed.problems.append("unreadable Date header")
         return None
     return moment if moment.tzinfo else None
 
 
-def parse_mail(raw: bytes, max_body_chars: int) -> ParsedMail:
+def parse_message(message: dict[str, Any], max_body_chars: int) -> ParsedMail:
+    """A `format=full` message: headers and text as Gmail parsed them, attachments described."""
     parsed = ParsedMail()
     try:
-        message = email.message_from_bytes(raw, policy=compat32)
-        parsed.subject = decode_header_value(_header(message, "Subject"))
-        parsed.sender = decode_header_value(_header(message, "From"))
-        to_and_cc = [decode_header_value(_header(message, name)) for name in ("To", "Cc")]
+        payload: Part = message.get("payload") or {}
+        parsed.subject = decode_header_value(_header(payload, "Subject"))
+        parsed.sender = decode_header_value(_header(payload, "From"))
+        to_and_cc = [decode_header_value(_header(payload, name)) for name in ("To", "Cc")]
         parsed.recipients = ", ".join(value for value in to_and_cc if value) or None
-        parsed.date = _date(message, parsed)
-        _read_parts(message, parsed)
+        parsed.date = _date(payload, parsed)
+        _read_parts(payload, parsed)
     except Exception as error:  # never crash a sync on one message: keep what is known
         parsed.problems.append(f"unparseable: {type(error).__name__}: {error}"[:300])
     if len(parsed.body_text) > max_body_chars:
@@ -155,28 +158,25 @@ def parse_mail(raw: bytes, max_body_chars: int) -> ParsedMail:
     return parsed
 
 
-def _read_parts(message: Message, parsed: ParsedMail) -> None:
+def _read_parts(payload: Part, parsed: ParsedMail) -> None:
     plain: str | None = None
     html: str | None = None
-    for part in message.walk():
-        if part.is_multipart():
-            continue
-        name = _filename(part)
+    for part in _leaves(payload):
+        name = decode_header_value(part.get("filename") or None)
         disposition = (_header(part, "Content-Disposition") or "").split(";")[0].strip().lower()
-        content_type = part.get_content_type()
+        content_type = str(part.get("mimeType") or "text/plain").lower()
         if name or disposition == "attachment":
-            parsed.attachments.append(
-                {"filename": name or "", "mime_type": content_type, "size": _attachment_size(part)}
-            )
+            size = int((part.get("body") or {}).get("size") or 0)
+            parsed.attachments.append({"filename": name or "", "mime_type": content_type, "size": size})
             continue
         if content_type == "text/plain" and plain is None:
-            plain = decode_bytes(_payload_bytes(part), part.get_content_charset())
+            plain = decode_bytes(_data(part), _charset(part))
         elif content_type == "text/html" and html is None:
-            html = decode_bytes(_payload_bytes(part), part.get_content_charset())
+            html = decode_bytes(_data(part), _charset(part))
         elif content_type.startswith("multipart/"):
             # A multipart whose boundary never appears: keep its text rather than lose it.
             parsed.problems.append(f"{content_type} without its boundary")
-            plain = plain or decode_bytes(_payload_bytes(part), part.get_content_charset())
+            plain = plain or decode_bytes(_data(part), _charset(part))
     if plain is not None and plain.strip():
         parsed.body_text = clean(plain).strip()
     elif html is not None:

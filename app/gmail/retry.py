@@ -40,6 +40,7 @@ class Verdict:
     retry_after: float | None = None  # seconds the server asked for, if it did
     reason: str = ""
     systemic: bool = False  # Google's outage or Jessie's configuration, not this account's doing
+    concurrent: bool = False  # "Too many concurrent requests for user": fewer parts at once, not fewer units
 
 
 def _reasons(content: bytes) -> set[str]:
@@ -74,7 +75,8 @@ def classify(error: BaseException, now: float | None = None) -> Verdict:
         wait = retry_after_seconds(error.resp.get("retry-after"), error.reason or "", now)
         label = f"HTTP {status} {', '.join(sorted(reasons)) or error.resp.reason}"
         if status == 429 or (status == 403 and reasons & RATE_REASONS):
-            return Verdict(True, True, wait, label)
+            concurrent = "concurrent" in (error.reason or "").lower()
+            return Verdict(True, True, wait, label, concurrent=concurrent)
         if status in TRANSIENT_STATUSES:
             return Verdict(True, False, wait, label)
         return Verdict(False, reason=label)
@@ -105,6 +107,7 @@ class RetryPolicy:
     max_attempts: int = 8
     rng: random.Random | None = None
     sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic  # the deadline's clock, for waits scheduled ahead
 
     def delay(self, attempt: int, verdict: Verdict) -> float:
         """Full-jitter exponential backoff, never shorter than what the server asked."""
@@ -112,8 +115,12 @@ class RetryPolicy:
         backoff = rng.uniform(0, min(self.cap_s, self.base_s * 2 ** (attempt - 1)))
         return max(backoff, verdict.retry_after or 0.0)
 
-    def wait(self, attempt: int, verdict: Verdict) -> None:
-        """Sleep before retry number `attempt`, or raise if retrying is not worth it."""
+    def schedule(self, attempt: int, verdict: Verdict) -> float:
+        """The wait before retry number `attempt`; raises if retrying is not worth it."""
         if attempt >= self.max_attempts:
             raise RetriesExhausted(verdict, attempt)
-        self.deadline.sleep(self.delay(attempt, verdict), f"retry after {verdict.reason}", self.sleep)
+        return self.delay(attempt, verdict)
+
+    def wait(self, attempt: int, verdict: Verdict) -> None:
+        """Sleep before retry number `attempt`, or raise if retrying is not worth it."""
+        self.deadline.sleep(self.schedule(attempt, verdict), f"retry after {verdict.reason}", self.sleep)

@@ -1,14 +1,16 @@
-"""How big a message is before its raw form is fetched, and how much mail is in memory.
+"""How much mail a fetch may bring back, and how much is in memory at once.
 
-A batch response is held in memory whole (google-api-python-client reads it at once) and
-`format=raw` messages reach tens of MB, so batches are packed by size: at most BATCH_BYTES
-of mail each, a message larger than that alone. Sizes come from one of two places:
-
-- many ids (a first sync, a long history window): a size census, two `messages.list`
-  searches (`larger:`), 5 units a page, sorts every id into a class whose upper bound
-  stands in for its size;
-- a few ids (an hourly window): one `format=minimal` batch gives each exact
-  `sizeEstimate` (5 units a message: cheaper than the census's list pages for a few).
+A batch response is held in memory whole (google-api-python-client reads it at once). Messages
+come as `format=full`: headers and text parts, attachments only by id and size, so an answer
+is at most the message's size and usually a small part of it; mail is still up to 50 MB of
+text now and then, so batches are packed: at most BATCH_BYTES of mail each, a message larger
+than that alone. A message's bound comes from a size census when many ids are fetched (a first
+sync, a long history window): two `messages.list` searches (`larger:`), 5 units a page, sort
+every id into a class whose upper bound stands in for its size. A few ids (an hourly window)
+are taken as small: the only exact probe, a `format=minimal` get, costs as much as the fetch
+itself, and the census lists all of a mailbox's large mail, however few messages it would
+bound. A thread's answer also carries its messages that are not wanted (already stored, or
+listed on a later page); those are not known before it arrives.
 
 Across the threads of a process, at most IN_FLIGHT_BYTES of mail is being fetched and
 parsed at once; a message larger than that waits until it can be alone. Messages Gmail
@@ -29,7 +31,7 @@ MEDIUM_BYTES = 4_000_000  # and its second
 MAX_MESSAGE_BYTES = 50_000_000  # Gmail receives mail up to 50 MB
 BATCH_BYTES = 16_000_000  # mail one batch may bring back
 IN_FLIGHT_BYTES = 32_000_000  # mail being fetched and parsed at once, per process
-CENSUS_MIN_IDS = 20  # from this many ids on, the census is cheaper than probing each one
+CENSUS_MIN_IDS = 20  # from this many ids on, the census's two searches are worth their units
 MAX_BATCH = 50  # Gmail's advice for one batch
 
 
@@ -60,12 +62,12 @@ class SizeCensus:
         return SMALL_BYTES
 
 
-def pack(ids: list[str], sizes: dict[str, int], most: int) -> int:
-    """How many of `ids` (in order) the next batch takes: at most `most` of them and
-    BATCH_BYTES of mail, and always at least one."""
+def pack(weights: list[int], most: int) -> int:
+    """How many of the calls weighing `weights` (in order) the next batch takes: at most `most`
+    of them and BATCH_BYTES of mail, and always at least one."""
     total, count = 0, 0
-    for gmail_id in ids[:most]:
-        total += sizes.get(gmail_id, MAX_MESSAGE_BYTES)
+    for weight in weights[:most]:
+        total += weight
         if count and total > BATCH_BYTES:
             break
         count += 1

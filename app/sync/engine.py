@@ -11,7 +11,6 @@ Invariants that make it safe to kill at any moment:
 
 from __future__ import annotations
 
-import base64
 import html
 import itertools
 import logging
@@ -24,10 +23,11 @@ from typing import Any
 from app.config import Settings
 from app.db.connection import Connection, Database
 from app.deadline import MIN_CALL_SECONDS, BudgetExhausted, Deadline
-from app.gmail.batch import BatchFetcher, Fetched, Outcome
+from app.gmail.batch import BatchFetcher, Fetched, Outcome, Wanted
 from app.gmail.client import GmailSession
 from app.gmail.errors import GrantRevoked, HistoryExpired, PageTokenExpired
-from app.gmail.mime import clean, parse_mail
+from app.gmail.label_census import LabelCensus, census_units, fetch_units
+from app.gmail.mime import clean, parse_message
 from app.gmail.quota import QuotaMeter
 from app.gmail.retry import RetriesExhausted, classify
 from app.logs import log_event
@@ -82,8 +82,7 @@ class AccountResult:
 
 
 def message_row(message: dict[str, Any], max_body_chars: int) -> messages.MessageRow:
-    raw = base64.urlsafe_b64decode(message.get("raw", "") + "=" * (-len(message.get("raw", "")) % 4))
-    parsed = parse_mail(raw, max_body_chars)
+    parsed = parse_message(message, max_body_chars)
     internal = message.get("internalDate")
     return messages.MessageRow(
         gmail_id=message["id"],
@@ -128,9 +127,11 @@ class AccountSync:
         self.deadline = deadline
         self.cipher = cipher
         self.run_id = run_id
-        self.meter = QuotaMeter()
+        self.meter = QuotaMeter(settings.quota_model)
         self.result = AccountResult(account.id, account.email)
         self.labels_listed = False
+        self._label_census: LabelCensus | None = None
+        self._census_decided = False
 
     # ---- labels -------------------------------------------------------------------------
 
@@ -228,44 +229,72 @@ class AccountSync:
                 token = None  # list again from the top; what this generation stored is skipped
                 continue
             next_token = page.get("nextPageToken")
-            self._store_page([item["id"] for item in page.get("messages", [])], next_token, fetcher)
+            self._store_page(page.get("messages", []), next_token, session, fetcher)
             if next_token is None:
                 account.sync_state, account.history_id = SyncState.INCREMENTAL, account.full_sync_history_id
                 return
             token = next_token
 
-    def _store_page(self, ids: list[str], next_token: str | None, fetcher: BatchFetcher) -> None:
+    def _store_page(
+        self, listed: list[dict[str, str]], next_token: str | None, session: GmailSession, fetcher: BatchFetcher
+    ) -> None:
         account = self.account
         generation = account.full_sync_generation
+        threads = {item["id"]: item.get("threadId") for item in listed}
+        ids = list(threads)
         with self.pool.connection() as conn:
             done = messages.seen_in_generation(conn, account.id, ids, generation)
             known = messages.stored_labels(conn, account.id, [i for i in ids if i not in done])
-        new_ids = [i for i in ids if i not in done and i not in known]
+        new_ids = [Wanted(i, threads[i]) for i in ids if i not in done and i not in known]
         old_ids = [i for i in ids if i not in done and i in known]
-        batches = itertools.chain(fetcher.fetch(new_ids, "raw"), fetcher.fetch(old_ids, "minimal"))
-        self._commit(batches, len(new_ids) + len(old_ids), known, lambda conn, _: self._page_done(conn, next_token))
+        census = self._census(session) if old_ids else None
+        relabelled: Iterator[list[Fetched]]
+        if census is not None:
+            labels = census.labels(old_ids)
+            relabelled = iter([[Fetched(i, Outcome.FETCHED, {"id": i, "labelIds": labels[i]}) for i in old_ids]])
+        else:
+            relabelled = fetcher.fetch([Wanted(i, threads[i]) for i in old_ids], "minimal")
+        batches = itertools.chain(fetcher.fetch(new_ids, "full"), relabelled)
+        wanted = {item.gmail_id for item in new_ids} | set(old_ids)
+        self._commit(batches, wanted, known, lambda conn, _: self._page_done(conn, next_token))
+
+    def _census(self, session: GmailSession) -> LabelCensus | None:
+        """Whether stored messages learn their labels from a census of the labels (decided once
+        per sync, on what each way would cost for the mail stored)."""
+        if not self._census_decided:
+            with self.pool.connection() as conn:
+                totals = messages.label_totals(conn, self.account.id)
+                sizes = messages.thread_sizes(conn, self.account.id)
+            model = self.meter.model
+            if census_units(totals, model) < fetch_units(sizes, model):
+                self._label_census = LabelCensus(session, list(totals))
+            self._census_decided = True
+        return self._label_census
 
     def _commit(
         self,
         batches: Iterator[list[Fetched]],
-        total: int,
+        wanted: set[str],
         known: dict[str, list[str]],
         progress: Callable[[Connection, set[str]], None],
     ) -> None:
-        """Each batch in its own transaction; the last one's (or a lone one, when there was
-        nothing to fetch) also moves the account's progress, given the ids fetched."""
-        if total == 0:
+        """Each batch in its own transaction; the one that brings the last wanted message (or a
+        lone one, when nothing was wanted) also moves the account's progress, given the ids fetched."""
+        if not wanted:
             with self.pool.connection() as conn:
                 progress(conn, set())
             return
-        remaining, fetched = total, set()
+        remaining, fetched = set(wanted), set()
         for results in batches:
-            remaining -= len(results)
-            fetched |= {item.gmail_id for item in results}
+            arrived = {item.gmail_id for item in results}
+            remaining -= arrived
+            fetched |= arrived
             with self.pool.connection() as conn:
                 self._save(conn, results, known)
-                if remaining == 0:
+                if not remaining:
                     progress(conn, fetched)
+                    return
+        raise RuntimeError(f"Gmail's answers left out {len(remaining)} wanted message(s)")  # never seen
 
     def _page_done(self, conn: Connection, next_token: str | None) -> None:
         account = self.account
@@ -296,10 +325,10 @@ class AccountSync:
         changes = plan(records)
         with self.pool.connection() as conn:
             stored = messages.stored_labels(conn, account.id, changes.to_fetch)
-        to_fetch = [gmail_id for gmail_id in changes.to_fetch if gmail_id not in stored]
+        to_fetch = [Wanted(i, changes.threads.get(i)) for i in changes.to_fetch if i not in stored]
         self._commit(
-            fetcher.fetch(to_fetch, "raw"),
-            len(to_fetch),
+            fetcher.fetch(to_fetch, "full"),
+            {item.gmail_id for item in to_fetch},
             {},
             lambda conn, fetched: self._apply_window(conn, changes.deleted, changes.label_ops, fetched, latest),
         )
@@ -328,7 +357,7 @@ class AccountSync:
         """Fetch again what Gmail refused before (not what it refused in this very run)."""
         with self.pool.connection() as conn:
             ids = [i for i in messages.retry_ids(conn, self.account.id, RETRY_BATCH) if i not in self.result.refused]
-        self._commit(fetcher.fetch(ids, "raw"), len(ids), {}, lambda _conn, _fetched: None)
+        self._commit(fetcher.fetch([Wanted(i) for i in ids], "full"), set(ids), {}, lambda _conn, _fetched: None)
 
     # ---- writing --------------------------------------------------------------------------
 
@@ -339,9 +368,9 @@ class AccountSync:
                 refused[item.gmail_id] = item.reason or "refused"
             if item.message is None:
                 continue
-            if "raw" in item.message:
+            if "payload" in item.message:
                 rows.append(message_row(item.message, self.settings.max_body_chars))
-            else:
+            elif item.gmail_id in known:  # a thread's other messages are relabelled on their own page
                 labels[item.gmail_id] = list(item.message.get("labelIds", []))
         generation = self.account.full_sync_generation
         messages.keep_for_retry(conn, self.account.id, refused)

@@ -16,6 +16,7 @@ LabelOp = tuple[Literal["add", "remove"], list[str]]
 @dataclass
 class HistoryPlan:
     added: list[str] = field(default_factory=list)
+    threads: dict[str, str] = field(default_factory=dict)  # an added message's thread
     deleted: set[str] = field(default_factory=set)
     label_ops: dict[str, list[LabelOp]] = field(default_factory=dict)
 
@@ -33,6 +34,8 @@ def plan(records: list[dict[str, Any]]) -> HistoryPlan:
             if gmail_id not in seen_added:
                 seen_added.add(gmail_id)
                 result.added.append(gmail_id)
+                if item["message"].get("threadId"):
+                    result.threads[gmail_id] = item["message"]["threadId"]
         for item in record.get("messagesDeleted", []):
             result.deleted.add(item["message"]["id"])
         for item in record.get("labelsAdded", []):

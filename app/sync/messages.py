@@ -136,7 +136,7 @@ def save_messages(conn: Connection, account_id: int, rows: list[MessageRow], gen
     updated = sum(
         1
         for row in rows
-        if row.gmail_id in before and (before[row.gmail_id][1] or before[row.gmail_id][0] != row.label_ids)
+        if row.gmail_id in before and (before[row.gmail_id][1] or set(before[row.gmail_id][0]) != set(row.label_ids))
     )
     return added, updated
 
@@ -170,7 +170,25 @@ def save_labels(
                where account_id = %s and gmail_id = %s""",
             [(value, generation, account_id, gmail_id) for gmail_id, value in labels.items()],
         )
-    return sum(1 for gmail_id, value in labels.items() if before.get(gmail_id) != value)
+    return sum(1 for gmail_id, value in labels.items() if set(before.get(gmail_id, [None])) != set(value))
+
+
+def label_totals(conn: Connection, account_id: int) -> dict[str, int]:
+    """Each of the account's labels (as last listed) with the stored messages that carry it."""
+    rows = conn.execute(
+        "select label_id, messages_total from jessie.labels where account_id = %s order by label_id", [account_id]
+    )
+    return {row[0]: int(row[1]) for row in rows}
+
+
+def thread_sizes(conn: Connection, account_id: int) -> list[int]:
+    """How many stored messages each of the account's threads has."""
+    rows = conn.execute(
+        """select count(*) from jessie.messages where account_id = %s and deleted_at is null
+           group by thread_id""",
+        [account_id],
+    )
+    return [int(row[0]) for row in rows]
 
 
 def keep_for_retry(conn: Connection, account_id: int, refused: dict[str, str]) -> None:

@@ -55,8 +55,8 @@ def invocations_for(due_accounts: int, settings: Settings) -> int:
     than the ceiling, the connection budget or Gmail's per-project quota allow."""
     wanted = math.ceil(due_accounts / settings.sweep_accounts_per_invocation) if due_accounts else 1
     caps = [settings.sweep_max_invocations, settings.max_live_runs]
-    if settings.quota_units_per_second:  # each worker paces one mailbox at the per-user rate
-        per_invocation_units_s = settings.sync_concurrency * settings.quota_units_per_second
+    if settings.account_units_per_second:  # each worker paces one mailbox at the per-user rate
+        per_invocation_units_s = settings.sync_concurrency * settings.account_units_per_second
         caps.append(int(settings.gmail_project_units_per_minute / SECONDS_PER_MINUTE // per_invocation_units_s))
     return max(1, min(wanted, *caps))
 

@@ -58,6 +58,31 @@ def assert_exact_copy(pool: Database, sandbox: Sandbox, email: str) -> None:
         assert int(row["internalDate"].timestamp() * 1000) == int(message["internalDate"]), gmail_id
 
 
+def first_sync_calls(truth: list[dict[str, Any]], page_size: int = 500) -> tuple[int, int]:
+    """(messages.get, threads.get) a first sync should make, by the fetch plan: page by page,
+    newest first, a thread with three or more new messages on a page is fetched whole (all of it,
+    later pages' messages too), any other new message alone."""
+    listed = sorted(truth, key=lambda m: (int(m["internalDate"]), m["id"]), reverse=True)
+    threads: dict[str, list[str]] = {}
+    for message in truth:
+        threads.setdefault(message["threadId"], []).append(message["id"])
+    done: set[str] = set()
+    gets = thread_gets = 0
+    for start in range(0, len(listed), page_size):
+        new = [m for m in listed[start : start + page_size] if m["id"] not in done]
+        on_page: dict[str, int] = {}
+        for message in new:
+            on_page[message["threadId"]] = on_page.get(message["threadId"], 0) + 1
+        for thread_id, count in on_page.items():
+            if count >= 3:
+                thread_gets += 1
+                done |= set(threads[thread_id])
+            else:
+                gets += count
+        done |= {m["id"] for m in new}
+    return gets, thread_gets
+
+
 def until(condition: Callable[[], bool], what: str, timeout_s: float = 30) -> None:
     """Poll a condition the database shows (never a fixed sleep)."""
     end = time.monotonic() + timeout_s

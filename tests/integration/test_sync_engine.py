@@ -11,7 +11,7 @@ from app.config import Settings
 from app.db.connection import Database
 from sandbox.gmail.generator import KINDS
 from tests.conftest import Sandbox, make_settings
-from tests.integration.sync_helpers import add_account, assert_exact_copy, query, stored, sync
+from tests.integration.sync_helpers import add_account, assert_exact_copy, first_sync_calls, query, stored, sync
 
 ALICE = "alice@example.com"
 BOB = "bob@example.com"
@@ -35,13 +35,18 @@ def test_first_sync_is_an_exact_copy(sandbox: Sandbox, settings: Settings, pool:
     assert summary.messages_added == 1200
     assert_exact_copy(pool, sandbox, ALICE)
     assert query(pool, "select count(*) from jessie.messages")[0][0] == 1200
-    # The labels, three pages of 500 (newest first) plus the two size-census lists, batches of at
-    # most 50, and the meter agrees with Gmail's count.
+    # The labels, three pages of 500 (newest first) plus the two size-census lists, then each
+    # message alone or with its thread (2026 model: a get 20 units, a thread 40), and the meter
+    # agrees with Gmail's count.
     methods = sandbox.stats(ALICE)["methods"]
+    gets, thread_gets = first_sync_calls(sandbox.truth(ALICE))
+    assert thread_gets > 10
     assert methods["gmail.users.labels.list"] == 1
     assert methods["gmail.users.messages.list"] == 3 + 2
-    assert methods["gmail.users.messages.get"] == 1200
-    assert summary.quota_units == sandbox.stats(ALICE)["quota_units"] == 1 + 1 + 5 * 5 + 1200 * 5 + 2
+    assert (methods["gmail.users.messages.get"], methods["gmail.users.threads.get"]) == (gets, thread_gets)
+    units = 1 + 1 + 5 * 5 + 20 * gets + 40 * thread_gets + 2
+    assert summary.quota_units == sandbox.stats(ALICE)["quota_units"] == units
+    assert units < 1200 * 20  # less than a get per stored message
     status, mode, added, *_ = _account_rows(pool, summary.run_id)[ALICE]
     assert (status, mode, added) == ("ok", "full", 1200)
 
@@ -58,18 +63,19 @@ def test_large_mail_comes_alone_and_batches_stay_within_the_memory_budget(
     stats = sandbox.stats(ALICE)
     # The census (two list searches) sorts the ids into classes bounded at 320 kB, 4 MB and
     # 50 MB; batches are packed to 16 MB of those bounds. The generated mail has one 1.1 MB
-    # message, so: 50 small | 9 small + three medium | one medium | each 6 MB one alone.
+    # message, so: 50 small | 9 small + three medium | one medium | each 6 MB one alone. The
+    # attachments' 15 MB never travel (format=full names them): no batch comes near its bound.
     assert stats["methods"]["gmail.users.messages.list"] == 1 + 2
     assert stats["batches"] == 5
-    assert 3 * 1_300_000 < stats["largest_batch_bytes"] < 6_000_000
+    assert stats["largest_batch_bytes"] < 1_000_000
     sandbox.admin("POST", f"/accounts/{ALICE}/messages", count=3, attachment_bytes=6_000_000)
     sandbox.admin("DELETE", "/stats")
     hourly = sync(settings, pool)
-    # Three ids: no census but one format=minimal batch for exact sizes (8.1 MB each, base64
-    # included), then each alone: two would pass 16 MB. The only multi-part batch is the probe.
+    # Three ids: no census and no paid size probe, one batch of three small answers.
     stats = sandbox.stats(ALICE)
-    assert (hourly.messages_added, stats["batches"], stats["methods"].get("gmail.users.messages.list")) == (3, 4, None)
-    assert stats["largest_batch_bytes"] < 10_000
+    assert (hourly.messages_added, stats["batches"], stats["methods"].get("gmail.users.messages.list")) == (3, 1, None)
+    assert stats["methods"]["gmail.users.messages.get"] == 3
+    assert stats["largest_batch_bytes"] < 20_000
     assert_exact_copy(pool, sandbox, ALICE)
 
 
@@ -103,6 +109,7 @@ def test_the_nasty_corpus_is_stored_whole(sandbox: Sandbox, settings: Settings, 
 def test_incremental_add_delete_relabel(sandbox: Sandbox, settings: Settings, pool: Database) -> None:
     add_account(sandbox, pool, settings, ALICE, messages=60, seed=2)
     sync(settings, pool)
+    sandbox.admin("DELETE", "/stats")
     truth = sandbox.truth(ALICE)
     new = sandbox.admin("POST", f"/accounts/{ALICE}/messages", count=7)["ids"]
     gone = [truth[3]["id"], truth[10]["id"]]
@@ -124,7 +131,7 @@ def test_incremental_add_delete_relabel(sandbox: Sandbox, settings: Settings, po
     assert all(copy[gmail_id]["deleted"] for gmail_id in gone)
     assert new[1] not in copy  # never fetched
     methods = sandbox.stats(ALICE)["methods"]
-    assert methods["gmail.users.messages.get"] == 60 + 6 + 6  # the six new ones: their sizes, then them
+    assert methods == {"gmail.users.history.list": 1, "gmail.users.messages.get": 6, "gmail.users.labels.list": 1}
 
 
 def test_an_idle_account_costs_one_history_call(sandbox: Sandbox, settings: Settings, pool: Database) -> None:
@@ -143,6 +150,7 @@ def test_an_idle_account_costs_one_history_call(sandbox: Sandbox, settings: Sett
 def test_expired_history_resyncs_and_reconciles(sandbox: Sandbox, settings: Settings, pool: Database) -> None:
     add_account(sandbox, pool, settings, ALICE, messages=120, seed=4)
     sync(settings, pool)
+    sandbox.admin("DELETE", "/stats")
     truth = sandbox.truth(ALICE)
     for message in truth[:5]:
         sandbox.admin("DELETE", f"/accounts/{ALICE}/messages/{message['id']}")
@@ -156,9 +164,13 @@ def test_expired_history_resyncs_and_reconciles(sandbox: Sandbox, settings: Sett
     assert (mode, added, updated, deleted) == ("resync", 3, 1, 5)
     assert_exact_copy(pool, sandbox, ALICE)
     assert query(pool, "select count(*) from jessie.messages")[0][0] == 120 + 3  # nothing duplicated
-    # A resync fetches labels of known mail (format=minimal) and bodies of new mail only
-    # (three ids: their sizes first, then them).
-    assert sandbox.stats(ALICE)["methods"]["gmail.users.messages.get"] == 120 + 115 + 3 + 3
+    # A resync learns the labels of known mail from one listing per label (19 labels, 95 units,
+    # against a minimal get per message), and fetches new mail only.
+    methods = sandbox.stats(ALICE)["methods"]
+    labels = len(query(pool, "select 1 from jessie.labels"))
+    assert labels == 19
+    assert methods["gmail.users.messages.list"] == 1 + labels
+    assert methods["gmail.users.messages.get"] + methods.get("gmail.users.threads.get", 0) <= 3  # the new
 
 
 def test_a_revoked_token_needs_reauth_while_others_sync(sandbox: Sandbox, settings: Settings, pool: Database) -> None:
@@ -197,12 +209,13 @@ def test_messages_gmail_refuses_for_now_are_fetched_again_on_later_runs(
 
 
 def test_a_resync_does_not_mark_refused_messages_deleted(sandbox: Sandbox, settings: Settings, pool: Database) -> None:
-    add_account(sandbox, pool, settings, ALICE, messages=60, seed=3)
+    # Three messages: asking each for its labels (60 units) is cheaper than listing 19 labels.
+    add_account(sandbox, pool, settings, ALICE, messages=3, seed=3)
     sync(settings, pool)
     sandbox.admin("POST", f"/accounts/{ALICE}/expire-history")
-    sandbox.admin("PUT", "/faults", precondition_rate=1.0, seed=1)  # every messages.get refused
+    sandbox.admin("PUT", "/faults", precondition_rate=1.0, seed=1)  # every message and thread refused
     resync = sync(settings, pool)
-    assert (resync.messages_deleted, query(pool, "select count(*) from jessie.message_retries")[0][0]) == (0, 60)
+    assert (resync.messages_deleted, query(pool, "select count(*) from jessie.message_retries")[0][0]) == (0, 3)
     sandbox.admin("PUT", "/faults", precondition_rate=0)
     sync(settings, pool)
     assert query(pool, "select count(*) from jessie.message_retries")[0][0] == 0
@@ -299,10 +312,12 @@ def _is_exact(pool: Database, sandbox: Sandbox) -> bool:
     return True
 
 
-def test_the_meter_and_pacing_hold_to_gmails_quota(sandbox: Sandbox, database_url: str, tmp_path) -> None:
-    """With both sides at the real rate, Gmail's count equals ours and rate errors stay rare."""
-    sandbox.admin("PUT", "/quota", units_per_second=250)
-    settings = make_settings(database_url, sandbox.url, tmp_path, quota_units_per_second=250)
+def test_a_per_second_rate_paces_as_set(sandbox: Sandbox, database_url: str, tmp_path) -> None:
+    """With both sides at the same per-second rate, Gmail's count equals ours and rate errors stay rare."""
+    sandbox.admin("PUT", "/quota", model="legacy", units_per_second=250)
+    settings = make_settings(
+        database_url, sandbox.url, tmp_path, quota_units_per_second=250, gmail_quota_model="legacy"
+    )
     from app.db.connection import open_pool
 
     with open_pool(settings, size=4) as pool:
@@ -312,6 +327,24 @@ def test_the_meter_and_pacing_hold_to_gmails_quota(sandbox: Sandbox, database_ur
         stats = sandbox.stats(ALICE)
         assert summary.quota_units == stats["quota_units"]
         assert stats["rate_limited"] <= 5
+        assert_exact_copy(pool, sandbox, ALICE)
+
+
+def test_the_2026_minute_is_spent_to_its_end_and_waited_out(sandbox: Sandbox, database_url: str, tmp_path) -> None:
+    """Gmail's 2026 model (6,000 units per user and wall-clock minute) on both sides: a first
+    sync that needs more than a minute's units spends the minute, waits for the next, and
+    meets no rate limit."""
+    sandbox.admin("PUT", "/quota", model="2026")
+    settings = make_settings(database_url, sandbox.url, tmp_path, quota_units_per_second=None)
+    from app.db.connection import open_pool
+
+    with open_pool(settings, size=4) as pool:
+        add_account(sandbox, pool, settings, ALICE, messages=340, seed=7)
+        summary = sync(settings, pool)
+        assert summary.status == "ok"
+        stats = sandbox.stats(ALICE)
+        assert summary.quota_units == stats["quota_units"] > 6_000
+        assert stats["rate_limited"] == 0
         assert_exact_copy(pool, sandbox, ALICE)
 
 

@@ -1,11 +1,23 @@
-"""MIME parsing never crashes and keeps what real mail carries."""
+"""MIME parsing never crashes and keeps what real mail carries, as Gmail hands it over (format=full)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from app.gmail.mime import decode_bytes, decode_header_value, html_to_text, parse_mail
+from app.gmail.mime import ParsedMail, decode_bytes, decode_header_value, html_to_text, parse_message
 from sandbox.gmail.generator import KINDS, MessageFactory
+from sandbox.gmail.mime_view import MessageView
+
+
+def as_gmail_sends(raw: bytes) -> dict[str, Any]:
+    """The `format=full` message Gmail (here: its stand-in) makes of these bytes."""
+    return {"id": "0" * 16, "payload": MessageView("0" * 16, raw).payload()}
+
+
+def parse_mail(raw: bytes, max_body_chars: int) -> ParsedMail:
+    return parse_message(as_gmail_sends(raw), max_body_chars)
 
 
 def test_every_generated_kind_parses_without_raising() -> None:

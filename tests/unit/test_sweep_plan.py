@@ -31,10 +31,14 @@ def test_invocations_follow_the_work_within_every_limit(due: int, overrides: dic
     assert invocations_for(due, _settings(**overrides)) == expected
 
 
-def test_the_project_quota_caps_parallel_mailboxes() -> None:
-    # 1,200,000 units a minute is 20,000 a second: 80 mailboxes paced at 250 units/s at once.
-    settings = _settings(db_connection_budget=10_000, sweep_max_invocations=100, sync_concurrency=4)
-    assert invocations_for(10**7, settings) == 20
+@pytest.mark.parametrize(("model", "expected"), [("2026", 50), ("legacy", 20)])
+def test_the_project_quota_caps_parallel_mailboxes(model: str, expected: int) -> None:
+    # 1,200,000 units a minute is 20,000 a second: 200 mailboxes at the 2026 model's 100 units/s
+    # each (6,000 a minute), 80 at the legacy 250 (15,000); four to an invocation.
+    settings = _settings(
+        db_connection_budget=10_000, sweep_max_invocations=100, sync_concurrency=4, gmail_quota_model=model
+    )
+    assert invocations_for(10**7, settings) == expected
 
 
 def test_slots_are_the_cron_schedule() -> None:
