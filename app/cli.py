@@ -96,7 +96,8 @@ def _sync(args: argparse.Namespace) -> int:
     else:
         print(
             f"run {summary.run_id} {summary.status}: {summary.accounts_ok} ok, {summary.accounts_failed} failed, "
-            f"{summary.accounts_incomplete} incomplete, {summary.accounts_busy} held by another run · "
+            f"{summary.accounts_incomplete} incomplete, {summary.accounts_busy} held by another run, "
+            f"{summary.accounts_held} first syncs held for the daily quota · "
             f"+{summary.messages_added} ~{summary.messages_updated} "
             f"-{summary.messages_deleted} messages · {summary.quota_units} quota units · {summary.duration_ms} ms"
         )

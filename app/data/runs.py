@@ -16,7 +16,7 @@ def recent_runs(conn: Connection, limit: int) -> list[dict[str, Any]]:
         conn.cursor(row_factory=dict_row)
         .execute(
             """select id, trigger, status, started_at, finished_at, accounts_ok, accounts_failed, accounts_incomplete,
-                  accounts_busy,
+                  accounts_busy, accounts_held,
                   messages_added, messages_updated, messages_deleted, quota_units, requests, http_requests, retries,
                   duration_ms, error, sweep_id
            from jessie.sync_runs order by id desc limit %s""",
@@ -31,7 +31,8 @@ def find_run(conn: Connection, run_id: int) -> dict[str, Any] | None:
         conn.cursor(row_factory=dict_row)
         .execute(
             """select id, trigger, status, started_at, finished_at, accounts_ok, accounts_failed, accounts_incomplete,
-                  accounts_busy, messages_added, messages_updated, messages_deleted, quota_units, duration_ms, error
+                  accounts_busy, accounts_held, messages_added, messages_updated, messages_deleted, quota_units,
+                  duration_ms, error
                from jessie.sync_runs where id = %s""",
             [run_id],
         )
@@ -60,8 +61,8 @@ def sweep_runs(conn: Connection, sweep_id: int) -> list[dict[str, Any]]:
         conn.cursor(row_factory=dict_row)
         .execute(
             """select id, trigger, status, started_at, finished_at, accounts_ok, accounts_failed, accounts_incomplete,
-                  accounts_busy, messages_added, messages_updated, messages_deleted, quota_units, requests,
-                  http_requests, retries, duration_ms, error, sweep_id
+                  accounts_busy, accounts_held, messages_added, messages_updated, messages_deleted, quota_units,
+                  requests, http_requests, retries, duration_ms, error, sweep_id
                from jessie.sync_runs where sweep_id = %s order by id""",
             [sweep_id],
         )
@@ -86,6 +87,7 @@ def recent_entries(conn: Connection, limit: int) -> list[dict[str, Any]]:
                   min(r.started_at) as started_at, max(r.finished_at) as finished_at, count(*) as invocations,
                   sum(r.accounts_ok)::int as accounts_ok, sum(r.accounts_failed)::int as accounts_failed,
                   sum(r.accounts_incomplete)::int as accounts_incomplete,
+                  max(r.accounts_held)::int as accounts_held,
                   sum(r.messages_added)::int as messages_added, sum(r.messages_updated)::int as messages_updated,
                   sum(r.messages_deleted)::int as messages_deleted, sum(r.quota_units)::int as quota_units,
                   case when count(*) = 1 then max(r.duration_ms)

@@ -4,7 +4,9 @@ Overlapping runs (Vercel may deliver a cron twice; a person may press "Sync now"
 the accounts between them and never sync one account twice at once; a run reports the due
 accounts another run held when it ended (`accounts_busy`, and the run is then 'partial'). A
 run of a sweep waits, while its budget allows, for what others hold: released once synced, or
-taken over when a dead run's lease lapses. Leases are
+taken over when a dead run's lease lapses. Once the day's Gmail units pass their share of the
+project's daily budget, a run takes only incremental syncs; the first syncs it leaves for a
+later run are `accounts_held` (app/sync/daily_quota.py). Leases are
 short (JESSIE_LEASE_SECONDS) and a heartbeat renews them while the run lives, so when a
 run dies its accounts are free again within that time, and the next run marks it
 'abandoned' with what its committed batches stored. A run that loses the database records
@@ -27,7 +29,7 @@ from app.deadline import Deadline
 from app.logs import log_event
 from app.security import TokenCipher
 from app.statuses import AccountOutcome, RunStatus
-from app.sync import runs
+from app.sync import daily_quota, runs
 from app.sync.engine import AccountResult, AccountSync
 
 # No account is claimed once less than this is left: 5 s, or a tenth of a short budget.
@@ -45,6 +47,7 @@ class RunSummary:
     accounts_failed: int = 0
     accounts_incomplete: int = 0
     accounts_busy: int = 0
+    accounts_held: int = 0  # first syncs left for a later run: the day's quota share was spent
     messages_added: int = 0
     messages_updated: int = 0
     messages_deleted: int = 0
@@ -137,12 +140,19 @@ def _run(
     summary = RunSummary(run_id, RunStatus.RUNNING)
     lock = threading.Lock()
     held: set[int] = set()
+    spent: list[daily_quota.DailyQuota] = []  # the day's quota whenever it held first syncs back
     stop_claiming_at = min(CLAIM_CUTOFF_S, budget_s * CLAIM_CUTOFF_SHARE)
 
     def worker() -> None:
         while deadline.remaining() > stop_claiming_at and summary.error is None:
             with pool.connection() as conn:
-                account = runs.claim_next(conn, run_id, due_before, settings.lease_s, account_ids)
+                day = daily_quota.today(conn, settings.daily_units_budget)
+                if day.holds_full_syncs:
+                    with lock:
+                        spent.append(day)
+                account = runs.claim_next(
+                    conn, run_id, due_before, settings.lease_s, account_ids, incremental_only=day.holds_full_syncs
+                )
                 # A sweep's run sees its slot through: what another run holds is released when
                 # synced, or lapses when that run died, and is then taken over, while time allows.
                 wait_for_others = account is None and sweep_id is not None
@@ -192,6 +202,19 @@ def _run(
                 future.result()
         with pool.connection() as conn:
             summary.accounts_busy = runs.held_elsewhere(conn, run_id, due_before, account_ids).count
+            if spent:
+                summary.accounts_held = runs.full_syncs_due(conn, due_before, account_ids)
+        if summary.accounts_held:
+            day = spent[-1]
+            log_event(
+                "sync.run.first_syncs_held",
+                logging.WARNING,
+                run_id=run_id,
+                accounts_held=summary.accounts_held,
+                units_today=day.used,
+                allowance=day.allowance,
+                daily_budget=day.budget,
+            )
     except DATABASE_DOWN as error:
         summary.error = f"the database stopped answering during the run ({type(error).__name__}: {error})"[:500]
     except Exception as error:  # the run as a whole failed

@@ -128,6 +128,20 @@ def held_elsewhere(conn: Connection, run_id: int, due_before: datetime, only: li
     return Held(int(row[0]), None if row[1] is None else max(0.0, float(row[1])))
 
 
+def full_syncs_due(conn: Connection, due_before: datetime, only: list[int] | None) -> int:
+    """Due accounts that need a first or full sync and no run holds: what a run held back."""
+    row = conn.execute(
+        """select count(*) from jessie.accounts
+           where status = 'active' and sync_state <> 'incremental'
+             and (lease_expires_at is null or lease_expires_at < now())
+             and coalesce(last_sync_finished_at, '-infinity') < %(started)s
+             and (%(only)s::bigint[] is null or id = any(%(only)s))""",
+        {"started": due_before, "only": only},
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
 class NoSeat(Exception):
     """As many runs are alive as the database connection budget allows."""
 
@@ -170,9 +184,16 @@ def create_run(
 
 
 def claim_next(
-    conn: Connection, run_id: int, due_before: datetime, lease_s: float, only: list[int] | None
+    conn: Connection,
+    run_id: int,
+    due_before: datetime,
+    lease_s: float,
+    only: list[int] | None,
+    *,
+    incremental_only: bool = False,
 ) -> AccountRow | None:
-    """Lease the active account synced longest ago that this run still owes a sync.
+    """Lease the active account synced longest ago that this run still owes a sync
+    (`incremental_only`: none that needs a first or full sync, the day's quota being spent).
 
     SKIP LOCKED and the lease let overlapping runs (Vercel may deliver a cron twice)
     split the accounts; an account finished after this run started is not due again.
@@ -186,6 +207,7 @@ def claim_next(
                  and (lease_expires_at is null or lease_expires_at < now())
                  and coalesce(last_sync_finished_at, '-infinity') < %(started)s
                  and (%(only)s::bigint[] is null or id = any(%(only)s))
+                 and (not %(incremental_only)s or sync_state = 'incremental')
                order by last_sync_finished_at nulls first, id
                limit 1
                for update skip locked
@@ -195,7 +217,13 @@ def claim_next(
                last_sync_started_at = now()
            from next where a.id = next.id
            returning a.*""",
-            {"run": run_id, "started": due_before, "lease": lease_s, "only": only},
+            {
+                "run": run_id,
+                "started": due_before,
+                "lease": lease_s,
+                "only": only,
+                "incremental_only": incremental_only,
+            },
         )
         .fetchone()
     )
@@ -251,7 +279,7 @@ def finish_run(conn: Connection, run_id: int, totals: dict[str, Any]) -> None:
     conn.execute(
         """update jessie.sync_runs set status = %(status)s, finished_at = now(), accounts_ok = %(accounts_ok)s,
                accounts_failed = %(accounts_failed)s, accounts_incomplete = %(accounts_incomplete)s,
-               accounts_busy = %(accounts_busy)s,
+               accounts_busy = %(accounts_busy)s, accounts_held = %(accounts_held)s,
                messages_added = %(messages_added)s, messages_updated = %(messages_updated)s,
                messages_deleted = %(messages_deleted)s, quota_units = %(quota_units)s,
                requests = %(requests)s, http_requests = %(http_requests)s, retries = %(retries)s,

@@ -97,7 +97,11 @@ def _sync_response(request: Request, trigger: str, sweep_id: int, about: dict[st
     except Exception as error:  # no run could even be recorded (database down, …)
         log_event("sync.run.not_started", logging.ERROR, trigger=trigger, error=type(error).__name__)
         return JSONResponse({"message": "Email sync failed", "error": type(error).__name__}, 500)
-    extra = {"accounts_incomplete": summary.accounts_incomplete, "accounts_busy": summary.accounts_busy}
+    extra = {
+        "accounts_incomplete": summary.accounts_incomplete,
+        "accounts_busy": summary.accounts_busy,
+        "accounts_held": summary.accounts_held,
+    }
     body = {"run": summary.contract() | extra | {"error": summary.error}, "sweep": {"id": sweep_id, **about}}
     if summary.status == RunStatus.FAILED:
         return JSONResponse({"message": "Email sync failed", **body}, 500)
@@ -142,6 +146,7 @@ class Run(BaseModel):
     accounts_failed: int
     accounts_incomplete: int
     accounts_busy: int
+    accounts_held: int  # first syncs left for a later run: the day's Gmail quota share was spent
     messages_added: int
     messages_updated: int
     messages_deleted: int

@@ -20,6 +20,7 @@ from app.data import runs as runs_data
 from app.db.connection import Connection
 from app.search import parse as parse_search
 from app.statuses import SyncState
+from app.sync import daily_quota
 from app.sync.sweep import next_slot
 from app.web.charts import bar_chart
 from app.web.context import MAX_ROW_ID, RowId, Visitor, admin, database, page, same_site_form, settings_of, signed_in
@@ -162,6 +163,7 @@ def runs_dashboard(request: Request, _admin: Annotated[Visitor, Depends(admin)])
         texts = alerts.check_incidents(conn, settings)
         entries = runs_data.recent_entries(conn, 50)
         recent_incidents = incidents.recent(conn, RECENT_INCIDENTS)
+        quota_today = daily_quota.today(conn, settings.daily_units_budget)
     alerts.send(settings, texts)
     oldest_first = list(reversed(entries))
 
@@ -180,6 +182,7 @@ def runs_dashboard(request: Request, _admin: Annotated[Visitor, Depends(admin)])
         charts=charts,
         incidents=recent_incidents,
         incident_names=alerts.INCIDENT_NAMES,
+        quota_today=quota_today,
     )
 
 
