@@ -205,7 +205,9 @@ def _kind(entry: dict[str, Any], message: str, path: str) -> IncidentKind | None
 def classify(entry: dict[str, Any]) -> Observation | None:
     """What a well-formed entry (`parse_entries`) says, if it is an incident."""
     message = str(entry.get("message") or "")
-    path = str(entry.get("path") or (entry.get("proxy") or {}).get("path") or "").split("?", 1)[0]
+    # `path` is the function or dynamic path (behind a rewrite, /api/index); `proxy.path` is what
+    # was requested, so it comes first.
+    path = str((entry.get("proxy") or {}).get("path") or entry.get("path") or "").split("?", 1)[0]
     kind = _kind(entry, message, path)
     if kind is None:
         return None

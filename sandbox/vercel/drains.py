@@ -6,7 +6,7 @@
   sampling). Before a drain is created its endpoint is verified: it must answer a GET with
   the team's code (`GET /v1/verify-endpoint` → verificationCode) in `x-vercel-verify`.
 - Every runtime log entry (the drain schema: id, message, timestamp, type, source, projectId,
-  deploymentId, host, path, requestId, statusCode, level, environment) goes to each drain
+  deploymentId, host, path, proxy, requestId, statusCode, level, environment) goes to each drain
   whose projects, filter and sampling take it: POSTed in batches, a JSON array or NDJSON,
   signed (`x-vercel-signature`: hex HMAC-SHA1 of the body with the drain's secret), with the
   drain's own headers. A delivery the endpoint does not accept (no 2xx, no answer) is retried

@@ -97,7 +97,7 @@ class Edge:
             return Outcome(200, [("content-type", kind)], self.static[path].read_bytes())
         reached = route(self.routes, path)
         pool = self.functions.get(reached) if isinstance(reached, str) else None
-        if pool is None:
+        if pool is None or isinstance(reached, int):
             return failed("NOT_FOUND", reached if isinstance(reached, int) else 404, request_id)
         client = (scope.get("client") or ("127.0.0.1", 0))[0]
         forwarded = [
@@ -112,7 +112,9 @@ class Edge:
         kept = [(key, value) for key, value in headers if not key.startswith(_REPLACED)]
         query = scope.get("query_string", b"").decode("latin-1")
         target = scope.get("raw_path", path.encode()).decode("latin-1") + (f"?{query}" if query else "")
-        request = Request(request_id, scope["method"], target, host, [*kept, *forwarded], body)
+        request = Request(
+            request_id, scope["method"], target, host, [*kept, *forwarded], body, function=reached, client_ip=client
+        )
         return await pool.invoke(request)
 
 

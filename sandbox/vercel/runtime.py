@@ -168,12 +168,16 @@ class Runtime:
         }
         max_duration = float(config.get("maxDuration") or DEFAULT_MAX_DURATION_S)
         sink = self._sink(deployment, target)
-        pool: FunctionPool = self._run(self._pool(python, task, env, max_duration, sink))
+        concurrency = self.state.function_concurrency
+        pool: FunctionPool = self._run(self._pool(python, task, env, max_duration, sink, concurrency))
         return pool
 
     @staticmethod
-    async def _pool(python: Path, task: Path, env: dict[str, str], max_duration: float, sink: Any) -> FunctionPool:
-        return FunctionPool(python, task, env, max_duration, sink)  # its asyncio parts belong to the edge loop
+    async def _pool(
+        python: Path, task: Path, env: dict[str, str], max_duration: float, sink: Any, concurrency: int
+    ) -> FunctionPool:
+        # its asyncio parts belong to the edge loop
+        return FunctionPool(python, task, env, max_duration, sink, concurrency=concurrency)
 
     def _trust_store(self) -> Path:
         bundle = self.state.root / "tls" / "functions-trust.pem"
@@ -190,9 +194,25 @@ class Runtime:
             return self._python
 
     def _sink(self, deployment: Deployment, environment: str) -> Any:
-        """Log entries in the shape of Vercel's log drains, one per line a request produced."""
+        """Log entries in the shape of Vercel's log drains, one per line a request produced: `path`
+        is the function or dynamic path (behind a rewrite, the function), `proxy` the request as
+        the edge saw it (its `path` what the client asked for)."""
 
         def record(request: Request, status: int, lines: list[LogLine]) -> None:
+            headers = dict(request.headers)
+            proxy = {
+                "timestamp": lines[0].timestamp_ms if lines else 0,
+                "method": request.method,
+                "scheme": "https",
+                "host": request.host,
+                "path": request.target,
+                "userAgent": [headers.get("user-agent", "")],
+                "referer": headers.get("referer", ""),
+                "statusCode": status,
+                "clientIp": request.client_ip,
+                "region": REGION,
+                "vercelId": request.id,
+            }
             entries = [
                 {
                     "id": f"{deployment.id}-{next(self._log_ids)}",
@@ -203,7 +223,8 @@ class Runtime:
                     "projectId": self.state.project_id,
                     "deploymentId": deployment.id,
                     "host": request.host,
-                    "path": request.target.split("?", 1)[0],
+                    "path": request.function or request.target.split("?", 1)[0],
+                    "proxy": proxy,
                     "requestId": request.id,
                     "statusCode": status,
                     "level": line.level,

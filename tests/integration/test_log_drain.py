@@ -181,6 +181,45 @@ def test_a_gzip_delivery_is_read_and_an_oversize_one_refused(
     assert len(incidents(web)) == 1
 
 
+@pytest.mark.parametrize("signed_over", ["compressed", "inflated"])
+def test_a_gzip_delivery_signed_before_or_after_compression_is_read(
+    hooked: tuple[Web, Settings, list[dict[str, str]]], signed_over: str
+) -> None:
+    """Vercel's docs do not say which body a gzip delivery's signature covers: either is valid."""
+    web, _settings, _received = hooked
+    inflated = json.dumps([entry(1, TIMEOUT_LINE)]).encode()
+    packed = gzip.compress(inflated)
+    signature = signed(packed if signed_over == "compressed" else inflated)
+    gzipped = {"content-encoding": "gzip"}
+    answer = requests.post(f"{web.url}/api/log-drain", data=packed, headers=signature | gzipped, timeout=30)
+    assert (answer.status_code, answer.json()["incidents"]) == (200, 1)
+    # Neither body signed with another secret, nor an unsigned bomb, is read.
+    other = signed(inflated, "another-secret")
+    assert (
+        requests.post(f"{web.url}/api/log-drain", data=packed, headers=other | gzipped, timeout=30).status_code == 403
+    )
+    bomb = gzip.compress(b" " * 6_000_000)
+    assert requests.post(f"{web.url}/api/log-drain", data=bomb, headers=other | gzipped, timeout=30).status_code == 403
+    assert (
+        requests.post(f"{web.url}/api/log-drain", data=b"nogzip", headers=other | gzipped, timeout=30).status_code
+        == 403
+    )
+    assert len(incidents(web)) == 1
+
+
+def test_an_entry_is_classified_by_the_requested_path_behind_the_rewrite(
+    hooked: tuple[Web, Settings, list[dict[str, str]]],
+) -> None:
+    """Behind `/(.*)` → `/api/index`, `path` can be the function's and `proxy.path` the request's."""
+    web, _settings, _received = hooked
+    proxy = {"method": "GET", "host": "jessie.example", "path": CRON_PATH + "?x=1", "statusCode": 504}
+    rewritten = entry(1, TIMEOUT_LINE, path="/api/index", proxy=proxy)
+    direct = entry(2, TIMEOUT_LINE, path="/inbox")  # no proxy: the path is all there is
+    answer = deliver(web, [rewritten, direct])
+    assert answer.json()["incidents"] == 2
+    assert sorted(row[:2] for row in incidents(web)) == [("timeout", CRON_PATH), ("timeout", "/inbox")]
+
+
 # ---- incidents and episodes -----------------------------------------------------------------
 
 

@@ -118,7 +118,7 @@ def test_a_cron_run_killed_at_max_duration_alerts_once_and_recovery_ends_it(stac
     stack.flush()
     stack.flush()
     assert stack.flush() == []
-    own = [json.loads(e["message"])["event"] for e in stack.logs() if e["path"] == "/api/log-drain"]
+    own = [json.loads(e["message"])["event"] for e in stack.logs() if e["proxy"]["path"] == "/api/log-drain"]
     assert own == ["alert"]
     # Gmail is fast again; once the dead run's lease lapses, a run syncs the mailbox.
     stack.sandbox.admin("PUT", "/faults", latency_ms=0)
