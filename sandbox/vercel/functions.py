@@ -1,21 +1,25 @@
-"""Vercel Functions, locally: instances of a deployed function, started on demand and
-invoked one request at a time, as Vercel's functions runtime does it.
+"""Vercel Functions, locally: instances of a deployed function, started on demand, each
+serving several invocations at once as Fluid compute does.
 
 An instance is the function's own files (assembled from the upload, nothing installed)
 run on a bare Python by `lambda_bootstrap.py`. Vercel's runtime inside it announces its
 HTTP port over a Unix socket (VERCEL_IPC_PATH; NUL-delimited JSON messages
 `server-started`, `handler-started`, `log`, `end`, `unrecoverable-error`) and reports
-its log lines there. A request goes to an idle instance or to a new one (a cold start);
-an instance serves one request at a time, so parallel requests run in parallel processes.
+its log lines there, each tagged with the invocation it belongs to. With Fluid compute (the
+default for new projects) one instance serves concurrent invocations, sharing its process,
+CPU, file descriptors and memory: a request goes to a live instance with a free slot (up to
+`concurrency` invocations at once; the busiest such instance first, as Fluid fills instances
+before it scales), and a new instance (a cold start) starts only when every one is full.
+`concurrency=1` is the classic one-request-per-instance model.
 
 What Vercel enforces is enforced here:
-- maxDuration: an invocation that outlives it is killed with its instance; the caller
+- maxDuration, per invocation: one that outlives it is killed with its instance; the caller
   gets 504 FUNCTION_INVOCATION_TIMEOUT and the log says "Vercel Runtime Timeout Error: Task
-  timed out after N seconds";
+  timed out after N seconds" (the instance's other invocations die with it: 500);
 - a function that does not import, or an instance that dies mid-request: 500
   FUNCTION_INVOCATION_FAILED (the deployment itself stays READY: nothing checks imports);
 - an invocation lasts until the runtime reports its `end` (after the answer, once background
-  tasks and `wait_until` work are done), within maxDuration, and only then is its instance free;
+  tasks and `wait_until` work are done), within maxDuration, and only then is its slot free;
 - every line the instance writes (stdout, stderr, the runtime's log messages) is a log
   line of the request it belongs to, handed to the deployment's log sink with the
   request's final status (-1 when the runtime died).
@@ -40,6 +44,8 @@ import httpx
 BOOTSTRAP = (Path(__file__).parent / "lambda_bootstrap.py").read_text()
 INIT_TIMEOUT_S = 60.0  # Lambda's init phase has a limit of its own
 DEFAULT_MAX_INSTANCES = 16
+# Vercel publishes no per-instance figure for Python; the local Vercel's default, settable.
+DEFAULT_CONCURRENCY = 8
 
 
 @dataclass
@@ -52,6 +58,8 @@ class Request:
     host: str
     headers: list[tuple[str, str]]
     body: bytes
+    function: str = ""  # the function path the routes reached (/api/index behind the rewrite)
+    client_ip: str = ""
 
 
 @dataclass
@@ -82,15 +90,18 @@ class StartFailed(Exception):
 
 
 class Instance:
-    """One process of the function, serving one request at a time."""
+    """One process of the function, serving its invocations concurrently."""
 
     def __init__(self, python: Path, task: Path, env: dict[str, str], ipc_dir: Path, number: int) -> None:
         self.python, self.task, self.env = python, task, env
         self.ipc_path = ipc_dir / f"i{number}.sock"
         self.tmp = ipc_dir / f"tmp{number}"
         self.port: int | None = None
-        self.lines: list[LogLine] = []  # of the current request (init lines go to the first one)
+        self.active = 0  # invocations it serves now (or is starting for)
+        self.loose: list[LogLine] = []  # lines of no invocation (init, raw pipes): the next to end takes them
+        self.lines_of: dict[str, list[LogLine]] = {}  # invocation id → its lines
         self.fatal: str | None = None
+        self.started: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.process: asyncio.subprocess.Process | None = None
         self._server: asyncio.AbstractServer | None = None
         self._ready: asyncio.Future[int] = asyncio.get_running_loop().create_future()
@@ -100,6 +111,11 @@ class Instance:
     @property
     def alive(self) -> bool:
         return self.process is not None and self.process.returncode is None
+
+    @property
+    def usable(self) -> bool:
+        """Starting, or started and not dead (a killed instance takes no more invocations)."""
+        return not self.started.done() or self.alive
 
     async def start(self) -> None:
         self.tmp.mkdir(parents=True, exist_ok=True)
@@ -127,14 +143,18 @@ class Instance:
             exited.cancel()
         if self._ready in done and not self._ready.exception():
             self.port = self._ready.result()
+            self.started.set_result(None)
             return
         await self.stop()
         reason = self.fatal or f"the runtime exited during initialization (status {self.process.returncode})"
-        raise StartFailed(reason, self.take_lines())
+        failure = StartFailed(reason, self.take_lines(""))
+        self.started.set_exception(failure)
+        self.started.exception()  # retrieved: every invocation that waited on it is told below
+        raise failure
 
     async def _read(self, stream: asyncio.StreamReader, name: str, level: str) -> None:
         while line := await stream.readline():
-            self.lines.append(LogLine(line.decode(errors="replace").rstrip("\n"), level, name))
+            self.loose.append(LogLine(line.decode(errors="replace").rstrip("\n"), level, name))
 
     async def _ipc(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
@@ -161,10 +181,16 @@ class Instance:
             else:
                 level = {"warn": "warning"}.get(payload.get("level", "info"), payload.get("level", "info"))
                 stream = "stderr" if level in ("error", "fatal", "warning") else "stdout"
-            self.lines += [LogLine(part, level, stream) for part in text.splitlines() or [""]]
+            invocation = str((payload.get("context") or {}).get("invocationId", ""))
+            lines = self.lines_of.get(invocation, self.loose)
+            lines += [LogLine(part, level, stream) for part in text.splitlines() or [""]]
 
     def expect_end(self, invocation_id: str) -> None:
         self._ends[invocation_id] = asyncio.Event()
+        self.lines_of[invocation_id] = []
+
+    def note(self, invocation_id: str, line: LogLine) -> None:
+        self.lines_of.get(invocation_id, self.loose).append(line)
 
     async def ended(self, invocation_id: str, within_s: float) -> bool:
         """Whether the runtime ended the invocation (its post-response work done) in time;
@@ -179,8 +205,10 @@ class Instance:
             exited.cancel()
             self._ends.pop(invocation_id, None)
 
-    def take_lines(self) -> list[LogLine]:
-        lines, self.lines = self.lines, []
+    def take_lines(self, invocation_id: str) -> list[LogLine]:
+        """The invocation's lines, and the instance's own lines not yet handed to one."""
+        lines = [*self.loose, *self.lines_of.pop(invocation_id, [])]
+        self.loose = []
         return lines
 
     async def stop(self) -> None:
@@ -207,16 +235,18 @@ class FunctionPool:
         max_duration_s: float,
         sink: LogSink,
         max_instances: int = DEFAULT_MAX_INSTANCES,
+        concurrency: int = DEFAULT_CONCURRENCY,
     ) -> None:
         self.python, self.task, self.env = python, task, env
         self.max_duration_s = max_duration_s
         self.sink = sink
         self.max_instances = max_instances
+        self.concurrency = concurrency
         self.invocations = 0
         self.cold_starts = 0
+        self.most_concurrent = 0  # the most invocations one instance served at once
         self._ipc_dir = Path(tempfile.mkdtemp(prefix="vc-"))  # short: Unix socket paths are limited
-        self._idle: list[Instance] = []
-        self._all: set[Instance] = set()
+        self._all: list[Instance] = []
         self._freed = asyncio.Condition()
         self._numbers = 0
         self._completing: set[asyncio.Task[None]] = set()  # invocations answered, not yet ended
@@ -226,12 +256,11 @@ class FunctionPool:
     async def invoke(self, request: Request) -> Outcome:
         self.invocations += 1
         try:
-            instance = await self._acquire()
+            instance = await self._acquire(request.id)
         except StartFailed as failure:
             self.sink(request, -1, [*failure.lines, LogLine(f"Error: {failure}", "error", "stderr")])
             return failed("FUNCTION_INVOCATION_FAILED", 500, request.id)
         started = time.monotonic()
-        instance.expect_end(request.id)
         outcome = await self._run(instance, request)
         if outcome.error is None:  # answered: the invocation goes on until the runtime says "end"
             completing = asyncio.create_task(self._complete(instance, request, outcome.status, started))
@@ -239,7 +268,7 @@ class FunctionPool:
             completing.add_done_callback(self._completing.discard)
             return outcome
         crashed = outcome.error == "FUNCTION_INVOCATION_FAILED"
-        self.sink(request, -1 if crashed else outcome.status, instance.take_lines())
+        self.sink(request, -1 if crashed else outcome.status, instance.take_lines(request.id))
         await self._release(instance)
         return outcome
 
@@ -252,8 +281,8 @@ class FunctionPool:
             await instance.stop()
             duration = f"{self.max_duration_s:g}"
             message = f"Vercel Runtime Timeout Error: Task timed out after {duration} seconds"
-            instance.lines.append(LogLine(message, "error", "stderr"))
-        self.sink(request, status, instance.take_lines())
+            instance.note(request.id, LogLine(message, "error", "stderr"))
+        self.sink(request, status, instance.take_lines(request.id))
         await self._release(instance)
 
     async def _run(self, instance: Instance, request: Request) -> Outcome:
@@ -271,7 +300,7 @@ class FunctionPool:
             await instance.stop()
             duration = f"{self.max_duration_s:g}"
             message = f"Vercel Runtime Timeout Error: Task timed out after {duration} seconds"
-            instance.lines.append(LogLine(message, "error", "stderr"))
+            instance.note(request.id, LogLine(message, "error", "stderr"))
             return failed("FUNCTION_INVOCATION_TIMEOUT", 504, request.id)
         except httpx.TransportError:
             with contextlib.suppress(TimeoutError):
@@ -279,38 +308,50 @@ class FunctionPool:
                     await instance.process.wait()  # type: ignore[union-attr]
             code = instance.process.returncode if instance.process else None
             await instance.stop()
-            instance.lines.append(LogLine(f"Error: Runtime exited with error: exit status {code}", "error", "stderr"))
+            line = LogLine(f"Error: Runtime exited with error: exit status {code}", "error", "stderr")
+            instance.note(request.id, line)
             return failed("FUNCTION_INVOCATION_FAILED", 500, request.id)
         return Outcome(response.status_code, list(response.headers.multi_items()), response.content)
 
-    async def _acquire(self) -> Instance:
+    async def _acquire(self, invocation_id: str) -> Instance:
+        """A slot on a live instance, the busiest with one free first; a new instance only
+        when every one is full (and the most instances allow)."""
         async with self._freed:
             while True:
-                if self._idle:
-                    return self._idle.pop()
+                self._all = [i for i in self._all if i.usable or i.active]  # the dead, once idle, go
+                open_slots = [i for i in self._all if i.active < self.concurrency and i.usable]
+                if open_slots:
+                    instance = max(open_slots, key=lambda i: i.active)
+                    starting = False
+                    break
                 if len(self._all) < self.max_instances:
+                    self._numbers += 1
+                    instance = Instance(self.python, self.task, self.env, self._ipc_dir, self._numbers)
+                    self._all.append(instance)
+                    starting = True
                     break
                 await self._freed.wait()
-            self._numbers += 1
-            instance = Instance(self.python, self.task, self.env, self._ipc_dir, self._numbers)
-            self._all.add(instance)
-        self.cold_starts += 1
+            instance.active += 1
+            self.most_concurrent = max(self.most_concurrent, instance.active)
+            instance.expect_end(invocation_id)
         try:
-            await instance.start()
+            if starting:
+                self.cold_starts += 1
+                await instance.start()
+            else:
+                await asyncio.shield(instance.started)
         except StartFailed:
-            async with self._freed:
-                self._all.discard(instance)
-                self._freed.notify()
+            instance.take_lines(invocation_id)
+            await self._release(instance)
             raise
         return instance
 
     async def _release(self, instance: Instance) -> None:
         async with self._freed:
-            if instance.alive:
-                self._idle.append(instance)
-            else:
-                self._all.discard(instance)
-            self._freed.notify()
+            instance.active -= 1
+            if not instance.usable and instance.active == 0 and instance in self._all:
+                self._all.remove(instance)
+            self._freed.notify_all()
 
     async def settled(self) -> None:
         """Every invocation that has answered has also ended (and handed over its log lines)."""
@@ -323,7 +364,6 @@ class FunctionPool:
         for instance in list(self._all):
             await instance.stop()
         self._all.clear()
-        self._idle.clear()
         shutil.rmtree(self._ipc_dir, ignore_errors=True)
 
     @property

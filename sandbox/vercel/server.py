@@ -12,16 +12,24 @@ from .alias import AliasForwarder, NameProxy
 from .api import create_app
 from .cron import CronRunner
 from .drains import RETRY_DELAYS_S, Drains
+from .functions import DEFAULT_CONCURRENCY
 from .runtime import Runtime
 from .state import VercelState
 from .tls import write_certificates
 
 
 class LocalVercel:
-    def __init__(self, root: Path | None = None, drain_retry_delays_s: tuple[float, ...] = RETRY_DELAYS_S) -> None:
+    def __init__(
+        self,
+        root: Path | None = None,
+        drain_retry_delays_s: tuple[float, ...] = RETRY_DELAYS_S,
+        function_concurrency: int = DEFAULT_CONCURRENCY,
+    ) -> None:
+        """`function_concurrency`: invocations one instance serves at once (Fluid compute; 1: the
+        classic model of one request per instance)."""
         self.root = root or Path(tempfile.mkdtemp(prefix="jessie-vercel-"))
         self.ca, cert, key = write_certificates(self.root / "tls")
-        self.state = VercelState(self.root)
+        self.state = VercelState(self.root, function_concurrency=function_concurrency)
         self.alias = AliasForwarder(self.state)
         self.names = NameProxy(self.state)
         self.runtime = Runtime(self.state, cert, key, self.ca)

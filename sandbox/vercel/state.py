@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .functions import DEFAULT_CONCURRENCY
+
 TARGETS = ("production", "preview", "development")
 
 
@@ -117,6 +119,7 @@ class VercelState:
     crons_disabled: bool = False
     unhandled: list[str] = field(default_factory=list)
     logs: list[dict[str, Any]] = field(default_factory=list)  # runtime log entries, drain-shaped
+    function_concurrency: int = DEFAULT_CONCURRENCY  # invocations per instance (Fluid); 1 = one at a time
     lock: threading.RLock = field(default_factory=threading.RLock)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 

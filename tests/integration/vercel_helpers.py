@@ -129,6 +129,9 @@ class Client:
         return self.session.post(url, data=data, headers=headers, timeout=60)
 
     def logs(self, url: str) -> list[dict[str, Any]]:
+        """The deployment's log entries, once every answered invocation has ended (its lines go
+        to the log when it ends, after the answer)."""
+        self.vercel.runtime.settle()
         deployment = self.vercel.state.find(url)
         assert deployment is not None
         entries: list[dict[str, Any]] = requests.get(f"{self.vercel.url}/_sandbox/logs", timeout=10).json()["logs"]
