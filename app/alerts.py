@@ -44,6 +44,8 @@ INCIDENT_NAMES = {
     IncidentKind.RUN_FAILED: "sync run failed",
     IncidentKind.CRON_MISSED: "cron did not run",
 }
+GRANT_WAVE = "grant_wave"
+GRANT_WAVE_ACCOUNTS = 3  # tokens refused in one run from which the cause is named, not each account
 WEBHOOK_TIMEOUT_S = 10  # an alert must not hold up the run that sends it
 
 
@@ -142,6 +144,36 @@ def check_incidents(conn: Connection, settings: Settings, now: datetime | None =
     return incidents_opened(conn, incidents.record(conn, [missed]))
 
 
+def _grant_wave(conn: Connection, run_id: int) -> list[str]:
+    """Many tokens refused in one run is rarely many users revoking access: an OAuth app in
+    Google's "Testing" publishing status gets refresh tokens that expire after 7 days. One alert
+    names that cause, in place of an alert per account (their episodes start with it); it is
+    sent again only once every parked account has reconnected."""
+    refused = [
+        row[0]
+        for row in conn.execute(
+            """select a.email from jessie.sync_run_accounts r join jessie.accounts a on a.id = r.account_id
+               where r.run_id = %s and r.status = 'needs_reauth' order by a.email""",
+            [run_id],
+        ).fetchall()
+    ]
+    parked = conn.execute("select count(*) from jessie.accounts where status = 'needs_reauth'").fetchone()
+    if parked is not None and parked[0] == 0:
+        _end_episode(conn, GRANT_WAVE)
+    if len(refused) < GRANT_WAVE_ACCOUNTS:
+        return []
+    for email in refused:
+        _start_episode(conn, f"account:{email}")
+    if not _start_episode(conn, GRANT_WAVE):
+        return []
+    return [
+        f"Jessie: Google refused the tokens of {len(refused)} accounts in sync run {run_id} (invalid_grant). "
+        "So many at once usually means the OAuth app is in “Testing” publishing status, whose refresh "
+        "tokens expire after 7 days: publish the app (Google Auth Platform → Audience; gmail.readonly is a "
+        "restricted scope and needs Google's verification), then each account reconnects once"
+    ]
+
+
 def evaluate(conn: Connection, settings: Settings, run: dict[str, Any], trigger: str) -> list[str]:
     """After a run: start or end episodes; returns the alerts to send for episodes that start."""
     sent = []
@@ -155,6 +187,7 @@ def evaluate(conn: Connection, settings: Settings, run: dict[str, Any], trigger:
             _close_incidents(conn, [IncidentKind.CRON_MISSED])
     if run["status"] == RunStatus.OK and trigger == "cron":
         _close_incidents(conn, CRON_ENDPOINT_KINDS, CRON_PATH)
+    sent += _grant_wave(conn, run["run_id"])
     # A revoked token parks the account (needs_reauth): it fails no more runs, so it is news at once.
     failing = conn.execute(
         """select email, consecutive_failures, last_sync_error, status from jessie.accounts

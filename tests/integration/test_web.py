@@ -349,7 +349,11 @@ def test_the_dashboard_is_for_admins_only(database_url: str, sandbox: Sandbox, t
         runs = bob.get(running.url + "/api/runs", timeout=10).json()["runs"]
         outcomes = [(r["trigger"], r["status"], r["messages_added"], r["accounts_failed"]) for r in runs]
         assert outcomes == [("cron", "ok", 0, 0), ("connect", "ok", 4, 0), ("connect", "ok", 3, 0)]
-        assert {"duration_ms", "quota_units"} <= set(runs[0])
+        assert {"duration_ms", "quota_units", "accounts_held"} <= set(runs[0])
+        spent = sum(r["quota_units"] for r in runs)
+        line = re.search(r'data-testid="quota-today">([^<]+)<', page.text)
+        assert line is not None
+        assert f"{spent:,} units of the project's daily threshold of 80,000,000" in " ".join(line[1].split())
 
 
 # ---- alerts -------------------------------------------------------------------------------
@@ -392,6 +396,32 @@ def test_one_alert_per_failure_episode(
             conn.execute("update jessie.accounts set last_sync_finished_at = null")
         assert sync(settings, pool).status == "failed"
         assert len([m for m in received if m["text"].startswith("Jessie sync run")]) == 2
+
+
+def test_many_tokens_refused_in_one_run_name_the_testing_publishing_status(
+    database_url: str, sandbox: Sandbox, tmp_path: Path, webhook: tuple[str, list[dict[str, str]]]
+) -> None:
+    """An app in "Testing" gets 7-day refresh tokens: a wave of invalid_grant names that, once."""
+    url, received = webhook
+    settings = make_settings(database_url, sandbox.url, tmp_path, alert_webhook_url=url)
+    from app.db.connection import open_pool
+    from tests.integration.sync_helpers import sync
+
+    emails = [f"user{n}@example.com" for n in range(4)]
+    with open_pool(settings, size=6) as pool:
+        for email in emails:
+            add_account(sandbox, pool, settings, email, messages=1)
+        for email in emails[:3]:
+            sandbox.admin("POST", f"/accounts/{email}/revoke")
+        run = sync(settings, pool)
+        assert (run.status, run.accounts_failed, run.accounts_ok) == ("partial", 3, 1)
+        texts = [message["text"] for message in received]
+        assert len(texts) == 1, texts  # one alert naming the cause, none per account
+        assert "refused the tokens of 3 accounts" in texts[0] and "“Testing” publishing status" in texts[0]
+        assert "7 days" in texts[0]
+        # The parked accounts fail no more runs; the next run sends nothing new.
+        sync(settings, pool)
+        assert len(received) == 1
 
 
 def test_a_missing_session_secret_is_named_not_a_crash(database_url: str, sandbox: Sandbox, tmp_path: Path) -> None:
