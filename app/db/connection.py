@@ -124,6 +124,12 @@ class Database:
             self._suspect = True
             raise
 
+    def resize(self, size: int) -> None:
+        """At most `size` connections from now on (a replacement pool keeps it too)."""
+        with self._lock:
+            self.size = size
+            self._pool.resize(min_size=1, max_size=size)
+
     def close(self) -> None:
         self._pool.close()
 

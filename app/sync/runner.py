@@ -99,17 +99,50 @@ def run_sync(
     """Sync every due account (or only `account_ids`) within `budget_s` seconds.
 
     A run of a sweep (`sweep_id`) takes a seat within the connection budget first (NoSeat
-    if there is none). `on_started(run_id)` is called once the run is recorded,
-    `on_account(result)` after each account.
+    if the connections it adds would pass it: see `_ProcessRuns`). `on_started(run_id)` is
+    called once the run is recorded, `on_account(result)` after each account.
     """
     settings = settings or get_settings()
     own_pool = pool is None
     pool = pool or open_pool(settings, size=settings.sync_pool_size)
+    added = _in_process.enter(pool, settings)  # the connections this run adds
     try:
-        return _run(trigger, budget_s, settings, pool, account_ids, sweep_id, on_started, on_account)
+        return _run(trigger, budget_s, settings, pool, added, account_ids, sweep_id, on_started, on_account)
     finally:
+        _in_process.leave(pool, settings)
         if own_pool:
             pool.close()
+
+
+class _ProcessRuns:
+    """The runs alive in this process, per pool. With Fluid compute one instance serves several
+    invocations at once, so the sweep's workers can share a process and its pool: the first run
+    on a pool adds the pool's connections and its probe; each further one grows the pool by a
+    connection per worker, and adds only those (the bookkeeping and heartbeat ones are shared)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._runs: dict[int, int] = {}  # id(pool) → live runs on it
+
+    def enter(self, pool: Database, settings: Settings) -> int:
+        """The connections this run adds to the process (the pool grown for it)."""
+        with self._lock:
+            live = self._runs.get(id(pool), 0)
+            self._runs[id(pool)] = live + 1
+            if live == 0:
+                return settings.connections_per_invocation
+            pool.resize(pool.size + settings.sync_concurrency)
+            return settings.sync_concurrency
+
+    def leave(self, pool: Database, settings: Settings) -> None:
+        with self._lock:
+            live = self._runs.pop(id(pool)) - 1
+            if live:
+                self._runs[id(pool)] = live
+                pool.resize(pool.size - settings.sync_concurrency)
+
+
+_in_process = _ProcessRuns()
 
 
 def _run(
@@ -117,6 +150,7 @@ def _run(
     budget_s: float,
     settings: Settings,
     pool: Database,
+    connections: int,
     account_ids: list[int] | None,
     sweep_id: int | None,
     on_started: Callable[[int], None] | None,
@@ -125,12 +159,14 @@ def _run(
     started = time.monotonic()
     deadline = Deadline(budget_s)
     cipher = TokenCipher.from_settings(settings)
-    seats = (settings.max_live_runs, settings.lease_s) if sweep_id is not None else None
+    seats = (settings.db_connection_budget, settings.lease_s) if sweep_id is not None else None
     _record_kept(pool, settings)
     with pool.connection() as conn:
         abandoned = runs.abandon_stale_runs(conn, settings.lease_s)
     with pool.connection() as conn:
-        run_id, run_started_at = runs.create_run(conn, trigger, budget_s, sweep_id=sweep_id, seats=seats)
+        run_id, run_started_at = runs.create_run(
+            conn, trigger, budget_s, sweep_id=sweep_id, connections=connections, seats=seats
+        )
         # What is due: not synced since the run began, or, in a sweep, since the sweep began
         # (a repeated cron delivery joins it and does not sync its accounts again).
         due_before = runs.sweep_started_at(conn, sweep_id) if sweep_id is not None else run_started_at

@@ -143,7 +143,7 @@ def full_syncs_due(conn: Connection, due_before: datetime, only: list[int] | Non
 
 
 class NoSeat(Exception):
-    """As many runs are alive as the database connection budget allows."""
+    """The live runs hold as many database connections as the budget allows."""
 
 
 def sweep_started_at(conn: Connection, sweep_id: int) -> datetime:
@@ -159,25 +159,31 @@ def create_run(
     budget_s: float,
     *,
     sweep_id: int | None = None,
+    connections: int = 0,
     seats: tuple[int, float] | None = None,
 ) -> tuple[int, datetime]:
-    """Record a run. With `seats` (the most live runs allowed, and how long a silent run still
-    counts as live), the live runs are counted under a lock first: NoSeat beyond the limit."""
+    """Record a run and the database connections it adds (`connections`). With `seats` (the
+    connection budget, and how long a silent run still counts as live), the live runs'
+    connections are summed under a lock first: NoSeat when this run's would pass the budget."""
     if seats is not None:
-        limit, silent_s = seats
+        budget, silent_s = seats
         conn.execute("select pg_advisory_xact_lock(hashtext('jessie.sync_runs: seats'))")
         live = conn.execute(
-            """select count(*) from jessie.sync_runs
+            """select coalesce(sum(connections), 0) from jessie.sync_runs
                where status = 'running' and heartbeat_at > now() - make_interval(secs => %s)""",
             [silent_s],
         ).fetchone()
-        if live and int(live[0]) >= limit:
-            raise NoSeat(f"{live[0]} sync runs are alive, the most JESSIE_DB_CONNECTION_BUDGET allows")
+        held = int(live[0]) if live else 0
+        if held + connections > budget:
+            raise NoSeat(
+                f"the live sync runs hold {held} database connections; {connections} more would pass "
+                f"JESSIE_DB_CONNECTION_BUDGET ({budget})"
+            )
     row = conn.execute(
-        """insert into jessie.sync_runs (trigger, deadline_at, sweep_id)
-           values (%s, now() + make_interval(secs => %s), %s)
+        """insert into jessie.sync_runs (trigger, deadline_at, sweep_id, connections)
+           values (%s, now() + make_interval(secs => %s), %s, %s)
            returning id, started_at""",
-        [trigger, budget_s, sweep_id],
+        [trigger, budget_s, sweep_id, connections],
     ).fetchone()
     assert row is not None
     return row[0], row[1]

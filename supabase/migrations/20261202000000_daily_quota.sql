@@ -4,3 +4,8 @@
 -- many first syncs it held back to spread them over the day.
 create index sync_run_accounts_finished on jessie.sync_run_accounts (finished_at);
 alter table jessie.sync_runs add column accounts_held integer not null default 0;
+
+-- Fluid compute runs several invocations in one process, sharing its pool: a run records the
+-- database connections it adds (the pool and its probe for the first run in a process, a
+-- connection per worker for each further one), and seats are counted in connections.
+alter table jessie.sync_runs add column connections integer not null default 0;

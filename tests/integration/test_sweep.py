@@ -4,6 +4,7 @@ endpoint is as closed as the cron, and the connection budget refuses a seat."""
 
 from __future__ import annotations
 
+import secrets
 import socket
 import subprocess
 import sys
@@ -105,7 +106,10 @@ def test_no_seat_beyond_the_connection_budget(database_url: str, sandbox: Sandbo
     for running in serve(settings):
         add_account(sandbox, running.pool, settings, PEOPLE[0], messages=1)
         with running.pool.connection() as conn:  # another invocation's run, alive
-            conn.execute("insert into jessie.sync_runs (trigger, deadline_at) values ('sweep-worker', now())")
+            conn.execute(
+                """insert into jessie.sync_runs (trigger, deadline_at, connections)
+                   values ('sweep-worker', now(), 11)"""
+            )
         refused = requests.get(running.url + CRON, headers=BEARER, timeout=60)
         assert refused.status_code == 503 and "No seat" in refused.json()["message"]
         assert query(running.pool, "select count(*) from jessie.sync_runs") == [(1,)]
@@ -113,6 +117,60 @@ def test_no_seat_beyond_the_connection_budget(database_url: str, sandbox: Sandbo
             conn.execute("update jessie.sync_runs set status = 'ok'")
         assert requests.get(running.url + CRON, headers=BEARER, timeout=60).status_code == 200
         assert query(running.pool, "select count(*) from jessie.sync_run_accounts") == [(1,)]
+
+
+def test_co_located_runs_share_a_grown_pool_and_count_real_connections(
+    database_url: str, postgres_admin_url: str, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """Fluid compute: two sweep invocations in one process share its pool. The first adds 11
+    connections (8 workers, 2 more, the probe), the second 8; under a role whose CONNECTION
+    LIMIT is the budget (19), a third run, co-located (8) or in a process of its own (11), has
+    no seat, and the two runs never open more connections than Postgres allows."""
+    import threading
+
+    import psycopg
+    import psycopg.conninfo
+
+    from app.db.connection import open_pool
+    from app.sync.runner import run_sync
+    from app.sync.runs import NoSeat
+
+    role = f"budget_{secrets.token_hex(4)}"
+    with psycopg.connect(database_url, autocommit=True) as admin:
+        admin.execute(f"create role {role} login bypassrls password 'budget' connection limit 19")
+        admin.execute(f"grant usage on schema jessie to {role}")
+        admin.execute(f"grant all on all tables in schema jessie to {role}")
+        admin.execute(f"grant all on all sequences in schema jessie to {role}")
+    limited = psycopg.conninfo.make_conninfo(database_url, user=role, password="budget")
+    settings = make_settings(limited, sandbox.url, tmp_path, db_connection_budget=19)
+    with open_pool(settings, size=settings.sync_pool_size) as pool:
+        for number, email in enumerate(PEOPLE[:2]):
+            add_account(sandbox, pool, settings, email, messages=3, seed=number)
+        sweep_id = query(pool, "insert into jessie.sweeps (slot) values (now()) returning id")[0][0]
+        sandbox.admin("PUT", "/faults", stall_after_requests=1)  # the runs' Gmail calls wait
+        results: list[object] = []
+
+        def worker() -> None:
+            results.append(run_sync("sweep-worker", 60, settings=settings, pool=pool, sweep_id=sweep_id))
+
+        threads = [threading.Thread(target=worker) for _ in range(2)]
+        threads[0].start()
+        assert sandbox.server.stalled.wait(timeout=60)
+        threads[1].start()
+        live = "select count(*), sum(connections) from jessie.sync_runs where status = 'running'"
+        until(lambda: query(pool, live) == [(2, 19)], "both runs to take their seats")
+        assert pool.size == settings.sync_pool_size + settings.sync_concurrency  # grown for the second
+        with pytest.raises(NoSeat, match="hold 19 database connections; 8 more"):
+            run_sync("sweep-worker", 60, settings=settings, pool=pool, sweep_id=sweep_id)
+        with pytest.raises(NoSeat, match="11 more"):
+            run_sync("sweep-worker", 60, settings=settings, sweep_id=sweep_id)  # a process of its own
+        sandbox.admin("PUT", "/faults", stall_after_requests=0)
+        for thread in threads:
+            thread.join(timeout=120)
+        assert [getattr(r, "status", None) for r in results] == ["ok", "ok"]
+        assert pool.size == settings.sync_pool_size  # shrunk back
+        for email in PEOPLE[:2]:
+            assert_exact_copy(pool, sandbox, email)
 
 
 def test_lost_worker_calls_cost_parallelism_not_mail(database_url: str, sandbox: Sandbox, tmp_path: Path) -> None:
