@@ -6,7 +6,7 @@ import json
 
 from sandbox.serving import interrupt_on_sigterm
 
-from . import cold_start_bench, drain_bench, mailbox_bench, sandbox_throughput, sweep_bench, sync_bench
+from . import cold_start_bench, drain_bench, mailbox_bench, quota_bench, sandbox_throughput, sweep_bench, sync_bench
 
 
 def main() -> None:
@@ -15,6 +15,7 @@ def main() -> None:
     parts = [
         ("sandbox", sandbox_throughput.measure),
         ("sync", sync_bench.measure),
+        ("quota", quota_bench.measure),
         ("drain", drain_bench.measure),
         ("mailbox", mailbox_bench.measure),
         ("cold start", cold_start_bench.measure),

@@ -1,4 +1,5 @@
-"""How fast the sandbox serves messages.get inside batches of 50 (quota and latency off).
+"""How fast the sandbox serves messages.get (format=full, as the sync asks) inside batches of 50
+(quota and latency off).
 
 The sandbox runs in its own process; clients are separate processes using the real
 google-api-python-client, so the figure is the sandbox's serving rate as a sync sees it.
@@ -43,7 +44,7 @@ def _fetch(url: str, refresh_token: str, ids: list[str]) -> int:
     for start in range(0, len(ids), BATCH):
         batch = BatchHttpRequest(callback=count, batch_uri=f"{url}/batch/gmail/v1")
         for message_id in ids[start : start + BATCH]:
-            batch.add(messages.get(userId="me", id=message_id, format="raw"))
+            batch.add(messages.get(userId="me", id=message_id, format="full"))
         batch.execute(http=http)
     return fetched
 

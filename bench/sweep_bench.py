@@ -1,12 +1,15 @@
 """The sweep's figures: how fast parallel invocations work one lease queue, and what a claim costs.
 
 - Throughput: an established fleet (accounts in incremental sync, 99 % idle, 1 % with 5 new
-  messages; the sandbox with 50 ms latency and the per-user quota on) swept by 1, 2, 4 and 8
+  messages; the sandbox with 50 ms latency and the 2026 quota model) swept by 1, 2, 4 and 8
   `jessie sync` processes at once, as parallel invocations share the queue. The sandbox serves
   every account from one process, so the fleet here is SWEPT_ACCOUNTS; the figure is accounts
   a second, and from the rate of one process, how many 255 s invocations an hourly sweep of
   100,000 accounts needs. The sandbox's and Postgres's CPU time are reported as their share of
   the wall time (1.0 = one core busy throughout), beside the sync processes' own.
+- Co-located: the same sweep by 2, 4 and 8 runs in one process sharing its pool (Fluid compute
+  puts concurrent invocations in one instance: one process, one interpreter, its cores), beside
+  the spread figure of as many processes.
 - Claims: `claim_next` on a queue of 100,000 accounts, each claim followed by the release a
   finished account gets, so the due set shrinks as in a sweep.
 """
@@ -37,6 +40,7 @@ SWEPT_ACCOUNTS = 4_000
 BUSY_EVERY = 100  # 1 % of accounts have new mail
 NEW_MESSAGES = 5
 WORKER_PROCESSES = [1, 2, 4, 8]
+CO_LOCATED_RUNS = [2, 4, 8]
 QUEUE_ACCOUNTS = 100_000
 CLAIMS = 2_000
 FLEET = 100_000
@@ -94,9 +98,12 @@ def _established_fleet(bench: Bench, count: int) -> list[str]:
     return emails
 
 
-def _sweep(bench: Bench, processes: int, sandbox_pid: int, root: Path) -> dict[str, float]:
-    env = {**bench.env, "JESSIE_QUOTA_UNITS_PER_SECOND": "250"}
+def _sweep(bench: Bench, processes: int, sandbox_pid: int, root: Path, co_located: bool = False) -> dict[str, float]:
+    """`processes` sync processes at once, or (`co_located`) that many runs in one process."""
+    env = bench.env
     command = [sys.executable, "-m", "app.cli", "sync", "--json", "--budget", "3000"]
+    if co_located:
+        command, processes = [sys.executable, "-m", "bench.colocated", str(processes)], 1
     postgres = _postmaster(root)
     sandbox_cpu, postgres_cpu = _cpu_seconds(sandbox_pid), _cpu_seconds(postgres, with_children=True)
     clients_cpu = _children_cpu()
@@ -131,7 +138,7 @@ def _sweep(bench: Bench, processes: int, sandbox_pid: int, root: Path) -> dict[s
 
 def throughput(root: Path) -> dict[str, Any]:
     figures: dict[str, Any] = {}
-    with sandbox_process("--quota", "250", "--latency-ms", "50") as url:
+    with sandbox_process("--latency-ms", "50") as url:
         bench = Bench(root, url, "sweep")
         emails = _established_fleet(bench, SWEPT_ACCOUNTS)
         for processes in WORKER_PROCESSES:
@@ -140,6 +147,12 @@ def throughput(root: Path) -> dict[str, Any]:
             result = _sweep(bench, processes, url.pid, root)
             for key, value in result.items():
                 figures[f"sweep_{key}_{processes}_workers"] = value
+        for runs_at_once in CO_LOCATED_RUNS:
+            for email in emails[::BUSY_EVERY]:
+                admin(url, "POST", f"/accounts/{email}/messages", count=NEW_MESSAGES)
+            result = _sweep(bench, runs_at_once, url.pid, root, co_located=True)
+            for key, value in result.items():
+                figures[f"sweep_{key}_{runs_at_once}_runs_co_located"] = value
     one = figures["sweep_accounts_per_second_1_workers"]
     figures["sweep_invocations_for_100k_accounts_an_hour"] = math.ceil(FLEET / (one * INVOCATION_BUDGET_S))
     return figures

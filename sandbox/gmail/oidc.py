@@ -50,15 +50,24 @@ def _b64(data: bytes) -> str:
 class IdTokens:
     """The sandbox's signing key (one per sandbox), its published forms, and the id_tokens it signs."""
 
-    def __init__(self) -> None:
-        self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        public = self._key.public_key().public_numbers()
-        self.kid = hashlib.sha1(public.n.to_bytes(256, "big"), usedforsecurity=False).hexdigest()
-        pem = self._key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
+    def __init__(self, pem: bytes | None = None) -> None:
+        if pem is None:
+            key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            pem = key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        self._pem = pem
+        loaded = serialization.load_pem_private_key(pem, password=None)
+        assert isinstance(loaded, rsa.RSAPrivateKey)
+        self._key = loaded
+        self._numbers = loaded.public_key().public_numbers()
+        self.kid = hashlib.sha1(self._numbers.n.to_bytes(256, "big"), usedforsecurity=False).hexdigest()
         self._signer = crypt.RSASigner.from_string(pem, key_id=self.kid)  # type: ignore[no-untyped-call]
-        self._numbers = public
+
+    def __reduce__(self) -> tuple[type[IdTokens], tuple[bytes]]:
+        """Pickled as its key (a test-mode Preview stores the sandbox's state as a snapshot, and
+        every instance must sign with the one key the JWKS publishes)."""
+        return (IdTokens, (self._pem,))
 
     def issue(self, email: str, client_id: str, scope: str, access_token: str, now: float) -> str:
         digest = hashlib.sha256(access_token.encode()).digest()

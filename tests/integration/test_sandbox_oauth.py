@@ -302,3 +302,19 @@ def test_without_openid_there_is_no_id_token_and_userinfo_has_no_email(
     assert "id_token" not in body
     bearer = {"Authorization": f"Bearer {body['access_token']}"}
     assert "email" not in requests.get(f"{sandbox.url}/oauth2/v2/userinfo", headers=bearer, timeout=10).json()
+
+
+def test_the_signing_key_survives_a_snapshot() -> None:
+    """A test-mode Preview stores the sandbox's state as a pickled snapshot: every instance
+    must sign with the key the JWKS it serves publishes."""
+    import pickle
+
+    from sandbox.gmail.oidc import IdTokens
+
+    tokens = IdTokens()
+    copy = pickle.loads(pickle.dumps(tokens))  # noqa: S301 -- our own object
+    assert (copy.kid, copy.jwks()) == (tokens.kid, tokens.jwks())
+    assert (
+        copy.issue(USER, DEFAULT_CLIENT_ID, "openid", "ya29.x", 0).split(".")[0]
+        == tokens.issue(USER, DEFAULT_CLIENT_ID, "openid", "ya29.x", 0).split(".")[0]
+    )

@@ -93,7 +93,9 @@ def test_a_sweep_runs_in_parallel_invocations_and_syncs_each_account_once(deploy
         (240, 3, 3)
     ]
     runs = deployed.query("select trigger, status, accounts_ok from jessie.sync_runs order by id")
-    assert [(trigger, status) for trigger, status, _ in runs] == [
+    # In whatever order they recorded themselves (with Fluid compute the workers may share the
+    # cron's instance and start first).
+    assert sorted((trigger, status) for trigger, status, _ in runs) == [
         ("cron", "ok"),
         ("sweep-worker", "ok"),
         ("sweep-worker", "ok"),

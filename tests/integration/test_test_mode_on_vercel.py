@@ -60,7 +60,9 @@ def preview(
         conn.execute(f"create database {name} template {template_database}")
     database_url = psycopg.conninfo.make_conninfo(postgres_admin_url, dbname=name)
     try:
-        with LocalVercel(tmp_path_factory.mktemp("vercel")) as vercel:
+        # One invocation per instance: the stand-in's state must reach every instance through the
+        # database alone, and with Fluid's sharing these few requests could all land in one.
+        with LocalVercel(tmp_path_factory.mktemp("vercel"), function_concurrency=1) as vercel:
             cron_secret = "cron-" + uuid.uuid4().hex + uuid.uuid4().hex
             env = {
                 "DATABASE_URL": database_url,
