@@ -30,7 +30,7 @@ from googleapiclient.http import BatchHttpRequest
 from app.deadline import MIN_CALL_SECONDS
 from app.gmail.client import GmailSession
 from app.gmail.quota import QuotaModel
-from app.gmail.retry import Verdict, classify
+from app.gmail.retry import RetriesExhausted, Verdict, classify
 from app.gmail.sizes import CENSUS_MIN_IDS, IN_FLIGHT, MAX_BATCH, SMALL_BYTES, SizeCensus, pack
 
 Format = Literal["full", "minimal"]
@@ -68,6 +68,7 @@ class Call:
     wanted: tuple[str, ...]
     weight: int  # bytes of mail its answer may bring, as far as known
     attempts: int = 0
+    failures: int = 0  # transient errors other than rate limits (retry.RetryPolicy.schedule)
     not_before: float = 0.0
 
 
@@ -116,6 +117,7 @@ class BatchFetcher:
     def _run(self, calls: list[Call], fmt: Format) -> Iterator[list[Fetched]]:
         queue = list(calls)
         policy = self.session.retry
+        sent = failed = 0  # parts sent and parts that failed, in this fetch
         while queue:
             deadline = self.session.deadline
             deadline.ensure(MIN_CALL_SECONDS, "fetching messages")
@@ -132,20 +134,42 @@ class BatchFetcher:
                 done, again, split = self._send(chunk, fmt)
                 if done:
                     yield done
+            sent, failed = sent + len(chunk), failed + len(again)
             queue = split + queue
             self._adapt(len(chunk), sum(1 for _, verdict in again if verdict.concurrent), not again)
             if not again:
                 continue
-            if len(again) == len(chunk) and all(v.rate_limited and not v.concurrent for _, v in again):
+            # Every part of a batch refused for rate: the account's minute is spent (one part
+            # refused alone says nothing of the others, and holds only itself, below).
+            refused_all = len(chunk) > 1 and len(again) == len(chunk)
+            if refused_all and all(v.rate_limited and not v.concurrent for _, v in again):
                 waits = [verdict.retry_after for _, verdict in again if verdict.retry_after]
                 if waits:  # the account's minute is spent, whatever the pacer counted
                     self.session.pacer.hold(min(waits))
             now = policy.clock()
+            # Most parts sent so far went through: these failures are the parts' own (a flaky
+            # backend, a rate limit on one call), not overload, so they go again in the next
+            # batch after what the server asked for, without backoff: the account keeps its pace.
+            isolated = failed * 2 < sent
+            retried, given_up = [], []
             for call, verdict in again:
                 call.attempts += 1
-                call.not_before = now + policy.schedule(call.attempts, verdict)
+                call.failures += 0 if verdict.rate_limited else 1
+                try:
+                    backoff = policy.schedule(call.attempts, verdict, call.failures)
+                except RetriesExhausted as gave_up:
+                    if not isolated:  # most of what was sent failed: Google's trouble, not the message's
+                        raise
+                    # One part that keeps failing while the rest go through: kept for a later run
+                    # (jessie.message_retries), as a message Gmail refuses for now is.
+                    given_up += [Fetched(gmail_id, Outcome.REFUSED, reason=str(gave_up)) for gmail_id in call.wanted]
+                    continue
+                call.not_before = now + ((verdict.retry_after or 0.0) if isolated else backoff)
                 self.session.meter.retries += 1
-            queue = [call for call, _ in again] + queue
+                retried.append(call)
+            if given_up:
+                yield given_up
+            queue = retried + queue
 
     def _adapt(self, sent: int, crowded: int, clean: bool) -> None:
         """Batch size: what got through when Gmail said "too many concurrent requests" (the cap

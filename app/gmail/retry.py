@@ -115,9 +115,13 @@ class RetryPolicy:
         backoff = rng.uniform(0, min(self.cap_s, self.base_s * 2 ** (attempt - 1)))
         return max(backoff, verdict.retry_after or 0.0)
 
-    def schedule(self, attempt: int, verdict: Verdict) -> float:
-        """The wait before retry number `attempt`; raises if retrying is not worth it."""
-        if attempt >= self.max_attempts:
+    def schedule(self, attempt: int, verdict: Verdict, failures: int | None = None) -> float:
+        """The wait before retry number `attempt`; raises if retrying is not worth it. With
+        `failures` (a batch part's transient errors that were not rate limits), only those
+        count towards giving up: a rate limit is the quota speaking, retried while the budget
+        lasts, so a part that meets many of them among a few 5xx is not lost for the run."""
+        counted = attempt if failures is None else failures
+        if counted >= self.max_attempts:
             raise RetriesExhausted(verdict, attempt)
         return self.delay(attempt, verdict)
 

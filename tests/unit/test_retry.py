@@ -94,3 +94,12 @@ def test_attempts_are_bounded() -> None:
     policy.wait(2, Verdict(True))
     with pytest.raises(RetriesExhausted):
         policy.wait(3, Verdict(True, reason="HTTP 503"))
+
+
+def test_a_batch_parts_rate_limits_do_not_count_towards_giving_up() -> None:
+    """Only a part's other transient errors count: a rate limit is retried while the budget lasts."""
+    clock = FakeClock()
+    policy = RetryPolicy(Deadline(10_000, clock), max_attempts=3, sleep=clock.sleep)
+    assert policy.schedule(10, Verdict(True, True, reason="HTTP 429"), failures=2) >= 0
+    with pytest.raises(RetriesExhausted, match="gave up after 11 attempts: HTTP 503"):
+        policy.schedule(11, Verdict(True, reason="HTTP 503"), failures=3)
