@@ -11,11 +11,15 @@ accounts held back wait for a later run, and the run records how many it held.
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from app.db.connection import Connection
 
 HOURS = 24
+REFRESH_S = 60.0  # a run reads the day's units at most this often (a large fleet's day has millions of rows)
 
 
 @dataclass(frozen=True)
@@ -49,3 +53,23 @@ def today(conn: Connection, budget: int | None) -> DailyQuota:
     ).fetchone()
     assert row is not None
     return DailyQuota(int(row[0]), budget, float(row[1]))
+
+
+class DayWatch:
+    """A run's view of today's units, read again at most every REFRESH_S (claims are many)."""
+
+    def __init__(self, budget: int | None, clock: Callable[[], float] = time.monotonic) -> None:
+        self.budget = budget
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._day: DailyQuota | None = None
+        self._read_at = 0.0
+
+    def now(self, conn: Connection) -> DailyQuota | None:
+        """Today's quota, or None when there is no daily budget (nothing to read)."""
+        if self.budget is None:
+            return None
+        with self._lock:
+            if self._day is None or self._clock() - self._read_at >= REFRESH_S:
+                self._day, self._read_at = today(conn, self.budget), self._clock()
+            return self._day

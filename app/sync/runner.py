@@ -177,17 +177,19 @@ def _run(
     lock = threading.Lock()
     held: set[int] = set()
     spent: list[daily_quota.DailyQuota] = []  # the day's quota whenever it held first syncs back
+    watch = daily_quota.DayWatch(settings.daily_units_budget)
     stop_claiming_at = min(CLAIM_CUTOFF_S, budget_s * CLAIM_CUTOFF_SHARE)
 
     def worker() -> None:
         while deadline.remaining() > stop_claiming_at and summary.error is None:
             with pool.connection() as conn:
-                day = daily_quota.today(conn, settings.daily_units_budget)
-                if day.holds_full_syncs:
+                day = watch.now(conn)
+                holding = day is not None and day.holds_full_syncs
+                if day is not None and holding:
                     with lock:
                         spent.append(day)
                 account = runs.claim_next(
-                    conn, run_id, due_before, settings.lease_s, account_ids, incremental_only=day.holds_full_syncs
+                    conn, run_id, due_before, settings.lease_s, account_ids, incremental_only=holding
                 )
                 # A sweep's run sees its slot through: what another run holds is released when
                 # synced, or lapses when that run died, and is then taken over, while time allows.

@@ -145,3 +145,25 @@ def test_the_setting_picks_the_pacer() -> None:
 def test_each_hour_may_spend_its_share_one_hour_ahead(used: int, hours: float, holds: bool) -> None:
     assert daily_quota.DailyQuota(used, 80_000_000, hours).holds_full_syncs is holds
     assert daily_quota.DailyQuota(used, None, hours).holds_full_syncs is False
+
+
+def test_a_run_reads_the_days_units_at_most_once_a_minute() -> None:
+    class Counted:  # stands in for the connection: counts the reads of today's units
+        reads = 0
+
+        def execute(self, _sql: str) -> Counted:
+            Counted.reads += 1
+            return self
+
+        def fetchone(self) -> tuple[int, float]:
+            return (1_000 * Counted.reads, 5.0)
+
+    now = [0.0]
+    watch = daily_quota.DayWatch(80_000_000, clock=lambda: now[0])
+    conn = Counted()
+    assert watch.now(conn).used == 1_000
+    now[0] = daily_quota.REFRESH_S - 1
+    assert watch.now(conn).used == 1_000
+    now[0] = daily_quota.REFRESH_S
+    assert watch.now(conn).used == 2_000
+    assert daily_quota.DayWatch(None).now(conn) is None
