@@ -33,6 +33,8 @@ from sandbox.gmail.cli import spawn
 from sandbox.gmail.oauth import DEFAULT_CLIENT_ID
 from sandbox.serving import interrupt_on_sigterm, listening_socket
 
+STOP_GRACE_S = 20.0  # how long a server of the stack may take to stop once told to
+
 DEMO_ACCOUNT = "demo@example.com"
 
 
@@ -148,7 +150,12 @@ class LocalStack:
         for process in reversed(self._processes):
             process.terminate()
         for process in self._processes:
-            process.wait(timeout=30)
+            try:
+                process.wait(timeout=STOP_GRACE_S)
+            except subprocess.TimeoutExpired:  # e.g. a request it will not abandon: killed, never left running
+                print(f"local stack: {' '.join(map(str, process.args[1:3]))} did not stop in time; killed", flush=True)
+                process.kill()
+                process.wait()
 
     def __enter__(self) -> LocalStack:
         return self.start()

@@ -131,7 +131,7 @@ class BatchFetcher:
             taken = {id(call) for call in chunk}
             queue = [call for call in queue if id(call) not in taken]
             with IN_FLIGHT.holding(sum(call.weight for call in chunk), deadline):
-                done, again, split = self._send(chunk, fmt)
+                done, again, split, whole = self._send(chunk, fmt)
                 if done:
                     yield done
             sent, failed = sent + len(chunk), failed + len(again)
@@ -150,7 +150,8 @@ class BatchFetcher:
             # Most parts sent so far went through: these failures are the parts' own (a flaky
             # backend, a rate limit on one call), not overload, so they go again in the next
             # batch after what the server asked for, without backoff: the account keeps its pace.
-            isolated = failed * 2 < sent
+            # A batch whose HTTP request failed as a whole (Gmail unreachable) is never that.
+            isolated = not whole and failed * 2 < sent
             retried, given_up = [], []
             for call, verdict in again:
                 call.attempts += 1
@@ -189,8 +190,11 @@ class BatchFetcher:
             return self.session.threads.get(userId="me", id=call.target, format=fmt)
         return self.session.messages.get(userId="me", id=call.target, format=fmt)
 
-    def _send(self, chunk: list[Call], fmt: Format) -> tuple[list[Fetched], list[tuple[Call, Verdict]], list[Call]]:
-        """One HTTP batch: (results, calls to retry with why, wanted messages to ask for alone)."""
+    def _send(
+        self, chunk: list[Call], fmt: Format
+    ) -> tuple[list[Fetched], list[tuple[Call, Verdict]], list[Call], bool]:
+        """One HTTP batch: (results, calls to retry with why, wanted messages to ask for alone,
+        whether the HTTP request itself failed)."""
         responses: dict[str, tuple[Any, HttpError | None]] = {}
 
         def collect(request_id: str, response: Any, error: HttpError | None) -> None:
@@ -205,7 +209,7 @@ class BatchFetcher:
             verdict = classify(failure)
             if not verdict.transient:
                 raise
-            return [], [(call, verdict) for call in chunk], []
+            return [], [(call, verdict) for call in chunk], [], True
         done: list[Fetched] = []
         again: list[tuple[Call, Verdict]] = []
         alone: list[Call] = []
@@ -231,7 +235,7 @@ class BatchFetcher:
                 again.append((call, verdict))
             else:
                 done += [Fetched(gmail_id, Outcome.REFUSED, reason=verdict.reason) for gmail_id in call.wanted]
-        return done, again, alone
+        return done, again, alone, False
 
 
 def _alone(gmail_id: str, fmt: Format) -> Call:
