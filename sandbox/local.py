@@ -153,7 +153,7 @@ class LocalStack:
             try:
                 process.wait(timeout=STOP_GRACE_S)
             except subprocess.TimeoutExpired:  # e.g. a request it will not abandon: killed, never left running
-                print(f"local stack: {' '.join(map(str, process.args[1:3]))} did not stop in time; killed", flush=True)
+                print(f"local stack: process {process.pid} did not stop in time; killed", flush=True)
                 process.kill()
                 process.wait()
 
