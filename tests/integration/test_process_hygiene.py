@@ -25,6 +25,9 @@ def start_dev_stack(data_dir: Path, *extra: str) -> subprocess.Popen[str]:
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,  # its own session, like a terminal's: every child is in it
+        # and Ctrl-C's default action, as a terminal's foreground job has it (a test run started in
+        # the background inherits SIGINT ignored, and Python then never raises KeyboardInterrupt)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     assert stack.stdout is not None
     seen = []
