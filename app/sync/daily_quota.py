@@ -64,6 +64,7 @@ class DayWatch:
         self._lock = threading.Lock()
         self._day: DailyQuota | None = None
         self._read_at = 0.0
+        self.held_by: DailyQuota | None = None  # the last reading that held first syncs back
 
     def now(self, conn: Connection) -> DailyQuota | None:
         """Today's quota, or None when there is no daily budget (nothing to read)."""
@@ -73,3 +74,11 @@ class DayWatch:
             if self._day is None or self._clock() - self._read_at >= REFRESH_S:
                 self._day, self._read_at = today(conn, self.budget), self._clock()
             return self._day
+
+    def holds_full_syncs(self, conn: Connection) -> bool:
+        """Whether a claim now must pass over first and full syncs (and remember why)."""
+        day = self.now(conn)
+        if day is None or not day.holds_full_syncs:
+            return False
+        self.held_by = day
+        return True

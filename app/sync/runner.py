@@ -176,20 +176,19 @@ def _run(
     summary = RunSummary(run_id, RunStatus.RUNNING)
     lock = threading.Lock()
     held: set[int] = set()
-    spent: list[daily_quota.DailyQuota] = []  # the day's quota whenever it held first syncs back
     watch = daily_quota.DayWatch(settings.daily_units_budget)
     stop_claiming_at = min(CLAIM_CUTOFF_S, budget_s * CLAIM_CUTOFF_SHARE)
 
     def worker() -> None:
         while deadline.remaining() > stop_claiming_at and summary.error is None:
             with pool.connection() as conn:
-                day = watch.now(conn)
-                holding = day is not None and day.holds_full_syncs
-                if day is not None and holding:
-                    with lock:
-                        spent.append(day)
                 account = runs.claim_next(
-                    conn, run_id, due_before, settings.lease_s, account_ids, incremental_only=holding
+                    conn,
+                    run_id,
+                    due_before,
+                    settings.lease_s,
+                    account_ids,
+                    incremental_only=watch.holds_full_syncs(conn),
                 )
                 # A sweep's run sees its slot through: what another run holds is released when
                 # synced, or lapses when that run died, and is then taken over, while time allows.
@@ -240,10 +239,9 @@ def _run(
                 future.result()
         with pool.connection() as conn:
             summary.accounts_busy = runs.held_elsewhere(conn, run_id, due_before, account_ids).count
-            if spent:
+            if watch.held_by is not None:
                 summary.accounts_held = runs.full_syncs_due(conn, due_before, account_ids)
-        if summary.accounts_held:
-            day = spent[-1]
+        if summary.accounts_held and (day := watch.held_by) is not None:
             log_event(
                 "sync.run.first_syncs_held",
                 logging.WARNING,
