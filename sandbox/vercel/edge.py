@@ -11,7 +11,8 @@ the function runs.
   function, else 404 NOT_FOUND. The function sees the URL the client asked for.
 - The headers Vercel sets, overwriting any copy the client sent: `x-forwarded-for`,
   `x-real-ip`, `x-vercel-forwarded-for`, `x-forwarded-host`, `x-forwarded-proto`,
-  `x-vercel-id`, `x-vercel-deployment-url`; the response carries `x-vercel-id` too.
+  `x-vercel-id`, `x-vercel-deployment-url`; the response carries `x-vercel-id` too. A client's
+  `x-vercel-oidc-token` or `x-vercel-internal-*` never reaches a function.
 """
 
 from __future__ import annotations
@@ -34,7 +35,20 @@ BYPASS_COOKIE = "_vercel_protection_bypass"
 BODY_LIMIT_BYTES = 4_718_592  # 4.5 MB
 REGION = "local1"
 # Client-sent headers Vercel replaces with its own (and the runtime's internal ones).
-_REPLACED = ("x-forwarded-", "x-real-ip", "x-vercel-id", "x-vercel-forwarded-for", "x-vercel-deployment-url")
+_REPLACED = (
+    "x-forwarded-",
+    "x-real-ip",
+    "x-vercel-id",
+    "x-vercel-forwarded-for",
+    "x-vercel-deployment-url",
+    "x-vercel-oidc-token",  # the platform's own (functions.py), never a client's
+    "x-vercel-internal-",
+)
+
+
+def new_request_id() -> str:
+    """An `x-vercel-id`: the region, then a unique id of the request."""
+    return f"{REGION}::{secrets.token_hex(3)}-{int(time.time() * 1000)}-{secrets.token_hex(6)}"
 
 
 class Edge:
@@ -59,7 +73,7 @@ class Edge:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
-        request_id = f"{REGION}::{secrets.token_hex(3)}-{int(time.time() * 1000)}-{secrets.token_hex(6)}"
+        request_id = new_request_id()
         headers = [(key.decode("latin-1").lower(), value.decode("latin-1")) for key, value in scope["headers"]]
         host = next((value for key, value in headers if key == "host"), "")
         if not self.serves(host):  # a name moved on while this connection stayed open

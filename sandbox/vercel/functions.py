@@ -18,6 +18,7 @@ What Vercel enforces is enforced here:
   timed out after N seconds" (the instance's other invocations die with it: 500);
 - a function that does not import, or an instance that dies mid-request: 500
   FUNCTION_INVOCATION_FAILED (the deployment itself stays READY: nothing checks imports);
+- every invocation carries the deployment's OIDC token (`oidc.py`), as Vercel sends it;
 - an invocation lasts until the runtime reports its `end` (after the answer, once background
   tasks and `wait_until` work are done), within maxDuration, and only then is its slot free;
 - every line the instance writes (stdout, stderr, the runtime's log messages) is a log
@@ -236,8 +237,10 @@ class FunctionPool:
         sink: LogSink,
         max_instances: int = DEFAULT_MAX_INSTANCES,
         concurrency: int = DEFAULT_CONCURRENCY,
+        oidc_token: Callable[[], str] | None = None,
     ) -> None:
         self.python, self.task, self.env = python, task, env
+        self.oidc_token = oidc_token
         self.max_duration_s = max_duration_s
         self.sink = sink
         self.max_instances = max_instances
@@ -291,6 +294,7 @@ class FunctionPool:
             *request.headers,
             ("x-vercel-internal-invocation-id", request.id),
             ("x-vercel-internal-request-id", str(self.invocations)),
+            *([("x-vercel-internal-oidc-token", self.oidc_token())] if self.oidc_token else []),
         ]
         url = f"http://127.0.0.1:{instance.port}{request.target}"
         try:

@@ -12,7 +12,10 @@ A Production deployment takes the Production domain when READY unless it was cre
 `--skip-domain` (`autoAssignCustomDomains: false`) or a rollback has turned automatic
 assignment off, until the next promote.
 
-Everything asynchronous (the edges, the instances) runs on one event loop thread.
+A function whose `.vc-config.json` carries a queue trigger is a consumer of Vercel Queues
+(`queues.py`, the queue SDK's embedded server): its deployment's messages are pushed to it.
+
+Everything asynchronous (the edges, the instances, the queue) runs on one event loop thread.
 """
 
 from __future__ import annotations
@@ -23,23 +26,27 @@ import json
 import re
 import socket
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import uvicorn
 
 from sandbox.serving import listening_socket
 
+from . import oidc
 from .build_output import BuildOutputError, assemble, bare_python, function_environment, function_files
-from .edge import REGION, Edge
+from .edge import REGION, Edge, new_request_id
 from .functions import FunctionPool, LogLine, Request
+from .queues import LocalQueues, Subscription, queue_triggers
 from .state import Deployment, VercelState
 
 OUTPUT = ".vercel/output/"
 _FUNCTION_CONFIG = re.compile(r"^\.vercel/output/functions/(.+)\.func/\.vc-config\.json$")
 DEFAULT_MAX_DURATION_S = 300
+T = TypeVar("T")
 SYSTEM_TRUST = "/etc/ssl/certs/ca-certificates.crt"  # Debian's bundle, what a function's OpenSSL reads
 
 
@@ -52,6 +59,7 @@ class Runtime:
     sockets: dict[str, socket.socket] = field(default_factory=dict)
     servers: dict[str, tuple[uvicorn.Server, asyncio.Task[None]]] = field(default_factory=dict)
     pools: dict[str, dict[str, FunctionPool]] = field(default_factory=dict)
+    queues: LocalQueues = field(default_factory=LocalQueues)
     _loop: asyncio.AbstractEventLoop = field(default_factory=asyncio.new_event_loop)
     _thread: threading.Thread | None = None
     _python: Path | None = None
@@ -61,6 +69,7 @@ class Runtime:
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True, name="vercel-edge")
         self._thread.start()
+        self._run(self.queues.start())
 
     def _run(self, coroutine: Any) -> Any:
         future: Future[Any] = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
@@ -75,6 +84,15 @@ class Runtime:
                     await pool.settled()
 
         self._run(every_pool())
+
+    def on_loop(self, read: Callable[[], T]) -> T:
+        """`read()` run on the loop the queue and the instances live on (their state is its)."""
+
+        async def call() -> T:
+            return read()
+
+        result: T = self._run(call())
+        return result
 
     def reserve_port(self, deployment_id: str) -> int:
         """The deployment's URL is known at creation, so its socket is bound then."""
@@ -159,6 +177,7 @@ class Runtime:
             "VERCEL_REGION": REGION,
             "VERCEL_DEPLOYMENT_ID": deployment.id,
             "VERCEL_PROJECT_PRODUCTION_URL": self.state.alias_host,
+            "VERCEL_QUEUE_BASE_URL": self.queues.base_url,  # where the queue SDK finds Vercel Queues
             # Set on deployments of a project with a Protection Bypass for Automation secret.
             "VERCEL_AUTOMATION_BYPASS_SECRET": self.state.protection_bypass,
             # Vercel's certificates are public-CA signed, so every trust store a function's code
@@ -169,15 +188,44 @@ class Runtime:
         max_duration = float(config.get("maxDuration") or DEFAULT_MAX_DURATION_S)
         sink = self._sink(deployment, target)
         concurrency = self.state.function_concurrency
-        pool: FunctionPool = self._run(self._pool(python, task, env, max_duration, sink, concurrency))
+        team, project, project_id = self.state.team["slug"], self.state.project_name, self.state.project_id
+
+        def token() -> str:
+            return oidc.token(team, project, project_id, target, deployment.id)
+
+        pool: FunctionPool = self._run(self._pool(python, task, env, max_duration, sink, concurrency, token))
+        for trigger in queue_triggers(config):
+            consumer = Subscription.from_trigger(deployment.id, trigger, self._push(deployment, name, pool))
+            self._run(self._subscribe(consumer))
         return pool
 
     @staticmethod
     async def _pool(
-        python: Path, task: Path, env: dict[str, str], max_duration: float, sink: Any, concurrency: int
+        python: Path,
+        task: Path,
+        env: dict[str, str],
+        max_duration: float,
+        sink: Any,
+        concurrency: int,
+        token: Any,
     ) -> FunctionPool:
         # its asyncio parts belong to the edge loop
-        return FunctionPool(python, task, env, max_duration, sink, concurrency=concurrency)
+        return FunctionPool(python, task, env, max_duration, sink, concurrency=concurrency, oidc_token=token)
+
+    async def _subscribe(self, subscription: Subscription) -> None:
+        self.queues.subscribe(subscription)
+
+    @staticmethod
+    def _push(deployment: Deployment, name: str, pool: FunctionPool) -> Any:
+        """A push delivery: Vercel Queues POSTs the message to the function's own path."""
+
+        async def deliver(body: bytes, headers: dict[str, str]) -> int:
+            request_id = new_request_id()
+            sent = [*headers.items(), ("user-agent", "Vercel Queues"), ("x-vercel-id", request_id)]
+            request = Request(request_id, "POST", f"/{name}", deployment.url, sent, body, function=f"/{name}")
+            return (await pool.invoke(request)).status
+
+        return deliver
 
     def _trust_store(self) -> Path:
         bundle = self.state.root / "tls" / "functions-trust.pem"
@@ -256,6 +304,7 @@ class Runtime:
         for server, task in self.servers.values():
             server.should_exit = True
             await task
+        await self.queues.stop()
         for functions in self.pools.values():
             for pool in functions.values():
                 await pool.close()
