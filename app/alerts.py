@@ -30,12 +30,14 @@ from app.statuses import AccountStatus, IncidentKind, RunStatus
 
 RUN_FAILED = "run_failed"
 CRON_ENDPOINT_KINDS = (IncidentKind.TIMEOUT, IncidentKind.CRASH, IncidentKind.CRON_ERROR)
+CLOSED_WHEN_QUIET = (*CRON_ENDPOINT_KINDS, IncidentKind.QUEUE_GAVE_UP)
 INCIDENT_TEXTS = {
     IncidentKind.TIMEOUT: "Jessie on Vercel: {path} was stopped at its maxDuration: {sample}",
     IncidentKind.CRASH: "Jessie on Vercel: {path} crashed mid-request (the runtime died): {sample}",
     IncidentKind.CRON_ERROR: "Jessie on Vercel: the cron endpoint logged an error: {sample}",
     IncidentKind.RUN_FAILED: "Jessie sync run failed (from Vercel's logs): {sample}",
     IncidentKind.CRON_MISSED: "Jessie: the scheduled sync did not run: {sample}",
+    IncidentKind.QUEUE_GAVE_UP: "Jessie: a worker of the hourly sweep failed every delivery from the queue: {sample}",
 }
 INCIDENT_NAMES = {
     IncidentKind.TIMEOUT: "stopped at maxDuration",
@@ -43,6 +45,7 @@ INCIDENT_NAMES = {
     IncidentKind.CRON_ERROR: "cron endpoint error",
     IncidentKind.RUN_FAILED: "sync run failed",
     IncidentKind.CRON_MISSED: "cron did not run",
+    IncidentKind.QUEUE_GAVE_UP: "sweep worker gave up",
 }
 GRANT_WAVE = "grant_wave"
 GRANT_WAVE_ACCOUNTS = 3  # tokens refused in one run from which the cause is named, not each account
@@ -124,7 +127,7 @@ def check_incidents(conn: Connection, settings: Settings, now: datetime | None =
     overdue opens "the cron did not run" (alerted once, like every incident)."""
     now = now or datetime.now(UTC)
     overdue = timedelta(seconds=settings.cron_overdue_after_s)
-    _close_incidents(conn, CRON_ENDPOINT_KINDS, quiet_since=now - 2 * overdue)
+    _close_incidents(conn, CLOSED_WHEN_QUIET, quiet_since=now - 2 * overdue)
     since = incidents.last_cron_progress(conn)
     if since is None or now - since <= overdue:
         return []

@@ -89,6 +89,8 @@ class Settings(BaseSettings):
     vercel_env: Environment = Field("development", validation_alias="VERCEL_ENV")
     # Where this deployment answers (Vercel's system variables: hosts without a scheme).
     vercel_url: str | None = Field(None, validation_alias="VERCEL_URL")
+    # Set on every deployment; Vercel Queues pins the messages a deployment sends to it.
+    vercel_deployment_id: str | None = Field(None, validation_alias="VERCEL_DEPLOYMENT_ID")
     vercel_branch_url: str | None = Field(None, validation_alias="VERCEL_BRANCH_URL")
     vercel_production_url: str | None = Field(None, validation_alias="VERCEL_PROJECT_PRODUCTION_URL")
     # The one callback registered with Google (default: the Production domain's). Previews use it
@@ -125,8 +127,8 @@ class Settings(BaseSettings):
     gmail_project_units_per_minute: int = Field(
         1_200_000, ge=1, validation_alias="JESSIE_GMAIL_PROJECT_UNITS_PER_MINUTE"
     )
-    # Set by Vercel when the project has a Protection Bypass for Automation secret: the sweep's
-    # calls to its own (protected) deployment URL carry it.
+    # Set by Vercel when the project has a Protection Bypass for Automation secret: a test-mode
+    # Preview's calls to its own (protected) Google stand-in carry it.
     vercel_automation_bypass_secret: SecretStr | None = Field(None, validation_alias="VERCEL_AUTOMATION_BYPASS_SECRET")
 
     # The web app's.

@@ -9,8 +9,25 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from app.config import Settings
 
 MIN_CALL_SECONDS = 1.0  # no Gmail call is started with less time than this left
+
+
+def invocation_budget_s(settings: Settings) -> float:
+    """What a run in this invocation may take: up to the deadline Vercel's runtime gives the
+    invocation (`vercel.functions.get_deadline`, when the runtime provides one), less the margin
+    the configured budget keeps; elsewhere the configured budget (`Settings.run_budget_s`)."""
+    from vercel.functions import get_deadline
+
+    deadline = get_deadline()
+    if deadline is None:
+        return settings.run_budget_s
+    return max(0.0, (deadline - datetime.now(UTC)).total_seconds() - settings.cron_margin_s)
 
 
 class BudgetExhausted(Exception):

@@ -47,6 +47,7 @@ class IncidentKind(StrEnum):
     CRON_ERROR = "cron_error"  # an error line of the cron endpoint the app did not alert itself
     RUN_FAILED = "run_failed"  # the app's own `sync.run` line says failed
     CRON_MISSED = "cron_missed"  # no successful cron run for longer than the schedule allows
+    QUEUE_GAVE_UP = "queue_gave_up"  # a sweep seat failed its every delivery from Vercel Queues
 
 
 CHECKED = {  # table.column → the type its CHECK constraint must allow exactly

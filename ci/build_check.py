@@ -7,7 +7,10 @@
   is dropped by a `.vercelignore` rule (the CLI applies it to those sources when it uploads
   a prebuilt output), and, assembled from those files alone and run on a bare Python of
   its runtime, the generated handler and every module of `app` import;
-- that bundle is under Vercel's 250 MB limit; its size is reported.
+- that bundle is under Vercel's 250 MB limit; its size is reported;
+- the sweep's queue consumer (`api/queue/sweep.py`) carries the push trigger as the app
+  subscribes to it (topic, consumer group, deliveries, retry delay) with a max concurrency of
+  the connection budget's live runs less the cron's own, and imports from its own files too.
 
 Every failure is one line that says what to fix.
 """
@@ -22,8 +25,10 @@ from pathlib import Path
 from typing import Any
 
 import pathspec
+from vercel.queue._internal.names import sanitize_name  # the SDK's own name for a consumer group
 
 from app.config import Settings
+from app.sync import fanout
 from ci import test_mode
 from ci.plans import CRON_PATH, FUNCTION, HOURLY, UnknownPlan, cron_for, plan_from_env
 from sandbox.vercel.build_output import (
@@ -62,6 +67,7 @@ class BuildReport:
     files: int
     runtime: str
     max_duration: int | None
+    consumer: str = ""
     stand_in: bool = False
 
     def lines(self) -> list[str]:
@@ -70,6 +76,7 @@ class BuildReport:
             "crons: " + ", ".join(f"{c['path']} @ '{c['schedule']}'" for c in self.crons),
             f"bundle: {self.files} files, {self.bundle_bytes / 1024 / 1024:.1f} MB of "
             f"{BUNDLE_LIMIT_BYTES // 1024 // 1024} MB; imports from the function alone",
+            f"queue consumer: {self.consumer}",
             *(["test mode: the Gmail stand-in is in the function, and imports from it"] if self.stand_in else []),
         ]
 
@@ -133,6 +140,36 @@ def check_imports(config: dict[str, Any], project: Path, files: dict[str, str], 
         raise BuildCheckError(f"{name} does not import from its own files: {last}")
 
 
+def expected_trigger() -> dict[str, Any]:
+    """The push trigger of the sweep's consumer, as `@vercel/build-utils` writes it into the
+    function's .vc-config.json (the consumer named after vercel.json's functions key)."""
+    defaults = Settings.model_construct()  # what a deployment runs with unless told otherwise
+    return {
+        "type": "queue/v2beta",
+        "topic": fanout.TOPIC,
+        "maxDeliveries": fanout.MAX_DELIVERIES,
+        "retryAfterSeconds": fanout.RETRY_AFTER_S,
+        "maxConcurrency": defaults.max_live_runs - 1,
+        "consumer": str(sanitize_name(fanout.CONSUMER_FUNCTION)),
+    }
+
+
+def check_consumer(project: Path, output: Path) -> tuple[str, dict[str, Any], dict[str, str]]:
+    """The consumer function's name, config and files, once its trigger is as the app expects."""
+    function = output / "functions" / (fanout.CONSUMER_FUNCTION.removesuffix(".py") + ".func")
+    vc_config = function_config(function)
+    triggers = vc_config.get("experimentalTriggers")
+    if triggers != [expected_trigger()]:
+        raise BuildCheckError(
+            f"{function.name} must carry the queue trigger {expected_trigger()} (vercel.json's "
+            f'functions["{fanout.CONSUMER_FUNCTION}"].experimentalTriggers), not {triggers}'
+        )
+    if vc_config.get("maxDuration") != Settings.model_fields["function_max_duration_s"].default:
+        raise BuildCheckError(f"{function.name} must have the cron function's maxDuration")
+    listing = [str(path.relative_to(project)) for path in function.rglob("*") if path.is_file()]
+    return function.name, vc_config, function_files(str(function.relative_to(project)), listing, vc_config)
+
+
 def check_output(project: Path, plan: str = "pro") -> BuildReport:
     check_vercel_json(project / "vercel.json")
     output = project / ".vercel" / "output"
@@ -160,6 +197,8 @@ def check_output(project: Path, plan: str = "pro") -> BuildReport:
             raise BuildCheckError(f"{function.name} is {size / 1024 / 1024:.1f} MB, over Vercel's 250 MB limit")
         stand_in = check_stand_in(output, files)
         check_imports(vc_config, project, files, function.name, stand_in)
+        consumer, consumer_config, consumer_files = check_consumer(project, output)
+        check_imports(consumer_config, project, consumer_files, consumer, stand_in=False)
     except BuildOutputError as error:
         raise BuildCheckError(str(error)) from None
     return BuildReport(
@@ -169,6 +208,8 @@ def check_output(project: Path, plan: str = "pro") -> BuildReport:
         files=len(files),
         runtime=str(vc_config.get("runtime")),
         max_duration=vc_config.get("maxDuration"),
+        consumer=f"{consumer} takes {fanout.TOPIC} as {expected_trigger()['consumer']}, "
+        f"{expected_trigger()['maxConcurrency']} at once",
         stand_in=stand_in,
     )
 

@@ -93,7 +93,10 @@ def current(conn: Connection, sweep_id: int, slot: datetime) -> bool:
     return row is not None
 
 
-def record_started(conn: Connection, sweep_id: int, started: int) -> None:
+def record_started(conn: Connection, sweep_id: int, invocations: int) -> None:
+    """The sweep's invocations under way: the cron's own and the seats the queue holds. Every cron
+    delivery publishes the same seats, so a repeated one records no more than the first."""
     conn.execute(
-        "update jessie.sweeps set invocations_started = invocations_started + %s where id = %s", [started, sweep_id]
+        "update jessie.sweeps set invocations_started = greatest(invocations_started, %s) where id = %s",
+        [invocations, sweep_id],
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
@@ -16,7 +15,7 @@ from app.data import runs as runs_data
 from app.db.migrate import pending
 from app.logs import log_event
 from app.statuses import RunStatus
-from app.web.context import MAX_ROW_ID, RowId, Visitor, admin, cron_caller, database, settings_of
+from app.web.context import Visitor, admin, cron_caller, database, settings_of
 
 router = APIRouter()
 HEALTH_DB_TIMEOUT_S = 5.0
@@ -26,11 +25,12 @@ HEALTH_DB_TIMEOUT_S = 5.0
 def cron_email_sync(request: Request) -> JSONResponse:
     """Vercel Cron: GET with `Authorization: Bearer $CRON_SECRET`, no retries, no redirects.
 
-    Begins the slot's sweep (or joins it, when Vercel delivers the cron twice), starts the
-    further invocations a large sweep needs, and works the queue itself as one of them.
+    Begins the slot's sweep (or joins it, when Vercel delivers the cron twice), publishes the
+    further invocations a large sweep needs to Vercel Queues (app/sync/fanout.py), and works
+    the sweep itself as one of them.
     """
     settings = settings_of(request)
-    from app.sync import sweep  # the sync stack loads only where a sync runs (cold starts)
+    from app.sync import fanout, sweep  # the sync stack loads only where a sync runs (cold starts)
 
     try:
         with database(request).connection() as conn:
@@ -38,56 +38,24 @@ def cron_email_sync(request: Request) -> JSONResponse:
     except Exception as error:  # no run could even be recorded (database down, …)
         log_event("sync.run.not_started", logging.ERROR, trigger="cron", error=type(error).__name__)
         return JSONResponse({"message": "Email sync failed", "error": type(error).__name__}, 500)
-    fanout = None
-    if current.begun and current.invocations_planned > 1:
-        fanout = threading.Thread(
-            target=_start_workers, args=(request, current.id, current.invocations_planned - 1), name="fanout"
-        )
-        fanout.start()  # the workers start while this invocation already syncs
-    try:
-        return _sync_response(request, "cron", current.id, {"begun": current.begun, "due": current.due_accounts})
-    finally:
-        if fanout is not None:
-            fanout.join()
-
-
-def _start_workers(request: Request, sweep_id: int, count: int) -> None:
-    from app.sync import sweep
-    from app.web.fanout import start_workers, worker_url
-
-    settings = settings_of(request)
-    try:
-        started = start_workers(settings, worker_url(settings, str(request.base_url)), sweep_id, count)
-        with database(request).connection() as conn:
-            sweep.record_started(conn, sweep_id, started)
-    except Exception as error:  # the sweep goes on with the invocations it has; the queue carries it
-        log_event("sweep.fanout_failed", logging.ERROR, sweep_id=sweep_id, error=type(error).__name__)
-
-
-@router.post("/api/cron/sweep-worker", dependencies=[Depends(cron_caller)])
-def sweep_worker(
-    request: Request, sweep_id: Annotated[RowId, Query(alias="sweep", ge=1, le=MAX_ROW_ID)]
-) -> JSONResponse:
-    """One more invocation of the current sweep (`?sweep=ID`), started by its cron invocation:
-    authenticated like the cron, before anything else is read; a call for a sweep that is not
-    the current slot's does nothing."""
-    settings = settings_of(request)
-    from app.sync import sweep
-
-    with database(request).connection() as conn:
-        if not sweep.current(conn, sweep_id, sweep.slot_of(datetime.now(UTC), settings.cron_interval_minutes)):
-            return JSONResponse({"message": "Not the current sweep: nothing to do"}, 409)
-    return _sync_response(request, "sweep-worker", sweep_id, {})
+    if current.invocations_planned > 1:  # every delivery publishes: the queue keeps one of each seat
+        held = fanout.publish(settings, current.id, current.slot, current.invocations_planned - 1)
+        if held:
+            with database(request).connection() as conn:
+                sweep.record_started(conn, current.id, 1 + held)
+    return _sync_response(request, "cron", current.id, {"begun": current.begun, "due": current.due_accounts})
 
 
 def _sync_response(request: Request, trigger: str, sweep_id: int, about: dict[str, object]) -> JSONResponse:
     """Run a sync of the sweep in this invocation and answer with its summary."""
     settings = settings_of(request)
+    from app.deadline import invocation_budget_s
     from app.sync.runner import run_sync
     from app.sync.runs import NoSeat
 
     try:
-        summary = run_sync(trigger, settings.run_budget_s, settings=settings, pool=database(request), sweep_id=sweep_id)
+        budget_s = invocation_budget_s(settings)
+        summary = run_sync(trigger, budget_s, settings=settings, pool=database(request), sweep_id=sweep_id)
     except NoSeat as full:  # the connection budget is spent: this invocation adds nothing
         log_event("sync.run.no_seat", logging.WARNING, trigger=trigger, sweep_id=sweep_id)
         return JSONResponse({"message": "No seat for another sync run", "error": str(full)}, 503)

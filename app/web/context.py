@@ -8,9 +8,11 @@ Sign-in and admin checks exist only here: a route that needs a user declares
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -19,10 +21,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, Request, Response
 from pydantic import BeforeValidator
+from starlette.background import BackgroundTask
 
 from app.config import MissingSetting, Settings
 from app.data import sessions
 from app.db.connection import Database, DatabaseUnavailable, open_pool
+from app.incidents import BodyTooLarge
 from app.security import SESSION_COOKIE, bearer_matches, unsign
 
 if TYPE_CHECKING:
@@ -71,8 +75,36 @@ class CronRefused(Exception):
         self.status = status
 
 
+def after_the_answer(work: Callable[..., None], *args: object) -> BackgroundTask | None:
+    """Work for once the answer is sent. Where Vercel's runtime tracks the invocation's
+    post-response work, it is handed to `wait_until` (vercel.functions), which keeps the
+    invocation alive for it within maxDuration; elsewhere it is the answer's background task.
+    (`wait_until` outside an invocation drops the work silently, so the context is asked first.)"""
+    from vercel.cache.context import get_context
+
+    if get_context().wait_until is None:
+        return BackgroundTask(work, *args)
+    from vercel.functions import wait_until
+
+    wait_until(asyncio.to_thread(work, *args))
+    return None
+
+
+async def read_limited(request: Request, limit: int) -> bytes:
+    """A request's body, refused (BodyTooLarge) as soon as it is known to pass `limit` bytes."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge(f"the request body is over {limit} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise BodyTooLarge(f"the request body is over {limit} bytes")
+    return bytes(body)
+
+
 def cron_caller(request: Request) -> None:
-    """Vercel Cron (or the sweep's own calls): `Authorization: Bearer $CRON_SECRET`."""
+    """Vercel Cron: `Authorization: Bearer $CRON_SECRET`."""
     try:
         secret = settings_of(request).require("cron_secret")
     except MissingSetting as error:

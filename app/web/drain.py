@@ -21,7 +21,6 @@ import logging
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
-from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from app import alerts
@@ -31,7 +30,7 @@ from app.db.connection import Database
 from app.incidents import BodyTooLarge, Observation, classify, decode_body, parse_entries
 from app.logs import log_event
 from app.security import drain_signature_matches
-from app.web.context import database, settings_of
+from app.web.context import after_the_answer, database, read_limited, settings_of
 
 router = APIRouter()
 PATH = "/api/log-drain"
@@ -50,18 +49,6 @@ def verify_endpoint(request: Request) -> Response:
     return JSONResponse({"ok": True}, headers=_verify_header(settings_of(request)))
 
 
-async def _read(request: Request) -> bytes:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > BODY_LIMIT_BYTES:
-        raise BodyTooLarge(f"the delivery is over {BODY_LIMIT_BYTES} bytes")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > BODY_LIMIT_BYTES:
-            raise BodyTooLarge(f"the delivery is over {BODY_LIMIT_BYTES} bytes")
-    return bytes(body)
-
-
 @router.post(PATH)
 async def log_drain(request: Request) -> Response:
     settings = settings_of(request)
@@ -71,7 +58,7 @@ async def log_drain(request: Request) -> Response:
     except MissingSetting as error:  # never an open endpoint
         return JSONResponse({"error": str(error)}, 500, headers=headers)
     try:
-        raw = await _read(request)
+        raw = await read_limited(request, BODY_LIMIT_BYTES)
     except BodyTooLarge as error:
         return JSONResponse({"error": str(error)}, 413, headers=headers)
     signature = request.headers.get("x-vercel-signature")
@@ -98,7 +85,7 @@ async def log_drain(request: Request) -> Response:
         log_event("drain.malformed", logging.WARNING, entries=len(entries), malformed=malformed)
     answer = {"entries": len(entries), "malformed": malformed, "incidents": len(observations), "alerts": len(texts)}
     # The alerts go out once the answer is sent: Vercel waits for the answer, the webhook may be slow.
-    return JSONResponse(answer, headers=headers, background=BackgroundTask(alerts.send, settings, texts))
+    return JSONResponse(answer, headers=headers, background=after_the_answer(alerts.send, settings, texts))
 
 
 def _invalid_signature(headers: dict[str, str]) -> Response:

@@ -21,7 +21,7 @@ from starlette.exceptions import HTTPException
 from app.config import TEST_MODE_PATH, MissingSetting, Settings, describe_invalid, get_settings
 from app.db.connection import DatabaseUnavailable
 from app.logs import log_event
-from app.web import api, assets, auth, drain, pages
+from app.web import api, assets, auth, drain, pages, queue
 from app.web.context import AdminOnly, CronRefused, CrossSiteRefused, SignInRequired, page
 from app.web.pages import BadInput
 
@@ -108,6 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         log_event("web.settings_invalid", logging.ERROR, error=app.state.settings_error)
     app.include_router(api.router)
     app.include_router(drain.router)
+    app.include_router(queue.router)
     app.include_router(auth.router)
     app.include_router(pages.router)
     app.include_router(assets.router)

@@ -15,7 +15,7 @@ from app.config import Settings
 from sandbox.gmail import environment_for
 from tests.conftest import Sandbox
 
-HEAVY = ["jinja2", "googleapiclient", "httplib2", "cryptography.fernet", "bs4", "app.sync.runner"]
+HEAVY = ["jinja2", "googleapiclient", "httplib2", "cryptography.fernet", "bs4", "app.sync.runner", "vercel.queue"]
 SERVE_ONE = (
     f"HEAVY = {HEAVY!r}\n"
     + """
@@ -77,7 +77,7 @@ def test_api_index_itself_loads_none_of_them(env: dict[str, str]) -> None:
         ("POST", "/api/log-drain", 403, []),  # refused for its signature, after reading nothing heavy
         ("GET", "/favicon.ico", 200, []),
         ("GET", "/", 200, ["jinja2"]),
-        ("POST", "/api/cron/sweep-worker?sweep=1", 401, []),  # refused: no secret
+        ("POST", "/api/queue/sweep", 400, []),  # refused: not a queue delivery
     ],
 )
 def test_an_entry_point_loads_only_what_it_uses(
@@ -89,5 +89,5 @@ def test_an_entry_point_loads_only_what_it_uses(
 def test_the_cron_loads_the_sync_stack_and_not_the_pages(env: dict[str, str]) -> None:
     result = _first_request(env, "GET", "/api/cron/email-sync", {"Authorization": "Bearer test-cron-secret"})
     assert result["status"] == 200
-    assert "app.sync.runner" in result["loaded"] and "googleapiclient" in result["loaded"]
+    assert {"app.sync.runner", "googleapiclient", "vercel.queue"} <= set(result["loaded"])
     assert "jinja2" not in result["loaded"]

@@ -1,6 +1,8 @@
-"""The hourly sweep in one process: the cron begins a sweep and starts worker invocations over
-HTTP (here, calls to the same loopback server), a repeated delivery only joins, the worker
-endpoint is as closed as the cron, and the connection budget refuses a seat."""
+"""The hourly sweep in one process: the cron begins a sweep and publishes its worker seats to
+Vercel Queues (the local Vercel's queue service, the SDK's embedded server), which pushes them to
+the app's consumer route; a repeated delivery only joins and publishes nothing new, the consumer
+runs only seats this deployment signed for the current sweep, a seat that keeps failing ends in
+an incident, and without a queue the cron works the sweep alone."""
 
 from __future__ import annotations
 
@@ -9,61 +11,73 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import requests
+from pydantic import SecretStr
+from vercel.queue.sync import QueueClient
 
 from app.config import Settings
-from app.sync import sweep
+from app.sync import fanout, sweep
+from sandbox.vercel.edge import REGION
 from tests.conftest import Sandbox, make_settings
+from tests.integration.queue_helpers import CONSUMER, DEPLOYMENT, Queues, local_queues
 from tests.integration.sync_helpers import add_account, assert_exact_copy, query, until
 from tests.integration.test_sync_runs import jessie_env
 from tests.integration.web_helpers import Web, serve
 
 CRON = "/api/cron/email-sync"
-WORKER = "/api/cron/sweep-worker"
 BEARER = {"Authorization": "Bearer test-cron-secret"}
 PEOPLE = [f"user{n}@example.com" for n in range(6)]
 
 
-def _settled(web: Web) -> None:
-    """Until every run has ended: the workers answer their callers only when they finish."""
+def _settled(web: Web, queues: Queues) -> None:
+    """Until the queue has delivered everything and every run has ended."""
     running = "select count(*) from jessie.sync_runs where status = 'running'"
-    until(lambda: query(web.pool, running) == [(0,)], "every run to end", timeout_s=120)
+    until(lambda: queues.settled() and query(web.pool, running) == [(0,)], "the seats and runs to end", timeout_s=120)
 
 
 @pytest.fixture
-def swept(database_url: str, sandbox: Sandbox, tmp_path: Path) -> Iterator[Web]:
-    settings = make_settings(database_url, sandbox.url, tmp_path, sweep_accounts_per_invocation=2)
+def swept(
+    database_url: str, sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[Web, Queues]]:
+    settings = make_settings(
+        database_url, sandbox.url, tmp_path, sweep_accounts_per_invocation=2, vercel_deployment_id=DEPLOYMENT
+    )
     for running in serve(settings):
         for number, email in enumerate(PEOPLE):
             add_account(sandbox, running.pool, settings, email, messages=3, seed=number)
-        yield running
+        with local_queues(monkeypatch, running.url + fanout.CONSUMER_PATH) as queues:
+            yield running, queues
 
 
-def test_a_sweep_fans_out_and_syncs_every_account_once(swept: Web, sandbox: Sandbox) -> None:
-    answer = requests.get(swept.url + CRON, headers=BEARER, timeout=120)
+def test_a_sweep_fans_out_over_the_queue_and_syncs_every_account_once(
+    swept: tuple[Web, Queues], sandbox: Sandbox
+) -> None:
+    web, queues = swept
+    answer = requests.get(web.url + CRON, headers=BEARER, timeout=120)
     assert answer.status_code == 200, answer.text
     assert answer.json()["sweep"]["begun"] is True and answer.json()["sweep"]["due"] == 6
-    _settled(swept)
-    assert query(swept.pool, "select due_accounts, invocations_planned, invocations_started from jessie.sweeps") == [
-        (6, 3, 3)  # the cron's own invocation and two workers
+    _settled(web, queues)
+    assert query(web.pool, "select due_accounts, invocations_planned, invocations_started from jessie.sweeps") == [
+        (6, 3, 3)  # the cron's own invocation and two seats
     ]
-    runs = query(swept.pool, "select trigger, status from jessie.sync_runs order by id")
+    assert [(m["deployment"], m["deliveries"]) for m in queues.messages()] == [(DEPLOYMENT, {CONSUMER: 1})] * 2
+    runs = query(web.pool, "select trigger, status from jessie.sync_runs order by id")
     assert sorted(runs) == [("cron", "ok"), ("sweep-worker", "ok"), ("sweep-worker", "ok")]
     synced = query(
-        swept.pool,
+        web.pool,
         """select a.email, count(*) from jessie.sync_run_accounts r join jessie.accounts a on a.id = r.account_id
            group by a.email""",
     )
     assert sorted(synced) == [(email, 1) for email in sorted(PEOPLE)]
     for email in PEOPLE:
-        assert_exact_copy(swept.pool, sandbox, email)
+        assert_exact_copy(web.pool, sandbox, email)
     shown = subprocess.run(
         [sys.executable, "-m", "app.cli", "runs", "--invocations"],
-        env=jessie_env(swept.app.state.settings),
+        env=jessie_env(web.app.state.settings),
         capture_output=True,
         text=True,
         check=True,
@@ -73,31 +87,123 @@ def test_a_sweep_fans_out_and_syncs_every_account_once(swept: Web, sandbox: Sand
     assert invocations == [("invocation", "cron"), ("invocation", "sweep-worker"), ("invocation", "sweep-worker")]
 
 
-def test_a_repeated_cron_delivery_joins_the_sweep_and_starts_nothing(swept: Web) -> None:
-    first = requests.get(swept.url + CRON, headers=BEARER, timeout=120).json()
-    _settled(swept)
-    again = requests.get(swept.url + CRON, headers=BEARER, timeout=120).json()
+def test_a_repeated_cron_delivery_joins_the_sweep_and_publishes_nothing_new(swept: tuple[Web, Queues]) -> None:
+    web, queues = swept
+    first = requests.get(web.url + CRON, headers=BEARER, timeout=120).json()
+    _settled(web, queues)
+    sends = queues.on_loop(lambda: queues.queues.operations["send"])
+    again = requests.get(web.url + CRON, headers=BEARER, timeout=120).json()
+    _settled(web, queues)
     assert again["sweep"] == {"id": first["sweep"]["id"], "begun": False, "due": 6}
     assert again["run"]["accounts_ok"] == 0  # everything was synced since the sweep began
-    assert query(swept.pool, "select count(*), sum(invocations_started)::int from jessie.sweeps") == [(1, 3)]
-    assert query(swept.pool, "select count(*) from jessie.sync_runs where trigger = 'sweep-worker'") == [(2,)]
+    assert queues.on_loop(lambda: queues.queues.operations["send"]) == sends + 2  # sent again, under the same keys
+    assert len(queues.messages()) == 2  # … so the queue holds the first two only
+    assert query(web.pool, "select count(*), sum(invocations_started)::int from jessie.sweeps") == [(1, 3)]
+    assert query(web.pool, "select count(*) from jessie.sync_runs where trigger = 'sweep-worker'") == [(2,)]
 
 
-def test_the_worker_endpoint_is_closed_and_does_only_the_current_sweep(swept: Web) -> None:
-    assert requests.post(swept.url + WORKER + "?sweep=1", timeout=10).status_code == 401
-    wrong = {"Authorization": "Bearer not-the-secret"}
-    assert requests.post(swept.url + WORKER + "?sweep=1", headers=wrong, timeout=10).status_code == 401
-    assert requests.post(swept.url + WORKER + "?sweep=abc", timeout=10).status_code == 401  # the secret first
-    for not_an_id in ("abc", "%EF%BC%91", "+1", "%201", "1_0", "0", str(2**63), ""):  # %EF%BC%91: a fullwidth 1
-        refused = requests.post(f"{swept.url}{WORKER}?sweep={not_an_id}", headers=BEARER, timeout=10)
-        assert refused.status_code == 400, not_an_id
-    assert requests.post(swept.url + WORKER, headers=BEARER, timeout=10).status_code == 400
-    assert requests.post(swept.url + WORKER + "?sweep=999", headers=BEARER, timeout=10).status_code == 409
-    with swept.pool.connection() as conn:  # last hour's sweep
-        conn.execute("insert into jessie.sweeps (slot) values (date_trunc('hour', now()) - interval '1 hour')")
-    old = query(swept.pool, "select id from jessie.sweeps")[0][0]
-    assert requests.post(f"{swept.url}{WORKER}?sweep={old}", headers=BEARER, timeout=10).status_code == 409
-    assert query(swept.pool, "select count(*) from jessie.sync_runs") == [(0,)]
+def _send(queues: Queues, payload: object) -> None:
+    """A message on the sweep's topic from someone other than the cron."""
+    QueueClient(base_url=queues.queues.base_url, region=REGION, token="t", deployment=DEPLOYMENT).send(
+        fanout.TOPIC, payload
+    )
+
+
+def test_the_consumer_runs_only_signed_seats_of_the_current_sweep(swept: tuple[Web, Queues]) -> None:
+    web, queues = swept
+    consumer = web.url + fanout.CONSUMER_PATH
+    assert requests.post(consumer, json={"sweep": 1}, timeout=10).status_code == 400  # not a delivery
+    half = {"ce-type": "com.vercel.queue.v2beta", "content-type": "application/json"}
+    assert requests.post(consumer, json={"sweep": 1}, headers=half, timeout=10).status_code == 400
+    slot = sweep.slot_of(datetime.now(UTC), 60)
+    with web.pool.connection() as conn:
+        current = conn.execute("insert into jessie.sweeps (slot) values (%s) returning id", [slot]).fetchone()[0]
+        old = conn.execute("insert into jessie.sweeps (slot) values (%s) returning id", [slot - timedelta(hours=1)])
+        old_id = old.fetchone()[0]
+    forged = fanout.Seat(current, slot, 1).payload("not-the-cron-secret")
+    _send(queues, forged)
+    _send(queues, {**fanout.Seat(current, slot, 1).payload("test-cron-secret"), "seat": 2})  # altered
+    _send(queues, fanout.Seat(old_id, slot - timedelta(hours=1), 1).payload("test-cron-secret"))  # last hour's
+    _send(queues, ["not", "a", "seat"])
+    until(lambda: len(queues.messages()) == 4 and queues.settled(), "the four deliveries to be handled")
+    assert [m["deliveries"] for m in queues.messages()] == [{CONSUMER: 1}] * 4  # acknowledged at once
+    assert query(web.pool, "select count(*) from jessie.sync_runs") == [(0,)]
+
+
+def test_a_seat_that_keeps_failing_stops_after_its_deliveries_with_an_incident(
+    database_url: str, sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The consumer cannot run its seat (here its database role may not insert a run): each
+    delivery asks for a retry after RETRY_AFTER_S, and the last records the incident, alerts once
+    and lets the message go."""
+    settings = make_settings(database_url, sandbox.url, tmp_path, vercel_deployment_id=DEPLOYMENT)
+    limited = _role(database_url, "revoke insert on jessie.sync_runs from {role}")
+    for cron_side in serve(settings):
+        for consumer_side in serve(settings.model_copy(update={"database_url": SecretStr(limited)})):
+            with local_queues(monkeypatch, consumer_side.url + fanout.CONSUMER_PATH, manual_clock=True) as queues:
+                add_account(sandbox, cron_side.pool, settings, PEOPLE[0], messages=1)
+                slot = sweep.slot_of(datetime.now(UTC), 60)
+                sweep_id = query(cron_side.pool, "insert into jessie.sweeps (slot) values (%s) returning id", slot)
+                assert fanout.publish(settings, sweep_id[0][0], slot, 1) == 1
+                for delivery in range(1, fanout.MAX_DELIVERIES + 1):
+                    until(lambda n=delivery: _delivered(queues) == (n, 0), f"delivery {delivery} to end")
+                    if delivery < fanout.MAX_DELIVERIES:
+                        assert not queues.settled()  # it comes back …
+                        queues.shift(fanout.RETRY_AFTER_S)  # … once the retry is due
+                assert queues.settled()
+                incidents = query(cron_side.pool, "select kind, path, sample from jessie.incidents")
+                assert [(kind, path) for kind, path, _ in incidents] == [("queue_gave_up", fanout.CONSUMER_PATH)]
+                assert "failed 3 deliveries: InsufficientPrivilege" in incidents[0][2]
+                alerted = query(cron_side.pool, "select key from jessie.alert_state")
+                assert alerted == [(f"incident:queue_gave_up:{fanout.CONSUMER_PATH}",)]
+                assert query(cron_side.pool, "select count(*) from jessie.sync_runs") == [(0,)]
+
+
+def _role(database_url: str, *restrictions: str) -> str:
+    """A role of the jessie schema's, with `restrictions` (SQL, `{role}` its name): its URL."""
+    import psycopg
+    import psycopg.conninfo
+
+    role = f"limited_{secrets.token_hex(4)}"
+    with psycopg.connect(database_url, autocommit=True) as admin:
+        admin.execute(f"create role {role} login bypassrls password 'limited'")
+        admin.execute(f"grant usage on schema jessie to {role}")
+        admin.execute(f"grant all on all tables in schema jessie to {role}")
+        admin.execute(f"grant all on all sequences in schema jessie to {role}")
+        for restriction in restrictions:
+            admin.execute(restriction.format(role=role))
+    return psycopg.conninfo.make_conninfo(database_url, user=role, password="limited")
+
+
+def _delivered(queues: Queues) -> tuple[int, int]:
+    """How many times the only message was delivered, and how many deliveries are under way."""
+    return queues.on_loop(
+        lambda: (queues.queues.messages(fanout.TOPIC)[0]["deliveries"][CONSUMER], queues.queues.delivering())
+    )
+
+
+def test_without_a_queue_the_cron_works_the_sweep_alone(
+    database_url: str, sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The queue service does not answer (or the project has no Queues): nothing is published, and
+    the cron's own invocation works the whole sweep."""
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        monkeypatch.setenv("VERCEL_QUEUE_BASE_URL", f"http://127.0.0.1:{closed.getsockname()[1]}")
+    monkeypatch.setenv("VERCEL_REGION", REGION)
+    monkeypatch.setenv("VERCEL_QUEUE_TOKEN", "in-process-token")
+    monkeypatch.setenv("VERCEL_DEPLOYMENT_ID", DEPLOYMENT)
+    settings = make_settings(
+        database_url, sandbox.url, tmp_path, sweep_accounts_per_invocation=2, vercel_deployment_id=DEPLOYMENT
+    )
+    for running in serve(settings):
+        for number, email in enumerate(PEOPLE):
+            add_account(sandbox, running.pool, settings, email, messages=3, seed=number)
+        answer = requests.get(running.url + CRON, headers=BEARER, timeout=120)
+        assert answer.status_code == 200 and answer.json()["run"]["accounts_ok"] == 6
+        assert query(running.pool, "select invocations_planned, invocations_started from jessie.sweeps") == [(3, 1)]
+        for email in PEOPLE:
+            assert_exact_copy(running.pool, sandbox, email)
 
 
 def test_no_seat_beyond_the_connection_budget(database_url: str, sandbox: Sandbox, tmp_path: Path) -> None:
@@ -128,20 +234,11 @@ def test_co_located_runs_share_a_grown_pool_and_count_real_connections(
     no seat, and the two runs never open more connections than Postgres allows."""
     import threading
 
-    import psycopg
-    import psycopg.conninfo
-
     from app.db.connection import open_pool
     from app.sync.runner import run_sync
     from app.sync.runs import NoSeat
 
-    role = f"budget_{secrets.token_hex(4)}"
-    with psycopg.connect(database_url, autocommit=True) as admin:
-        admin.execute(f"create role {role} login bypassrls password 'budget' connection limit 19")
-        admin.execute(f"grant usage on schema jessie to {role}")
-        admin.execute(f"grant all on all tables in schema jessie to {role}")
-        admin.execute(f"grant all on all sequences in schema jessie to {role}")
-    limited = psycopg.conninfo.make_conninfo(database_url, user=role, password="budget")
+    limited = _role(database_url, "alter role {role} connection limit 19")
     settings = make_settings(limited, sandbox.url, tmp_path, db_connection_budget=19)
     with open_pool(settings, size=settings.sync_pool_size) as pool:
         for number, email in enumerate(PEOPLE[:2]):
@@ -171,23 +268,6 @@ def test_co_located_runs_share_a_grown_pool_and_count_real_connections(
         assert pool.size == settings.sync_pool_size  # shrunk back
         for email in PEOPLE[:2]:
             assert_exact_copy(pool, sandbox, email)
-
-
-def test_lost_worker_calls_cost_parallelism_not_mail(database_url: str, sandbox: Sandbox, tmp_path: Path) -> None:
-    """Every call to start a worker fails (the deployment URL does not answer): the cron's own
-    invocation works the whole queue."""
-    with socket.socket() as closed:  # a port nothing listens on
-        closed.bind(("127.0.0.1", 0))
-        nowhere = f"127.0.0.1:{closed.getsockname()[1]}"
-    settings = make_settings(database_url, sandbox.url, tmp_path, sweep_accounts_per_invocation=2, vercel_url=nowhere)
-    for running in serve(settings):
-        for number, email in enumerate(PEOPLE):
-            add_account(sandbox, running.pool, settings, email, messages=3, seed=number)
-        answer = requests.get(running.url + CRON, headers=BEARER, timeout=120)
-        assert answer.status_code == 200 and answer.json()["run"]["accounts_ok"] == 6
-        assert query(running.pool, "select invocations_planned, invocations_started from jessie.sweeps") == [(3, 1)]
-        for email in PEOPLE:
-            assert_exact_copy(running.pool, sandbox, email)
 
 
 def _killed_mid_sweep(web: Web, lease_s: float) -> int:

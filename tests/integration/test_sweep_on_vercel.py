@@ -1,8 +1,9 @@
 """The hourly sweep on the local Vercel: Jessie built by the pinned CLI and deployed to Production;
-the cron invocation starts worker invocations of the same deployment, which run in parallel
-processes as Vercel runs them. Every account is synced exactly once, within the connection
-budget (counted on the server); invocations killed mid-account lose and duplicate nothing, and
-the next sweep finishes their accounts."""
+the cron invocation publishes worker seats to Vercel Queues (the queue SDK's embedded server),
+which pushes them to the consumer function, whose invocations run in parallel as Vercel runs
+them. Every account is synced exactly once, within the connection budget (counted on the
+server); a repeated cron publishes nothing new; invocations killed mid-account lose and
+duplicate nothing, and their seats, delivered again, finish the sweep."""
 
 from __future__ import annotations
 
@@ -11,12 +12,14 @@ import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import psycopg
 import pytest
 import requests
 
 from app.db.connection import Database
+from app.sync.fanout import TOPIC
 from tests.integration.sync_helpers import assert_exact_copy, until
 from tests.integration.vercel_helpers import DeployedJessie, deployed_jessie
 from tests.processes import leftovers
@@ -33,6 +36,7 @@ ENV = {
     "JESSIE_LEASE_SECONDS": "2",
     "JESSIE_QUOTA_UNITS_PER_SECOND": "0",
 }
+RETRY_AFTER_S = 3  # past the leases: a killed run's seat and accounts are free when its message is back
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +44,7 @@ def deployed(
     postgres_admin_url: str, template_database: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[DeployedJessie]:
     with deployed_jessie(postgres_admin_url, template_database, tmp_path_factory, ENV) as jessie:
-        jessie.deploy(tmp_path_factory, MAX_DURATION_S)
+        jessie.deploy(tmp_path_factory, MAX_DURATION_S, {"retryAfterSeconds": RETRY_AFTER_S})
         for number, email in enumerate(ACCOUNTS):
             created = jessie.sandbox.create_account(email, messages=2, seed=number)
             jessie.connect_account(email, created["refresh_token"])
@@ -71,10 +75,23 @@ def most_connections(database_url: str) -> Iterator[list[int]]:
         sampler.join()
 
 
+def _messages(jessie: DeployedJessie) -> list[dict[str, Any]]:
+    queues = jessie.vercel.runtime.queues
+    return jessie.vercel.runtime.on_loop(lambda: queues.messages(TOPIC))
+
+
 def _settled(jessie: DeployedJessie) -> None:
-    """Until no run is alive: workers go on after the cron invocation has answered."""
-    running = "select count(*) from jessie.sync_runs where status = 'running'"
-    until(lambda: jessie.query(running) == [(0,)], "every run to end", timeout_s=MAX_DURATION_S)
+    """Until the queue has nothing left to deliver and no run is alive: the seats' invocations go
+    on after the cron's has answered."""
+    runtime = jessie.vercel.runtime
+
+    def settled() -> bool:
+        idle = runtime.on_loop(lambda: runtime.queues.delivering() == 0)
+        done = all(message["done"] for message in _messages(jessie))
+        running = jessie.query("select count(*) from jessie.sync_runs where status = 'running'")
+        return idle and done and running == [(0,)]
+
+    until(settled, "the queue and every run to finish", timeout_s=MAX_DURATION_S)
 
 
 def _exact(jessie: DeployedJessie) -> None:
@@ -83,18 +100,20 @@ def _exact(jessie: DeployedJessie) -> None:
             assert_exact_copy(pool, jessie.sandbox, email)
 
 
-def test_a_sweep_runs_in_parallel_invocations_and_syncs_each_account_once(deployed: DeployedJessie) -> None:
+def test_a_sweep_over_the_queue_syncs_each_account_once_in_parallel_invocations(deployed: DeployedJessie) -> None:
     deployed.sandbox.admin("PUT", "/faults", latency_ms=40)  # Gmail answers in 40 ms: work to share
     with most_connections(deployed.database_url) as most:
         answer = deployed.cron()
         assert answer.status_code == 200, answer.text
         _settled(deployed)
     assert deployed.query("select due_accounts, invocations_planned, invocations_started from jessie.sweeps") == [
-        (240, 3, 3)
+        (240, 3, 3)  # the cron's own invocation and two seats on the queue
     ]
+    messages = _messages(deployed)
+    assert [m["deliveries"] for m in messages] == [{"api_Squeue_Ssweep_Dpy": 1}] * 2
+    assert {m["deployment"] for m in messages} == {deployed.deployment_id}
     runs = deployed.query("select trigger, status, accounts_ok from jessie.sync_runs order by id")
-    # In whatever order they recorded themselves (with Fluid compute the workers may share the
-    # cron's instance and start first).
+    # In whatever order they recorded themselves (with Fluid compute a seat may start first).
     assert sorted((trigger, status) for trigger, status, _ in runs) == [
         ("cron", "ok"),
         ("sweep-worker", "ok"),
@@ -105,36 +124,51 @@ def test_a_sweep_runs_in_parallel_invocations_and_syncs_each_account_once(deploy
     once = deployed.query("select count(distinct account_id), count(*) from jessie.sync_run_accounts")
     assert once == [(240, 240)]
     assert 0 < most[0] <= BUDGET, most
+    consumer = deployed.vercel.runtime.pools[deployed.deployment_id or ""]["/api/queue/sweep"]
+    assert (consumer.invocations, consumer.cold_starts, consumer.most_concurrent) == (2, 1, 2)  # Fluid: one instance
     _exact(deployed)
 
+    again = deployed.cron()  # Vercel delivers a cron twice, now and then
+    assert again.status_code == 200 and again.json()["sweep"]["begun"] is False
+    _settled(deployed)
+    assert len(_messages(deployed)) == 2  # the same seats, under the same idempotency keys: nothing new
+    assert deployed.query("select count(*) from jessie.sync_runs where trigger = 'sweep-worker'") == [(2,)]
+    assert deployed.query("select invocations_started from jessie.sweeps") == [(3,)]
 
-def test_invocations_killed_mid_account_lose_nothing_and_the_next_sweep_finishes(deployed: DeployedJessie) -> None:
+
+def test_killed_deliveries_are_delivered_again_and_finish_the_sweep_exactly(deployed: DeployedJessie) -> None:
     for email in ACCOUNTS:
         deployed.sandbox.admin("POST", f"/accounts/{email}/messages", count=3)
     deployed.sandbox.admin("PUT", "/faults", latency_ms=150)
     _next_hour(deployed)
+    seen = len(_messages(deployed))
     cron: list[requests.Response] = []
     calling = threading.Thread(target=lambda: cron.append(deployed.cron()))
     calling.start()
-    mid_account = "select count(distinct run_id) from jessie.sync_run_accounts where status = 'running'"
-    until(lambda: deployed.query(mid_account)[0][0] >= 2, "two invocations mid-account", timeout_s=MAX_DURATION_S)
+    mid_account = """select count(distinct run_id) from jessie.sync_run_accounts r join jessie.sync_runs s
+                     on s.id = r.run_id where r.status = 'running' and s.trigger = 'sweep-worker'"""
+    until(lambda: deployed.query(mid_account)[0][0] == 2, "both seats mid-account", timeout_s=MAX_DURATION_S)
     instances = [p for p in leftovers(str(deployed.vercel.root / "runtime")) if "python" in p.command]
     assert instances
-    for process in instances:  # the runtime dies under every invocation at once
+    for process in instances:  # the runtime dies under every invocation at once, the cron's too
         os.kill(process.pid, signal.SIGKILL)
     calling.join()
     assert (cron[0].status_code, cron[0].headers["x-vercel-error"]) == (500, "FUNCTION_INVOCATION_FAILED")
-
-    leased = "select count(*) from jessie.accounts where lease_expires_at > now()"
-    until(lambda: deployed.query(leased) == [(0,)], "the dead runs' leases to lapse")
     deployed.sandbox.admin("PUT", "/faults", latency_ms=0)
-    _next_hour(deployed)
-    finished = deployed.cron()
-    assert finished.status_code == 200, finished.text
-    _settled(deployed)
+
+    _settled(deployed)  # no cron: the seats come back by themselves
+    fresh = _messages(deployed)[seen:]
+    assert [m["deliveries"] for m in fresh] == [{"api_Squeue_Ssweep_Dpy": 2}] * 2
+    assert all(m["done"] for m in fresh)
     statuses = dict(deployed.query("select status, count(*) from jessie.sync_runs group by status"))
-    assert statuses.get("abandoned", 0) >= 2  # the killed invocations, recorded as such
-    _exact(deployed)
+    assert statuses.get("abandoned", 0) >= 3  # the killed invocations, recorded as such
+    redelivered = deployed.query(
+        """select count(*), bool_and(status = 'ok') from jessie.sync_runs
+           where sweep_id = (select max(id) from jessie.sweeps)
+             and trigger = 'sweep-worker' and status <> 'abandoned'"""
+    )
+    assert redelivered == [(2, True)]
+    _exact(deployed)  # what the dead runs left, the redelivered seats finished, in the same slot
 
 
 def _next_hour(jessie: DeployedJessie) -> None:

@@ -73,19 +73,30 @@ def _cli_build(project: Path, production: bool) -> None:
     assert done.returncode == 0, done.stderr[-2000:]
 
 
-def build_app(tmp: Path, max_duration_s: int, *, production: bool = True, test_mode: bool = False) -> Path:
+def build_app(
+    tmp: Path,
+    max_duration_s: int,
+    *,
+    production: bool = True,
+    test_mode: bool = False,
+    queue_trigger: dict[str, Any] | None = None,
+) -> Path:
     """Jessie itself, built by the pinned CLI from a copy of this checkout (for Production, or a
     Preview with test mode's Gmail stand-in, as ci/deploy.py builds them, checked), with its
-    function's maxDuration set to `max_duration_s` (as vercel.json would set it)."""
+    functions' maxDuration set to `max_duration_s` and the queue consumer's trigger updated with
+    `queue_trigger` (as vercel.json would set them)."""
     project = tmp / "jessie"
     copy_checkout(project)
     _cli_build(project, production)
     if test_mode:  # and the build check ci/deploy.py runs, which imports it from the function's files
         ci_test_mode.add_stand_in(project)
         assert build_check.check_output(project).stand_in
-    config_path = project / ".vercel/output/functions/api/index.func/.vc-config.json"
-    config = json.loads(config_path.read_text())
-    config_path.write_text(json.dumps({**config, "maxDuration": max_duration_s}))
+    for config_path in (project / ".vercel/output/functions").rglob(".vc-config.json"):
+        config = json.loads(config_path.read_text())
+        config["maxDuration"] = max_duration_s
+        if "experimentalTriggers" in config:
+            config["experimentalTriggers"] = [{**t, **(queue_trigger or {})} for t in config["experimentalTriggers"]]
+        config_path.write_text(json.dumps(config))
     return project
 
 
@@ -149,6 +160,11 @@ class DeployedJessie:
     env: dict[str, str]
 
     @property
+    def deployment_id(self) -> str | None:
+        """The deployment Production serves."""
+        return self.vercel.state.production_id
+
+    @property
     def domain(self) -> str:
         return self.vercel.production_url
 
@@ -164,11 +180,14 @@ class DeployedJessie:
         with psycopg.connect(self.database_url) as conn:
             return conn.execute(sql, params).fetchall()  # type: ignore[arg-type]
 
-    def deploy(self, tmp_factory: pytest.TempPathFactory, max_duration_s: int) -> None:
-        """Jessie built by the pinned CLI with `max_duration_s`, deployed to Production with `env`."""
+    def deploy(
+        self, tmp_factory: pytest.TempPathFactory, max_duration_s: int, queue_trigger: dict[str, Any] | None = None
+    ) -> None:
+        """Jessie built by the pinned CLI with `max_duration_s` (and `queue_trigger`), deployed to
+        Production with `env`."""
         answer = requests.put(f"{self.vercel.url}/_sandbox/env", json={"production": self.env}, timeout=10)
         answer.raise_for_status()
-        deploy(self.vercel, build_app(tmp_factory.mktemp("app"), max_duration_s), "--prod")
+        deploy(self.vercel, build_app(tmp_factory.mktemp("app"), max_duration_s, queue_trigger=queue_trigger), "--prod")
 
     def connect_account(self, email: str, refresh_token: str) -> None:
         with psycopg.connect(self.database_url) as conn:

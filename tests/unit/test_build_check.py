@@ -1,5 +1,6 @@
 """The Build Output check, on small hand-made outputs shaped like `vercel build` writes them:
-a handler in the `.func` folder, the app and its vendored dependency in `filePathMap`."""
+a handler in the `.func` folder, the app and its vendored dependency in `filePathMap`; the
+sweep's queue consumer beside the cron's function, with its trigger."""
 
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ def _project(
     function: str = "api/index",
     handler: str = "import dependency\nimport app\n",
     file_path_map: dict[str, str] | None = None,
+    trigger: dict[str, Any] | None = None,
 ) -> Path:
     tmp_path.mkdir(parents=True, exist_ok=True)
     (tmp_path / "vercel.json").write_text(vercel_json if isinstance(vercel_json, str) else json.dumps(vercel_json))
@@ -57,6 +59,11 @@ def _project(
         "filePathMap": mapping,
     }
     (func / ".vc-config.json").write_text(json.dumps(config))
+    consumer = output / "functions" / "api/queue/sweep.func"
+    consumer.mkdir(parents=True)
+    (consumer / "vc__handler__python.py").write_text(handler)
+    triggers = [build_check.expected_trigger() if trigger is None else trigger]
+    (consumer / ".vc-config.json").write_text(json.dumps({**config, "experimentalTriggers": triggers}))
     crons = GOOD_VERCEL_JSON["crons"] if crons is None else crons
     (output / "config.json").write_text(json.dumps({"version": 3, "routes": routes or ROUTES, "crons": crons}))
     return tmp_path
@@ -67,7 +74,29 @@ def test_a_good_output_is_reported(tmp_path: Path, capsys: pytest.CaptureFixture
     assert report.function == "functions/api/index.func"
     assert (report.files, report.bundle_bytes > 1000) == (4, True)
     assert main([str(tmp_path)]) == 0
-    assert "bundle: 4 files, 0.0 MB of 250 MB; imports from the function alone" in capsys.readouterr().out
+    shown = capsys.readouterr().out
+    assert "bundle: 4 files, 0.0 MB of 250 MB; imports from the function alone" in shown
+    assert "queue consumer: sweep.func takes jessie-sweep as api_Squeue_Ssweep_Dpy, 4 at once" in shown
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"maxConcurrency": 8},  # more than the connection budget's live runs allow
+        {"consumer": "api_Sindex_Dpy"},  # not the group the app subscribes as
+        {"topic": "jessie"},
+        {"maxDeliveries": None},
+    ],
+)
+def test_the_queue_trigger_must_be_the_one_the_app_subscribes_to(tmp_path: Path, change: dict[str, Any]) -> None:
+    trigger = {key: value for key, value in {**build_check.expected_trigger(), **change}.items() if value is not None}
+    with pytest.raises(BuildCheckError, match=r"sweep.func must carry the queue trigger"):
+        check_output(_project(tmp_path, trigger=trigger))
+
+
+def test_the_queue_trigger_follows_the_connection_budget() -> None:
+    """60 connections, 11 an invocation: five live runs, the cron's own and four from the queue."""
+    assert build_check.expected_trigger()["maxConcurrency"] == 4
 
 
 def test_malformed_vercel_json_is_named_with_its_position(tmp_path: Path) -> None:

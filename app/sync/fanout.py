@@ -1,0 +1,226 @@
+"""The sweep's fan-out over Vercel Queues: the cron publishes one message per further worker
+seat of its slot's sweep to a topic, and Vercel pushes each to the consumer function
+(`api/queue/sweep.py`, declared in vercel.json), where it runs one more invocation of the sweep.
+
+A message per seat rather than per batch of accounts: which accounts an invocation syncs is
+decided as it goes by the Postgres leases (`runs.claim_next`), so the queue's at-least-once
+delivery can neither lose nor duplicate an account; a message only has to start an invocation.
+A sweep then costs a few queue operations whatever its number of accounts, and the consumer's
+max concurrency (vercel.json; `ci/build_check.py` holds it to the connection budget's live runs
+less the cron's own) bounds how many run at once, as the seat count did.
+
+- Repeated cron deliveries publish the same messages again under the same idempotency keys (the
+  slot and the seat): the queue keeps one of each.
+- A delivery that fails (an exception, a failed run, an invocation killed at maxDuration) is
+  delivered again after RETRY_AFTER_S, at most MAX_DELIVERIES times; the last failure records
+  an incident and an alert, and the message is acknowledged. A seat refused for the connection
+  budget (NoSeat) is retried the same way, and dropped quietly after its last delivery: the
+  runs holding the budget are working the sweep.
+- A push request is an HTTP request to a public function: the queue authenticates our sends
+  (OIDC), not the requests it makes. Each payload therefore carries an HMAC of its content under
+  CRON_SECRET; one that does not verify is acknowledged and does nothing.
+- With no queue (not on Vercel, or the publish fails) the cron's own invocation works the sweep
+  alone: slower, never less exact.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import vercel.queue as vq
+
+from app.config import Settings
+from app.db.connection import Database
+from app.incidents import scrub
+from app.logs import log_event
+from app.statuses import IncidentKind, RunStatus
+
+TOPIC = "jessie-sweep"
+CONSUMER_FUNCTION = "api/queue/sweep.py"  # vercel.json's functions key; Vercel names the consumer after it
+CONSUMER_PATH = "/api/queue/sweep"
+MAX_DELIVERIES = 3  # vercel.json's maxDeliveries: one first try and two retries
+# vercel.json's retryAfterSeconds: past JESSIE_LEASE_SECONDS (30), so a killed run's accounts and
+# seat are free again when its seat comes back.
+RETRY_AFTER_S = 45
+TRIGGER = "sweep-worker"
+
+
+class BadSeat(ValueError):
+    """A payload that is not a seat this deployment published (malformed, or its MAC fails)."""
+
+
+@dataclass(frozen=True)
+class Seat:
+    """One further invocation of a sweep: the message a worker seat is."""
+
+    sweep_id: int
+    slot: datetime
+    number: int  # 1 … invocations planned − 1 (the cron's own invocation is seat 0)
+
+    def idempotency_key(self) -> str:
+        return f"sweep-{self.slot:%Y%m%dT%H%M}-seat-{self.number}"
+
+    def payload(self, secret: str) -> dict[str, Any]:
+        fields = self._fields()
+        return {**fields, "mac": _mac(secret, fields)}
+
+    @classmethod
+    def verified(cls, payload: object, secret: str) -> Seat:
+        if not isinstance(payload, dict) or set(payload) != {"sweep", "slot", "seat", "mac"}:
+            raise BadSeat("not a seat message")
+        fields = {key: payload[key] for key in ("sweep", "slot", "seat")}
+        if not isinstance(payload["mac"], str) or not hmac.compare_digest(payload["mac"], _mac(secret, fields)):
+            raise BadSeat("its MAC does not verify")
+        try:
+            return cls(int(fields["sweep"]), datetime.fromisoformat(str(fields["slot"])), int(fields["seat"]))
+        except (TypeError, ValueError):
+            raise BadSeat("malformed fields") from None
+
+    def _fields(self) -> dict[str, Any]:
+        return {"sweep": self.sweep_id, "slot": self.slot.astimezone(UTC).isoformat(), "seat": self.number}
+
+
+def _mac(secret: str, fields: dict[str, Any]) -> str:
+    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()
+    return hmac.new(secret.encode(), b"jessie-sweep-seat\0" + canonical, hashlib.sha256).hexdigest()
+
+
+def queue_available(settings: Settings) -> bool:
+    """Vercel Queues serves deployments: a message is pinned to the deployment that sends it."""
+    return settings.vercel_deployment_id is not None
+
+
+def publish(settings: Settings, sweep_id: int, slot: datetime, seats: int) -> int:
+    """Publish the sweep's further seats; how many the queue holds now (0 when it cannot be
+    reached: the cron's invocation then works the sweep alone)."""
+    if seats <= 0 or not queue_available(settings):
+        return 0
+    from vercel.queue.sync import send
+
+    secret = settings.require("cron_secret")
+    held = 0
+    for number in range(1, seats + 1):
+        seat = Seat(sweep_id, slot, number)
+        try:
+            send(
+                TOPIC,
+                seat.payload(secret),
+                idempotency_key=seat.idempotency_key(),
+                retention=max(60, int(settings.cron_interval_minutes * 60)),  # a seat is worth nothing past its slot
+            )
+        except vq.DuplicateIdempotencyKeyError:  # a repeated cron delivery: it is already there
+            pass
+        except (vq.QueueError, OSError, ValueError) as error:  # unreachable, no token, …: the cron goes on alone
+            log_event("sweep.publish_failed", logging.ERROR, sweep_id=sweep_id, error=type(error).__name__)
+            break
+        held += 1
+    log_event("sweep.published", sweep_id=sweep_id, seats=seats, held=held)
+    return held
+
+
+@dataclass(frozen=True)
+class Consumer:
+    """What a delivery's handler works with: the app's settings and pool, per request."""
+
+    settings: Settings
+    pool: Database
+
+
+_consumer: ContextVar[Consumer | None] = ContextVar("jessie_queue_consumer", default=None)
+
+
+@contextmanager
+def consuming(settings: Settings, pool: Database) -> Iterator[None]:
+    token = _consumer.set(Consumer(settings, pool))
+    try:
+        yield
+    finally:
+        _consumer.reset(token)
+
+
+def handle(payload: object, delivery_count: int) -> None:
+    """One delivery of a seat: verify it, then run one invocation of its sweep if that is still
+    the current slot's. Raises vercel.queue.RetryAfter for a delivery worth retrying."""
+    from app.sync.runs import NoSeat
+
+    consumer = _consumer.get()
+    assert consumer is not None, "a seat is handled inside consuming()"
+    try:
+        seat = Seat.verified(payload, consumer.settings.require("cron_secret"))
+    except BadSeat as refused:  # acknowledged: redelivering it changes nothing
+        log_event("sweep.seat_refused", logging.WARNING, reason=str(refused))
+        return
+    try:
+        failure = _run_seat(consumer, seat)
+    except NoSeat:  # the budget's seats are taken: by live runs, or by dead ones until they fall silent
+        log_event("sync.run.no_seat", logging.WARNING, trigger=TRIGGER, sweep_id=seat.sweep_id)
+        if delivery_count < MAX_DELIVERIES:
+            raise vq.RetryAfter(RETRY_AFTER_S, reason="no seat") from None
+        return  # the live runs share the sweep without this seat
+    except Exception as error:  # the database, a setting, a bug: the platform delivers it again
+        failure = f"{type(error).__name__}: {error}"
+    if failure is None:
+        return
+    if delivery_count < MAX_DELIVERIES:
+        log_event("sweep.seat_retry", logging.WARNING, sweep_id=seat.sweep_id, seat=seat.number, error=scrub(failure))
+        raise vq.RetryAfter(RETRY_AFTER_S, reason="failed")
+    _give_up(consumer, seat, delivery_count, failure)
+
+
+def _run_seat(consumer: Consumer, seat: Seat) -> str | None:
+    """The seat's invocation of its sweep; what failed, if the run did."""
+    from app.deadline import invocation_budget_s
+    from app.sync import sweep
+    from app.sync.runner import run_sync
+
+    settings = consumer.settings
+    with consumer.pool.connection() as conn:
+        slot = sweep.slot_of(datetime.now(UTC), settings.cron_interval_minutes)
+        if not sweep.current(conn, seat.sweep_id, slot):
+            log_event("sweep.seat_late", sweep_id=seat.sweep_id, seat=seat.number)
+            return None
+    budget_s = invocation_budget_s(settings)
+    summary = run_sync(TRIGGER, budget_s, settings=settings, pool=consumer.pool, sweep_id=seat.sweep_id)
+    if summary.status != RunStatus.FAILED:
+        return None
+    return summary.error or f"run {summary.run_id}: all {summary.accounts_failed} account(s) failed"
+
+
+def _give_up(consumer: Consumer, seat: Seat, deliveries: int, failure: str) -> None:
+    """The last delivery failed too: an incident (one alert per episode), and the message goes.
+    Without a database to record it in, the alert goes out all the same."""
+    from app import alerts
+    from app.data import incidents
+    from app.incidents import Observation
+
+    sample = scrub(f"seat {seat.number} of sweep {seat.sweep_id} failed {deliveries} deliveries: {failure}")
+    observation = Observation(
+        kind=IncidentKind.QUEUE_GAVE_UP,
+        path=CONSUMER_PATH,
+        entry_id=f"queue_gave_up:{seat.idempotency_key()}",
+        seen_at=datetime.now(UTC),
+        deployment_id=consumer.settings.vercel_deployment_id,
+        request_id=None,
+        sample=sample,
+    )
+    log_event("sweep.seat_gave_up", logging.ERROR, sweep_id=seat.sweep_id, seat=seat.number, deliveries=deliveries)
+    try:
+        with consumer.pool.connection() as conn:
+            texts = alerts.incidents_opened(conn, incidents.record(conn, [observation]))
+    except Exception:  # the failure may be the database itself
+        texts = [alerts.INCIDENT_TEXTS[IncidentKind.QUEUE_GAVE_UP].format(sample=sample)]
+    alerts.send(consumer.settings, texts)
+
+
+@vq.subscribe(topic=TOPIC, consumer_group=CONSUMER_FUNCTION)  # the SDK names the group as Vercel does
+def _seat_delivered(message: vq.Message[Any]) -> None:
+    handle(message.payload, message.metadata.delivery_count)

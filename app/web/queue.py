@@ -1,0 +1,57 @@
+"""`/api/queue/sweep`: Vercel Queues' push deliveries of the sweep's seats (app/sync/fanout.py).
+
+Vercel invokes the consumer function (`api/queue/sweep.py`) with a POST whose `ce-*` headers
+describe the delivery (CloudEvents, `ce-type: com.vercel.queue.v2beta`) and whose body is the
+message. The SDK parses it, runs the handler while renewing the message's lease, then
+acknowledges it, or makes it visible again when the handler asks for a retry; both are answered
+200. A request that is not a delivery the SDK can parse is a 400 and runs nothing; one whose
+follow-up call the queue refused is a 502, and Vercel delivers it again.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from app.incidents import BodyTooLarge
+from app.logs import log_event
+from app.web.context import database, read_limited, settings_of
+
+router = APIRouter()
+DELIVERY_LIMIT_BYTES = 64 * 1024  # a seat is a few dozen bytes
+CLOUD_EVENT_TYPE = "com.vercel.queue.v2beta"
+
+
+@router.post("/api/queue/sweep")
+async def sweep_seat_delivery(request: Request) -> JSONResponse:
+    if request.headers.get("ce-type") != CLOUD_EVENT_TYPE:
+        return JSONResponse({"error": "not a Vercel Queues delivery"}, 400)
+    try:
+        body = await read_limited(request, DELIVERY_LIMIT_BYTES)
+    except BodyTooLarge as error:
+        return JSONResponse({"error": str(error)}, 413)
+    from vercel.queue import MessageCorruptedError, ProtocolError, QueueError, UnhandledMessageError
+    from vercel.queue.sync import accept_and_handle
+
+    from app.sync import fanout
+
+    settings, pool = settings_of(request), database(request)
+    headers = dict(request.headers)  # the delivery's, with the OIDC token its follow-up calls use
+
+    def deliver() -> None:
+        with fanout.consuming(settings, pool):
+            accept_and_handle(body, headers)
+
+    try:
+        await run_in_threadpool(deliver)
+    except (ValueError, KeyError, ProtocolError, MessageCorruptedError, UnhandledMessageError) as refused:
+        # headers or a body the SDK cannot take as a delivery, or of a topic nothing here consumes
+        log_event("queue.delivery_refused", logging.WARNING, error=type(refused).__name__)
+        return JSONResponse({"error": f"not a delivery: {type(refused).__name__}"}, 400)
+    except QueueError as error:  # the queue did not take the acknowledgement: the platform redelivers
+        log_event("queue.follow_up_failed", logging.ERROR, error=type(error).__name__)
+        return JSONResponse({"error": f"the queue did not answer: {type(error).__name__}"}, 502)
+    return JSONResponse({"message": "Delivery handled"}, 200)
