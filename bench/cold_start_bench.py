@@ -27,7 +27,7 @@ ENTRY_POINTS = {
     "log_drain": [],
     "page": ["fastapi.templating"],
     "oauth": ["app.google_oauth"],
-    "cron_and_sweep_worker": ["app.sync.runner"],
+    "cron_and_queue_consumer": ["app.sync.runner", "app.sync.fanout"],
 }
 RUNS = 5
 

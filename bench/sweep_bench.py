@@ -82,13 +82,13 @@ def _postmaster(root: Path) -> int:
     return int((root / "postgres" / "postmaster.pid").read_text().split()[0])
 
 
-def _established_fleet(bench: Bench, count: int) -> list[str]:
+def established_fleet(database_url: str, key: str, sandbox_url: str, count: int) -> list[str]:
     """Accounts already past their first sync: incremental from the sandbox's current history id."""
     emails = [f"sweep{index}@example.com" for index in range(count)]
-    cipher = TokenCipher([bench.key])
-    with psycopg.connect(bench.url) as conn:
+    cipher = TokenCipher([key])
+    with psycopg.connect(database_url) as conn:
         for index, email in enumerate(emails):
-            created = admin(bench.sandbox, "POST", "/accounts", email=email, messages=0, seed=index)
+            created = admin(sandbox_url, "POST", "/accounts", email=email, messages=0, seed=index)
             conn.execute(
                 """insert into jessie.accounts (email, refresh_token_encrypted, history_id, sync_state,
                        labels_synced_at, last_sync_finished_at)
@@ -140,7 +140,7 @@ def throughput(root: Path) -> dict[str, Any]:
     figures: dict[str, Any] = {}
     with sandbox_process("--latency-ms", "50") as url:
         bench = Bench(root, url, "sweep")
-        emails = _established_fleet(bench, SWEPT_ACCOUNTS)
+        emails = established_fleet(bench.url, bench.key, bench.sandbox, SWEPT_ACCOUNTS)
         for processes in WORKER_PROCESSES:
             for email in emails[::BUSY_EVERY]:
                 admin(url, "POST", f"/accounts/{email}/messages", count=NEW_MESSAGES)
