@@ -17,8 +17,9 @@ less the cron's own) bounds how many run at once, as the seat count did.
   budget (NoSeat) is retried the same way, and dropped quietly after its last delivery: the
   runs holding the budget are working the sweep.
 - A push request is an HTTP request to a public function: the queue authenticates our sends
-  (OIDC), not the requests it makes. Each payload therefore carries an HMAC of its content under
-  CRON_SECRET; one that does not verify is acknowledged and does nothing.
+  (OIDC), not the requests it makes. Each payload therefore carries an HMAC of its content and
+  its deployment under CRON_SECRET, checked before the SDK sees the request (which would take the
+  request's OIDC header as its credential); one that does not verify is refused and runs nothing.
 - With no queue (not on Vercel, or the publish fails) the cron's own invocation works the sweep
   alone: slower, never less exact.
 """
@@ -60,33 +61,53 @@ class BadSeat(ValueError):
 
 @dataclass(frozen=True)
 class Seat:
-    """One further invocation of a sweep: the message a worker seat is."""
+    """One further invocation of a sweep: the message a worker seat is. Its MAC binds the sweep,
+    the slot, the seat and the deployment that published it (the only one Vercel delivers it to)."""
 
     sweep_id: int
     slot: datetime
     number: int  # 1 … invocations planned − 1 (the cron's own invocation is seat 0)
+    deployment: str
 
     def idempotency_key(self) -> str:
-        return f"sweep-{self.slot:%Y%m%dT%H%M}-seat-{self.number}"
+        return f"sweep-{self.slot.astimezone(UTC):%Y%m%dT%H%M%S}-seat-{self.number}"
 
     def payload(self, secret: str) -> dict[str, Any]:
         fields = self._fields()
         return {**fields, "mac": _mac(secret, fields)}
 
     @classmethod
-    def verified(cls, payload: object, secret: str) -> Seat:
-        if not isinstance(payload, dict) or set(payload) != {"sweep", "slot", "seat", "mac"}:
+    def verified(cls, payload: object, secret: str, deployment: str | None) -> Seat:
+        """The seat `payload` is, if this deployment published it under `secret`; else BadSeat."""
+        if not isinstance(payload, dict) or set(payload) != {*_FIELDS, "mac"}:
             raise BadSeat("not a seat message")
-        fields = {key: payload[key] for key in ("sweep", "slot", "seat")}
-        if not isinstance(payload["mac"], str) or not hmac.compare_digest(payload["mac"], _mac(secret, fields)):
+        fields = {key: payload[key] for key in _FIELDS}
+        mac = payload["mac"]
+        if not (isinstance(mac, str) and mac.isascii() and hmac.compare_digest(mac, _mac(secret, fields))):
             raise BadSeat("its MAC does not verify")
+        if fields["deployment"] != deployment:
+            raise BadSeat("another deployment's seat")
         try:
-            return cls(int(fields["sweep"]), datetime.fromisoformat(str(fields["slot"])), int(fields["seat"]))
+            slot = datetime.fromisoformat(str(fields["slot"]))
+            return cls(int(fields["sweep"]), slot, int(fields["seat"]), str(fields["deployment"]))
         except (TypeError, ValueError):
             raise BadSeat("malformed fields") from None
 
+    @classmethod
+    def from_body(cls, body: bytes, secret: str, deployment: str | None) -> Seat:
+        """The seat a push delivery's JSON body is (checked before the SDK sees the request)."""
+        try:
+            payload = json.loads(body)
+        except (ValueError, RecursionError):
+            raise BadSeat("not JSON") from None
+        return cls.verified(payload, secret, deployment)
+
     def _fields(self) -> dict[str, Any]:
-        return {"sweep": self.sweep_id, "slot": self.slot.astimezone(UTC).isoformat(), "seat": self.number}
+        slot = self.slot.astimezone(UTC).isoformat()
+        return {"sweep": self.sweep_id, "slot": slot, "seat": self.number, "deployment": self.deployment}
+
+
+_FIELDS = ("sweep", "slot", "seat", "deployment")
 
 
 def _mac(secret: str, fields: dict[str, Any]) -> str:
@@ -94,29 +115,26 @@ def _mac(secret: str, fields: dict[str, Any]) -> str:
     return hmac.new(secret.encode(), b"jessie-sweep-seat\0" + canonical, hashlib.sha256).hexdigest()
 
 
-def queue_available(settings: Settings) -> bool:
-    """Vercel Queues serves deployments: a message is pinned to the deployment that sends it."""
-    return settings.vercel_deployment_id is not None
+def _retention_s(settings: Settings) -> int:
+    """How long the queue keeps a seat: its slot (after it the seat is late and does nothing),
+    and never less than every delivery and retry it may take."""
+    deliveries = MAX_DELIVERIES * (settings.function_max_duration_s + RETRY_AFTER_S)
+    return int(max(settings.cron_interval_minutes * 60, deliveries))
 
 
 def publish(settings: Settings, sweep_id: int, slot: datetime, seats: int) -> int:
     """Publish the sweep's further seats; how many the queue holds now (0 when it cannot be
     reached: the cron's invocation then works the sweep alone)."""
-    if seats <= 0 or not queue_available(settings):
+    if seats <= 0 or settings.vercel_deployment_id is None:
         return 0
     from vercel.queue.sync import send
 
     secret = settings.require("cron_secret")
     held = 0
     for number in range(1, seats + 1):
-        seat = Seat(sweep_id, slot, number)
+        seat = Seat(sweep_id, slot, number, settings.vercel_deployment_id)
         try:
-            send(
-                TOPIC,
-                seat.payload(secret),
-                idempotency_key=seat.idempotency_key(),
-                retention=max(60, int(settings.cron_interval_minutes * 60)),  # a seat is worth nothing past its slot
-            )
+            send(TOPIC, seat.payload(secret), idempotency_key=seat.idempotency_key(), retention=_retention_s(settings))
         except vq.DuplicateIdempotencyKeyError:  # a repeated cron delivery: it is already there
             pass
         except (vq.QueueError, OSError, ValueError) as error:  # unreachable, no token, …: the cron goes on alone
@@ -155,7 +173,7 @@ def handle(payload: object, delivery_count: int) -> None:
     consumer = _consumer.get()
     assert consumer is not None, "a seat is handled inside consuming()"
     try:
-        seat = Seat.verified(payload, consumer.settings.require("cron_secret"))
+        seat = Seat.verified(payload, consumer.settings.require("cron_secret"), consumer.settings.vercel_deployment_id)
     except BadSeat as refused:  # acknowledged: redelivering it changes nothing
         log_event("sweep.seat_refused", logging.WARNING, reason=str(refused))
         return

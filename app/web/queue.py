@@ -4,8 +4,9 @@ Vercel invokes the consumer function (`api/queue/sweep.py`) with a POST whose `c
 describe the delivery (CloudEvents, `ce-type: com.vercel.queue.v2beta`) and whose body is the
 message. The SDK parses it, runs the handler while renewing the message's lease, then
 acknowledges it, or makes it visible again when the handler asks for a retry; both are answered
-200. A request that is not a delivery the SDK can parse is a 400 and runs nothing; one whose
-follow-up call the queue refused is a 502, and Vercel delivers it again.
+200. A request that is not a push delivery of a seat this deployment signed (app/sync/fanout.py)
+is a 400 and reaches neither the SDK nor the database; one whose follow-up call the queue
+refused is a 502, and Vercel delivers it again.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from app.config import MissingSetting
 from app.incidents import BodyTooLarge
 from app.logs import log_event
 from app.web.context import database, read_limited, settings_of
@@ -23,22 +25,31 @@ from app.web.context import database, read_limited, settings_of
 router = APIRouter()
 DELIVERY_LIMIT_BYTES = 64 * 1024  # a seat is a few dozen bytes
 CLOUD_EVENT_TYPE = "com.vercel.queue.v2beta"
+RECEIPT_HEADER = "ce-vqsreceipthandle"  # a push carries its lease; without one the SDK would receive by id
 
 
 @router.post("/api/queue/sweep")
 async def sweep_seat_delivery(request: Request) -> JSONResponse:
-    if request.headers.get("ce-type") != CLOUD_EVENT_TYPE:
-        return JSONResponse({"error": "not a Vercel Queues delivery"}, 400)
+    if request.headers.get("ce-type") != CLOUD_EVENT_TYPE or not request.headers.get(RECEIPT_HEADER):
+        return JSONResponse({"error": "not a Vercel Queues push delivery"}, 400)
     try:
         body = await read_limited(request, DELIVERY_LIMIT_BYTES)
     except BodyTooLarge as error:
         return JSONResponse({"error": str(error)}, 413)
+    from app.sync import fanout
+
+    settings = settings_of(request)
+    try:  # before the SDK, which would trust the request's own OIDC header for its calls
+        fanout.Seat.from_body(body, settings.require("cron_secret"), settings.vercel_deployment_id)
+    except MissingSetting as error:
+        return JSONResponse({"error": str(error)}, 500)
+    except fanout.BadSeat as refused:
+        log_event("sweep.seat_refused", logging.WARNING, reason=str(refused))
+        return JSONResponse({"error": "not a seat of this deployment"}, 400)
     from vercel.queue import MessageCorruptedError, ProtocolError, QueueError, UnhandledMessageError
     from vercel.queue.sync import accept_and_handle
 
-    from app.sync import fanout
-
-    settings, pool = settings_of(request), database(request)
+    pool = database(request)
     headers = dict(request.headers)  # the delivery's, with the OIDC token its follow-up calls use
 
     def deliver() -> None:
@@ -47,11 +58,14 @@ async def sweep_seat_delivery(request: Request) -> JSONResponse:
 
     try:
         await run_in_threadpool(deliver)
-    except (ValueError, KeyError, ProtocolError, MessageCorruptedError, UnhandledMessageError) as refused:
-        # headers or a body the SDK cannot take as a delivery, or of a topic nothing here consumes
+    except (ProtocolError, MessageCorruptedError, UnhandledMessageError, KeyError) as refused:
+        # ce-* headers the SDK cannot take as a delivery, or of a topic nothing here consumes
         log_event("queue.delivery_refused", logging.WARNING, error=type(refused).__name__)
         return JSONResponse({"error": f"not a delivery: {type(refused).__name__}"}, 400)
-    except QueueError as error:  # the queue did not take the acknowledgement: the platform redelivers
+    except QueueError as error:  # the queue refused a follow-up call: Vercel delivers it again
         log_event("queue.follow_up_failed", logging.ERROR, error=type(error).__name__)
         return JSONResponse({"error": f"the queue did not answer: {type(error).__name__}"}, 502)
+    except ValueError as refused:  # a malformed ce-* value
+        log_event("queue.delivery_refused", logging.WARNING, error=type(refused).__name__)
+        return JSONResponse({"error": f"not a delivery: {type(refused).__name__}"}, 400)
     return JSONResponse({"message": "Delivery handled"}, 200)

@@ -13,7 +13,9 @@ timeout), acknowledgements, visibility changes and the push headers its parser e
   failed: the message is visible again after `retryAfterSeconds`, and after `maxDeliveries`
   deliveries it is dropped (acknowledged for the group), as the SDK's own dispatcher does. A 2xx
   leaves the message to what the SDK did in the function: acknowledged, or visible again when
-  the handler asked for a retry; a lease that lapses unrenewed makes it visible again.
+  the handler asked for a retry; a lease that lapses unrenewed makes it visible again. Either
+  way it is never delivered more than `maxDeliveries` times;
+- `initialDelaySeconds` is not modelled (Jessie's trigger sets none).
 Everything runs on the local Vercel's event loop, the queue's state included.
 """
 
@@ -128,6 +130,13 @@ class LocalQueues:
             subscription.wake.set()
 
     async def _dispatch(self, subscription: Subscription) -> None:
+        try:
+            await self._deliveries(subscription)
+        except Exception:  # a dispatcher that stopped must say so, not go quiet
+            logger.exception("the queue dispatcher of %s stopped", subscription.consumer)
+            raise
+
+    async def _deliveries(self, subscription: Subscription) -> None:
         while True:
             subscription.wake.clear()
             limit = subscription.max_concurrency
@@ -137,6 +146,8 @@ class LocalQueues:
                 )
                 if delivery is None:
                     break
+                if self._spent(subscription, delivery.headers[MESSAGE_ID_HEADER]):
+                    continue
                 self.operations["receive"] += 1
                 task = asyncio.create_task(self._deliver(subscription, delivery.body, delivery.headers))
                 subscription.inflight.add(task)
@@ -163,6 +174,16 @@ class LocalQueues:
             soonest = visible if soonest is None else min(soonest, visible)
         return None if soonest is None else max(0.0, (soonest - now).total_seconds())
 
+    def _spent(self, subscription: Subscription, message_id: str) -> bool:
+        """A message past its maxDeliveries (its lease lapsed, or the function asked for a retry
+        on its last delivery) is dropped, never delivered again."""
+        message = self.server.state.by_id[message_id]
+        count = message.delivery_count_by_consumer.get(subscription.consumer, 0)
+        if subscription.max_deliveries is None or count <= subscription.max_deliveries:
+            return False
+        message.acknowledge_for(subscription.consumer)
+        return True
+
     async def _deliver(self, subscription: Subscription, body: bytes, headers: dict[str, str]) -> None:
         try:
             status = await subscription.deliver(body, headers)
@@ -185,12 +206,17 @@ class LocalQueues:
     def messages(self, topic: str) -> list[dict[str, Any]]:
         """The messages `topic` holds (a duplicate send is not one), as its consumers saw them."""
         consumers = {s.consumer for s in self.subscriptions if s.topic == topic}
+        now = self.server.now
         return [
             {
                 "id": m.message_id,
                 "deployment": m.deployment,
                 "deliveries": {c: m.delivery_count_by_consumer.get(c, 0) for c in consumers},
                 "done": all(m.acknowledged_for(c) for c in consumers),
+                "visible_in_s": {  # until each consumer may be handed it (0: now)
+                    c: max(0.0, (max(m.available_at, m.lease_deadline_by_consumer.get(c, now)) - now).total_seconds())
+                    for c in consumers
+                },
             }
             for m in self.server.state.by_topic.get(topic, [])
             if m.duplicate_of is None

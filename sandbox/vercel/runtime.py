@@ -60,6 +60,7 @@ class Runtime:
     servers: dict[str, tuple[uvicorn.Server, asyncio.Task[None]]] = field(default_factory=dict)
     pools: dict[str, dict[str, FunctionPool]] = field(default_factory=dict)
     queues: LocalQueues = field(default_factory=LocalQueues)
+    _consumers: dict[str, list[Subscription]] = field(default_factory=dict)  # a building deployment's
     _loop: asyncio.AbstractEventLoop = field(default_factory=asyncio.new_event_loop)
     _thread: threading.Thread | None = None
     _python: Path | None = None
@@ -113,6 +114,7 @@ class Runtime:
         try:
             edge = self._prepare(deployment)
         except (BuildOutputError, OSError, ValueError, KeyError) as error:
+            self._consumers.pop(deployment.id, None)
             with self.state.lock:
                 deployment.ready_state, deployment.error_message = "ERROR", str(error).splitlines()[0][:300]
             self._log(deployment, f"Error: {error}")
@@ -121,6 +123,8 @@ class Runtime:
                 sock.close()
             return
         self._run(self._serve(deployment, edge))
+        for consumer in self._consumers.pop(deployment.id, []):
+            self._run(self._subscribe(consumer))
         with self.state.lock:
             deployment.ready_state, deployment.ready_at = "READY", self.state.now_ms()
             if deployment.target == "production" and deployment.auto_assign_domains and self.state.auto_assign:
@@ -194,9 +198,9 @@ class Runtime:
             return oidc.token(team, project, project_id, target, deployment.id)
 
         pool: FunctionPool = self._run(self._pool(python, task, env, max_duration, sink, concurrency, token))
-        for trigger in queue_triggers(config):
+        for trigger in queue_triggers(config):  # subscribed once the deployment is READY
             consumer = Subscription.from_trigger(deployment.id, trigger, self._push(deployment, name, pool))
-            self._run(self._subscribe(consumer))
+            self._consumers.setdefault(deployment.id, []).append(consumer)
         return pool
 
     @staticmethod

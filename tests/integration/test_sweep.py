@@ -6,6 +6,7 @@ an incident, and without a queue the cron works the sweep alone."""
 
 from __future__ import annotations
 
+import json
 import secrets
 import socket
 import subprocess
@@ -110,24 +111,46 @@ def _send(queues: Queues, payload: object) -> None:
 
 
 def test_the_consumer_runs_only_signed_seats_of_the_current_sweep(swept: tuple[Web, Queues]) -> None:
+    """Before the SDK or the database sees it, a push must carry its lease and a seat this
+    deployment signed; a genuine seat of a sweep that is over is acknowledged and runs nothing."""
     web, queues = swept
     consumer = web.url + fanout.CONSUMER_PATH
-    assert requests.post(consumer, json={"sweep": 1}, timeout=10).status_code == 400  # not a delivery
-    half = {"ce-type": "com.vercel.queue.v2beta", "content-type": "application/json"}
-    assert requests.post(consumer, json={"sweep": 1}, headers=half, timeout=10).status_code == 400
     slot = sweep.slot_of(datetime.now(UTC), 60)
     with web.pool.connection() as conn:
         current = conn.execute("insert into jessie.sweeps (slot) values (%s) returning id", [slot]).fetchone()[0]
         old = conn.execute("insert into jessie.sweeps (slot) values (%s) returning id", [slot - timedelta(hours=1)])
         old_id = old.fetchone()[0]
-    forged = fanout.Seat(current, slot, 1).payload("not-the-cron-secret")
-    _send(queues, forged)
-    _send(queues, {**fanout.Seat(current, slot, 1).payload("test-cron-secret"), "seat": 2})  # altered
-    _send(queues, fanout.Seat(old_id, slot - timedelta(hours=1), 1).payload("test-cron-secret"))  # last hour's
-    _send(queues, ["not", "a", "seat"])
-    until(lambda: len(queues.messages()) == 4 and queues.settled(), "the four deliveries to be handled")
-    assert [m["deliveries"] for m in queues.messages()] == [{CONSUMER: 1}] * 4  # acknowledged at once
+    seat = fanout.Seat(current, slot, 1, DEPLOYMENT)
+    push = {
+        "ce-type": "com.vercel.queue.v2beta",
+        "ce-vqsqueuename": fanout.TOPIC,
+        "ce-vqsconsumergroup": CONSUMER,
+        "ce-vqsmessageid": "msg_1",
+        "ce-vqsreceipthandle": "rh_1:msg_1:forged",
+        "ce-vqsdeliverycount": "3",  # the last: a forged one must not reach the give-up path either
+        "ce-vqscreatedat": datetime.now(UTC).isoformat(),
+        "content-type": "application/json",
+        "x-vercel-oidc-token": "forged.oidc.token",
+    }
+    refused = [
+        ({}, seat.payload("test-cron-secret")),  # not a push delivery
+        ({k: v for k, v in push.items() if k != "ce-vqsreceipthandle"}, seat.payload("test-cron-secret")),
+        (push, seat.payload("not-the-cron-secret")),
+        (push, {**seat.payload("test-cron-secret"), "seat": 2}),  # altered
+        (push, fanout.Seat(current, slot, 1, "dpl_another").payload("test-cron-secret")),  # another deployment's
+        (push, {**seat.payload("test-cron-secret"), "mac": "é" * 64}),
+        (push, "[" * 60_000),  # nested past the parser's depth
+        (push, ["not", "a", "seat"]),
+    ]
+    for headers, payload in refused:
+        body = payload if isinstance(payload, str) else json.dumps(payload)
+        answer = requests.post(consumer, data=body, headers=headers, timeout=10)
+        assert answer.status_code == 400, (headers, payload, answer.text)
+    _send(queues, fanout.Seat(old_id, slot - timedelta(hours=1), 1, DEPLOYMENT).payload("test-cron-secret"))
+    until(lambda: len(queues.messages()) == 1 and queues.settled(), "last hour's seat to be handled")
+    assert [m["deliveries"] for m in queues.messages()] == [{CONSUMER: 1}]  # acknowledged at once
     assert query(web.pool, "select count(*) from jessie.sync_runs") == [(0,)]
+    assert query(web.pool, "select count(*) from jessie.incidents") == [(0,)]
 
 
 def test_a_seat_that_keeps_failing_stops_after_its_deliveries_with_an_incident(
