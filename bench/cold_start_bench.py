@@ -27,7 +27,8 @@ ENTRY_POINTS = {
     "log_drain": [],
     "page": ["fastapi.templating"],
     "oauth": ["app.google_oauth"],
-    "cron_and_queue_consumer": ["app.sync.runner", "app.sync.fanout"],
+    "cron": ["app.sync.runner", "app.sync.fanout"],
+    "queue_consumer": ["app.sync.runner", "app.sync.seat_consumer"],  # the cron too, when it fans out
 }
 RUNS = 5
 

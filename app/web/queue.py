@@ -52,8 +52,10 @@ async def sweep_seat_delivery(request: Request) -> JSONResponse:
     pool = database(request)
     headers = dict(request.headers)  # the delivery's, with the OIDC token its follow-up calls use
 
+    from app.sync import seat_consumer
+
     def deliver() -> None:
-        with fanout.consuming(settings, pool):
+        with seat_consumer.consuming(settings, pool):
             accept_and_handle(body, headers)
 
     try:
