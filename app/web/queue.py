@@ -49,10 +49,10 @@ async def sweep_seat_delivery(request: Request) -> JSONResponse:
     from vercel.queue import MessageCorruptedError, ProtocolError, QueueError, UnhandledMessageError
     from vercel.queue.sync import accept_and_handle
 
+    from app.sync import seat_consumer  # registers the seat handler with the SDK
+
     pool = database(request)
     headers = dict(request.headers)  # the delivery's, with the OIDC token its follow-up calls use
-
-    from app.sync import seat_consumer
 
     def deliver() -> None:
         with seat_consumer.consuming(settings, pool):
