@@ -1,8 +1,9 @@
 """A seat delivered by Vercel Queues (app/sync/fanout.py): one more invocation of its sweep.
 
 The handler is registered with the queue SDK under the consumer group Vercel delivers as; the
-route (app/web/queue.py) has verified the seat before the SDK saw the request, and gives the
-handler the app's settings and pool through `consuming()`.
+route (app/web/queue.py) verifies the seat from the request's body before the SDK sees the
+request, and hands the handler that seat, with the app's settings and pool, through
+`consuming()` (the SDK's payload is the same body, decoded again).
 """
 
 from __future__ import annotations
@@ -29,15 +30,15 @@ from app.sync.fanout import (
     RETRY_AFTER_S,
     TOPIC,
     TRIGGER,
-    BadSeat,
     Seat,
 )
 
 
 @dataclass(frozen=True)
 class Consumer:
-    """What a delivery's handler works with: the app's settings and pool, per request."""
+    """What a delivery's handler works with, per request: the verified seat, the app's settings and pool."""
 
+    seat: Seat
     settings: Settings
     pool: Database
 
@@ -46,26 +47,22 @@ _consumer: ContextVar[Consumer | None] = ContextVar("jessie_queue_consumer", def
 
 
 @contextmanager
-def consuming(settings: Settings, pool: Database) -> Iterator[None]:
-    token = _consumer.set(Consumer(settings, pool))
+def consuming(seat: Seat, settings: Settings, pool: Database) -> Iterator[None]:
+    token = _consumer.set(Consumer(seat, settings, pool))
     try:
         yield
     finally:
         _consumer.reset(token)
 
 
-def handle(payload: object, delivery_count: int) -> None:
-    """One delivery of a seat: verify it, then run one invocation of its sweep if that is still
-    the current slot's. Raises vercel.queue.RetryAfter for a delivery worth retrying."""
+def handle(delivery_count: int) -> None:
+    """One delivery of the verified seat: one invocation of its sweep if that is still the
+    current slot's. Raises vercel.queue.RetryAfter for a delivery worth retrying."""
     from app.sync.runs import NoSeat
 
     consumer = _consumer.get()
     assert consumer is not None, "a seat is handled inside consuming()"
-    try:
-        seat = Seat.verified(payload, consumer.settings.require("cron_secret"), consumer.settings.vercel_deployment_id)
-    except BadSeat as refused:  # acknowledged: redelivering it changes nothing
-        log_event("sweep.seat_refused", logging.WARNING, reason=str(refused))
-        return
+    seat = consumer.seat
     try:
         failure = _run_seat(consumer, seat)
     except NoSeat:  # the budget's seats are taken: by live runs, or by dead ones until they fall silent
@@ -130,4 +127,4 @@ def _give_up(consumer: Consumer, seat: Seat, deliveries: int, failure: str) -> N
 
 @vq.subscribe(topic=TOPIC, consumer_group=CONSUMER_FUNCTION)  # the SDK names the group as Vercel does
 def _seat_delivered(message: vq.Message[Any]) -> None:
-    handle(message.payload, message.metadata.delivery_count)
+    handle(message.metadata.delivery_count)

@@ -39,13 +39,13 @@ def cron_email_sync(request: Request) -> JSONResponse:
         log_event("sync.run.not_started", logging.ERROR, trigger="cron", error=type(error).__name__)
         return JSONResponse({"message": "Email sync failed", "error": type(error).__name__}, 500)
     if current.invocations_planned > 1:  # every delivery publishes: the queue keeps one of each seat
+        held = fanout.publish(settings, current.id, current.slot, current.invocations_planned - 1)
         try:
-            held = fanout.publish(settings, current.id, current.slot, current.invocations_planned - 1)
             if held:
                 with database(request).connection() as conn:
                     sweep.record_started(conn, current.id, 1 + held)
-        except Exception as error:  # the sweep goes on with this invocation; the lease queue carries it
-            log_event("sweep.publish_failed", logging.ERROR, sweep_id=current.id, error=type(error).__name__)
+        except Exception as error:  # bookkeeping only: the sweep goes on with this invocation
+            log_event("sweep.record_failed", logging.ERROR, sweep_id=current.id, error=type(error).__name__)
     return _sync_response(request, "cron", current.id, {"begun": current.begun, "due": current.due_accounts})
 
 

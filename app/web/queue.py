@@ -40,7 +40,7 @@ async def sweep_seat_delivery(request: Request) -> JSONResponse:
 
     settings = settings_of(request)
     try:  # before the SDK, which would trust the request's own OIDC header for its calls
-        fanout.Seat.from_body(body, settings.require("cron_secret"), settings.vercel_deployment_id)
+        seat = fanout.Seat.from_body(body, settings.require("cron_secret"), settings.vercel_deployment_id)
     except MissingSetting as error:
         return JSONResponse({"error": str(error)}, 500)
     except fanout.BadSeat as refused:
@@ -55,19 +55,19 @@ async def sweep_seat_delivery(request: Request) -> JSONResponse:
     headers = dict(request.headers)  # the delivery's, with the OIDC token its follow-up calls use
 
     def deliver() -> None:
-        with seat_consumer.consuming(settings, pool):
+        with seat_consumer.consuming(seat, settings, pool):
             accept_and_handle(body, headers)
 
+    not_a_delivery = (ProtocolError, MessageCorruptedError, UnhandledMessageError)  # the SDK's own parse errors
     try:
         await run_in_threadpool(deliver)
-    except (ProtocolError, MessageCorruptedError, UnhandledMessageError, KeyError) as refused:
-        # ce-* headers the SDK cannot take as a delivery, or of a topic nothing here consumes
-        log_event("queue.delivery_refused", logging.WARNING, error=type(refused).__name__)
-        return JSONResponse({"error": f"not a delivery: {type(refused).__name__}"}, 400)
-    except QueueError as error:  # the queue refused a follow-up call: Vercel delivers it again
-        log_event("queue.follow_up_failed", logging.ERROR, error=type(error).__name__)
-        return JSONResponse({"error": f"the queue did not answer: {type(error).__name__}"}, 502)
-    except ValueError as refused:  # a malformed ce-* value
-        log_event("queue.delivery_refused", logging.WARNING, error=type(refused).__name__)
-        return JSONResponse({"error": f"not a delivery: {type(refused).__name__}"}, 400)
+    except (QueueError, ValueError, KeyError) as error:
+        # QueueError: the queue refused a follow-up call (Vercel delivers it again), unless the SDK
+        # could not take the ce-* headers (or their topic) as a delivery; ValueError, KeyError: a
+        # malformed or missing ce-* value. BadRequestError is both a QueueError and a ValueError.
+        if isinstance(error, QueueError) and not isinstance(error, not_a_delivery):
+            log_event("queue.follow_up_failed", logging.ERROR, error=type(error).__name__)
+            return JSONResponse({"error": f"the queue did not answer: {type(error).__name__}"}, 502)
+        log_event("queue.delivery_refused", logging.WARNING, error=type(error).__name__)
+        return JSONResponse({"error": f"not a delivery: {type(error).__name__}"}, 400)
     return JSONResponse({"message": "Delivery handled"}, 200)
