@@ -27,8 +27,6 @@ import psycopg
 from app.config import Settings
 from app.db.embedded import embedded_database_url, stop_embedded
 from app.db.migrate import migrate
-from app.sync import fanout
-from tests.integration.sync_helpers import until
 from tests.integration.vercel_helpers import DeployedJessie, deployed_jessie
 
 from .sweep_bench import BUSY_EVERY, INVOCATION_BUDGET_S, NEW_MESSAGES, SWEPT_ACCOUNTS, established_fleet
@@ -54,18 +52,6 @@ class _Temp:
         return folder
 
 
-def _settled(jessie: DeployedJessie) -> None:
-    runtime = jessie.vercel.runtime
-
-    def done() -> bool:
-        messages = runtime.on_loop(lambda: runtime.queues.messages(fanout.TOPIC))
-        idle = runtime.on_loop(lambda: runtime.queues.delivering() == 0)
-        running = jessie.query("select count(*) from jessie.sync_runs where status = 'running'")
-        return idle and all(m["done"] for m in messages) and running == [(0,)]
-
-    until(done, "the sweep over the queue to finish", timeout_s=900)
-
-
 def _sweep(jessie: DeployedJessie, emails: list[str], consumers: int) -> dict[str, Any]:
     for email in emails[::BUSY_EVERY]:
         jessie.sandbox.admin("POST", f"/accounts/{email}/messages", count=NEW_MESSAGES)
@@ -78,7 +64,7 @@ def _sweep(jessie: DeployedJessie, emails: list[str], consumers: int) -> dict[st
     started = time.perf_counter()
     answer = jessie.cron()
     assert answer.status_code == 200, answer.text
-    _settled(jessie)
+    jessie.settle_queue(timeout_s=900)
     wall = time.perf_counter() - started
     after = runtime.on_loop(lambda: dict(runtime.queues.operations))
     operations = {kind: after[kind] - before.get(kind, 0) for kind in after if after[kind] - before.get(kind, 0)}

@@ -169,8 +169,7 @@ class LocalQueues:
                 or message.deployment != subscription.deployment
             ):
                 continue
-            leased_until = message.lease_deadline_by_consumer.get(subscription.consumer, now)
-            visible = max(message.available_at, leased_until)
+            visible = _visible_at(message, subscription.consumer, now)
             soonest = visible if soonest is None else min(soonest, visible)
         return None if soonest is None else max(0.0, (soonest - now).total_seconds())
 
@@ -214,8 +213,7 @@ class LocalQueues:
                 "deliveries": {c: m.delivery_count_by_consumer.get(c, 0) for c in consumers},
                 "done": all(m.acknowledged_for(c) for c in consumers),
                 "visible_in_s": {  # until each consumer may be handed it (0: now)
-                    c: max(0.0, (max(m.available_at, m.lease_deadline_by_consumer.get(c, now)) - now).total_seconds())
-                    for c in consumers
+                    c: max(0.0, (_visible_at(m, c, now) - now).total_seconds()) for c in consumers
                 },
             }
             for m in self.server.state.by_topic.get(topic, [])
@@ -243,3 +241,9 @@ def _operation(method: str, path: str) -> str:
     if "/consumer/" in path:
         return "receive"
     return "send" if method == "POST" else f"{method.lower()} topic"
+
+
+def _visible_at(message: Any, consumer: str, now: datetime) -> datetime:
+    """When `consumer` may be handed the message: once it is available and its lease has lapsed."""
+    visible: datetime = max(message.available_at, message.lease_deadline_by_consumer.get(consumer, now))
+    return visible

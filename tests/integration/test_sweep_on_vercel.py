@@ -12,14 +12,12 @@ import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 import psycopg
 import pytest
 import requests
 
 from app.db.connection import Database
-from app.sync.fanout import TOPIC
 from tests.integration.sync_helpers import assert_exact_copy, until
 from tests.integration.vercel_helpers import DeployedJessie, deployed_jessie
 from tests.processes import leftovers
@@ -75,25 +73,6 @@ def most_connections(database_url: str) -> Iterator[list[int]]:
         sampler.join()
 
 
-def _messages(jessie: DeployedJessie) -> list[dict[str, Any]]:
-    queues = jessie.vercel.runtime.queues
-    return jessie.vercel.runtime.on_loop(lambda: queues.messages(TOPIC))
-
-
-def _settled(jessie: DeployedJessie) -> None:
-    """Until the queue has nothing left to deliver and no run is alive: the seats' invocations go
-    on after the cron's has answered."""
-    runtime = jessie.vercel.runtime
-
-    def settled() -> bool:
-        idle = runtime.on_loop(lambda: runtime.queues.delivering() == 0)
-        done = all(message["done"] for message in _messages(jessie))
-        running = jessie.query("select count(*) from jessie.sync_runs where status = 'running'")
-        return idle and done and running == [(0,)]
-
-    until(settled, "the queue and every run to finish", timeout_s=MAX_DURATION_S)
-
-
 def _exact(jessie: DeployedJessie) -> None:
     with Database(jessie.database_url, 2) as pool:
         for email in ACCOUNTS:
@@ -105,11 +84,11 @@ def test_a_sweep_over_the_queue_syncs_each_account_once_in_parallel_invocations(
     with most_connections(deployed.database_url) as most:
         answer = deployed.cron()
         assert answer.status_code == 200, answer.text
-        _settled(deployed)
+        deployed.settle_queue(MAX_DURATION_S)
     assert deployed.query("select due_accounts, invocations_planned, invocations_started from jessie.sweeps") == [
         (240, 3, 3)  # the cron's own invocation and two seats on the queue
     ]
-    messages = _messages(deployed)
+    messages = deployed.queue_messages()
     assert [m["deliveries"] for m in messages] == [{"api_Squeue_Ssweep_Dpy": 1}] * 2
     assert {m["deployment"] for m in messages} == {deployed.deployment_id}
     runs = deployed.query("select trigger, status, accounts_ok from jessie.sync_runs order by id")
@@ -130,8 +109,8 @@ def test_a_sweep_over_the_queue_syncs_each_account_once_in_parallel_invocations(
 
     again = deployed.cron()  # Vercel delivers a cron twice, now and then
     assert again.status_code == 200 and again.json()["sweep"]["begun"] is False
-    _settled(deployed)
-    assert len(_messages(deployed)) == 2  # the same seats, under the same idempotency keys: nothing new
+    deployed.settle_queue(MAX_DURATION_S)
+    assert len(deployed.queue_messages()) == 2  # the same seats, under the same idempotency keys: nothing new
     assert deployed.query("select count(*) from jessie.sync_runs where trigger = 'sweep-worker'") == [(2,)]
     assert deployed.query("select invocations_started from jessie.sweeps") == [(3,)]
 
@@ -141,7 +120,7 @@ def test_killed_deliveries_are_delivered_again_and_finish_the_sweep_exactly(depl
         deployed.sandbox.admin("POST", f"/accounts/{email}/messages", count=3)
     deployed.sandbox.admin("PUT", "/faults", latency_ms=150)
     _next_hour(deployed)
-    seen = len(_messages(deployed))
+    seen = len(deployed.queue_messages())
     cron: list[requests.Response] = []
     calling = threading.Thread(target=lambda: cron.append(deployed.cron()))
     calling.start()
@@ -156,8 +135,8 @@ def test_killed_deliveries_are_delivered_again_and_finish_the_sweep_exactly(depl
     assert (cron[0].status_code, cron[0].headers["x-vercel-error"]) == (500, "FUNCTION_INVOCATION_FAILED")
     deployed.sandbox.admin("PUT", "/faults", latency_ms=0)
 
-    _settled(deployed)  # no cron: the seats come back by themselves
-    fresh = _messages(deployed)[seen:]
+    deployed.settle_queue(MAX_DURATION_S)  # no cron: the seats come back by themselves
+    fresh = deployed.queue_messages()[seen:]
     assert [m["deliveries"] for m in fresh] == [{"api_Squeue_Ssweep_Dpy": 2}] * 2
     assert all(m["done"] for m in fresh)
     statuses = dict(deployed.query("select status, count(*) from jessie.sync_runs group by status"))

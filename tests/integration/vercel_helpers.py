@@ -20,6 +20,7 @@ from cryptography.fernet import Fernet
 from app.data.accounts import connect_account
 from app.incidents import CRON_PATH
 from app.security import TokenCipher
+from app.sync import fanout
 from ci import build_check, plans
 from ci import test_mode as ci_test_mode
 from ci import vercel as ci_vercel
@@ -29,6 +30,7 @@ from sandbox.gmail.state import SandboxState
 from sandbox.vercel.server import LocalVercel
 from tests.checkout import copy_checkout
 from tests.conftest import Sandbox
+from tests.integration.sync_helpers import until
 
 TINY = Path(__file__).parent / "tiny_function"
 
@@ -188,6 +190,24 @@ class DeployedJessie:
         answer = requests.put(f"{self.vercel.url}/_sandbox/env", json={"production": self.env}, timeout=10)
         answer.raise_for_status()
         deploy(self.vercel, build_app(tmp_factory.mktemp("app"), max_duration_s, queue_trigger=queue_trigger), "--prod")
+
+    def queue_messages(self) -> list[dict[str, Any]]:
+        """The sweep topic's messages, as the local Vercel's queue holds them."""
+        queues = self.vercel.runtime.queues
+        return self.vercel.runtime.on_loop(lambda: queues.messages(fanout.TOPIC))
+
+    def settle_queue(self, timeout_s: float) -> None:
+        """Until the queue has nothing left to deliver and no run is alive: the seats' invocations
+        go on after the cron's has answered."""
+        runtime = self.vercel.runtime
+
+        def settled() -> bool:
+            idle = runtime.on_loop(lambda: runtime.queues.delivering() == 0)
+            done = all(message["done"] for message in self.queue_messages())
+            running = self.query("select count(*) from jessie.sync_runs where status = 'running'")
+            return idle and done and running == [(0,)]
+
+        until(settled, "the queue and every run to finish", timeout_s=timeout_s)
 
     def connect_account(self, email: str, refresh_token: str) -> None:
         with psycopg.connect(self.database_url) as conn:
