@@ -14,13 +14,17 @@ never idles the account; nothing but Gmail's "too many concurrent requests" make
 smaller (`_adapt`), never above 50 (Gmail's advice); a batch refused whole for quota holds the
 account's pacer until Gmail's time. Results are yielded one HTTP batch at
 a time so the caller can commit each batch in one transaction.
+
+Mail can be wanted in jobs (a full listing's pages): the next job is taken as soon as the parts
+at hand cannot fill a batch, so a page's last parts, waiting out a `Retry-After`, ride along
+with the next page's instead of idling the account; at most LOOKAHEAD jobs are open at once.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Literal
 
@@ -37,6 +41,7 @@ Format = Literal["full", "minimal"]
 THREAD_GET = "gmail.users.threads.get"
 PROBE_AFTER = 8  # clean batches in a row before trying a larger one
 MESSAGE_GET = "gmail.users.messages.get"
+LOOKAHEAD = 2  # jobs with parts still to fetch, at most
 
 
 class Outcome(Enum):
@@ -60,6 +65,14 @@ class Wanted:
 
 
 @dataclass
+class Job:
+    """Mail wanted together: its content (`format=full`), or only its labels (`format=minimal`)."""
+
+    full: list[Wanted] = field(default_factory=list)
+    labels: list[Wanted] = field(default_factory=list)
+
+
+@dataclass
 class Call:
     """One batch part: a message, or a thread carrying `wanted` (and maybe more)."""
 
@@ -67,12 +80,16 @@ class Call:
     target: str  # the message's or the thread's id
     wanted: tuple[str, ...]
     weight: int  # bytes of mail its answer may bring, as far as known
+    fmt: Format = "full"
+    job: int = 0  # which of the fetch's jobs it serves
     attempts: int = 0
     failures: int = 0  # transient errors other than rate limits (retry.RetryPolicy.schedule)
     not_before: float = 0.0
 
 
-def plan(wanted: list[Wanted], model: QuotaModel, sizes: dict[str, int], default: int) -> list[Call]:
+def plan(
+    wanted: list[Wanted], model: QuotaModel, sizes: dict[str, int], default: int, fmt: Format = "full"
+) -> list[Call]:
     """The cheapest calls that bring every wanted message, in the order they were wanted; a
     message weighs its size's bound, `default` when none is known."""
     by_thread: dict[str, list[str]] = defaultdict(list)
@@ -87,9 +104,9 @@ def plan(wanted: list[Wanted], model: QuotaModel, sizes: dict[str, int], default
             if item.thread_id not in planned:
                 planned.add(item.thread_id)
                 weight = sum(sizes.get(gmail_id, default) for gmail_id in siblings)
-                calls.append(Call(True, item.thread_id, tuple(siblings), weight))
+                calls.append(Call(True, item.thread_id, tuple(siblings), weight, fmt))
         else:
-            calls.append(Call(False, item.gmail_id, (item.gmail_id,), sizes.get(item.gmail_id, default)))
+            calls.append(Call(False, item.gmail_id, (item.gmail_id,), sizes.get(item.gmail_id, default), fmt))
     return calls
 
 
@@ -101,41 +118,72 @@ class BatchFetcher:
         self.size = self.max_size
         self._clean_batches = 0  # in a row, at this size
 
-    def fetch(self, wanted: list[Wanted], fmt: Format) -> Iterator[list[Fetched]]:
+    def fetch(self, wanted: list[Wanted], fmt: Format = "full") -> Iterator[list[Fetched]]:
         """Every wanted message, once, in batches; a thread's other messages come along."""
-        first: dict[str, Wanted] = {}
-        for item in wanted:
-            first.setdefault(item.gmail_id, item)
-        unique = list(first.values())
-        sizes = self.census.sizes(list(first)) if fmt == "full" and len(unique) >= CENSUS_MIN_IDS else {}
-        default = SMALL_BYTES if fmt == "full" else 0  # labels only: every answer is small
-        calls = plan(unique, self.session.meter.model, sizes, default)
+        job = Job(full=wanted) if fmt == "full" else Job(labels=wanted)
+        yield from self.fetch_jobs([job])
+
+    def fetch_jobs(self, jobs: Iterable[Job]) -> Iterator[list[Fetched]]:
+        """Every job's wanted messages, in batches that may mix jobs; a job is taken from `jobs`
+        only when the parts at hand cannot fill a batch (so a lazy iterable lists a page only
+        when it is needed) and fewer than LOOKAHEAD jobs are open."""
+        yield from self._run(iter(jobs))
+
+    def _calls(self, job: Job, number: int) -> list[Call]:
+        full = _unique(job.full)
+        sizes = self.census.sizes([item.gmail_id for item in full]) if len(full) >= CENSUS_MIN_IDS else {}
+        model = self.session.meter.model
+        calls = plan(full, model, sizes, SMALL_BYTES)
         if sizes:  # small mail first: the batches fill up, the large messages come alone at the end
             calls.sort(key=lambda call: call.weight)
-        yield from self._run(calls, fmt)
+        calls += plan(_unique(job.labels), model, {}, 0, "minimal")  # labels only: every answer is small
+        for call in calls:
+            call.job = number
+        return calls
 
-    def _run(self, calls: list[Call], fmt: Format) -> Iterator[list[Fetched]]:
-        queue = list(calls)
+    def _run(self, jobs: Iterator[Job]) -> Iterator[list[Fetched]]:
+        queue: list[Call] = []
+        open_calls: Counter[int] = Counter()  # each open job's calls not yet answered for good
+        taken = 0
+        arrived: set[str] = set()  # a thread of one job may bring what a later one wants
         policy = self.session.retry
         sent = failed = 0  # parts sent and parts that failed, in this fetch
-        while queue:
-            deadline = self.session.deadline
-            deadline.ensure(MIN_CALL_SECONDS, "fetching messages")
+        while True:
+            satisfied = [call for call in queue if arrived.issuperset(call.wanted)]
+            if satisfied:  # another job's thread brought them meanwhile
+                queue = [call for call in queue if not arrived.issuperset(call.wanted)]
+                open_calls.subtract(call.job for call in satisfied)
             now = policy.clock()
             ready = [call for call in queue if call.not_before <= now]
+            if len(ready) < self.size and len(+open_calls) < LOOKAHEAD:
+                job = next(jobs, None)
+                if job is not None:
+                    calls = self._calls(job, taken)
+                    open_calls[taken] = len(calls)
+                    taken += 1
+                    queue += calls
+                    continue
+            if not queue:
+                return
+            deadline = self.session.deadline
+            deadline.ensure(MIN_CALL_SECONDS, "fetching messages")
             if not ready:
                 soonest = min(call.not_before for call in queue)
                 deadline.sleep(soonest - now, "waiting to retry refused parts", policy.sleep)
                 continue
             chunk = ready[: pack([call.weight for call in ready], self.size)]
-            taken = {id(call) for call in chunk}
-            queue = [call for call in queue if id(call) not in taken]
+            chosen = {id(call) for call in chunk}
+            queue = [call for call in queue if id(call) not in chosen]
             with IN_FLIGHT.holding(sum(call.weight for call in chunk), deadline):
-                done, again, split, whole = self._send(chunk, fmt)
+                done, again, split, whole = self._send(chunk)
+                arrived.update(item.gmail_id for item in done)
                 if done:
                     yield done
             sent, failed = sent + len(chunk), failed + len(again)
             queue = split + queue
+            open_calls.update(call.job for call in split)
+            open_calls.subtract(call.job for call in chunk)
+            open_calls.update(call.job for call, _ in again)
             self._adapt(len(chunk), sum(1 for _, verdict in again if verdict.concurrent), not again)
             if not again:
                 continue
@@ -164,6 +212,7 @@ class BatchFetcher:
                     # One part that keeps failing while the rest go through: kept for a later run
                     # (jessie.message_retries), as a message Gmail refuses for now is.
                     given_up += [Fetched(gmail_id, Outcome.REFUSED, reason=str(gave_up)) for gmail_id in call.wanted]
+                    open_calls[call.job] -= 1
                     continue
                 call.not_before = now + ((verdict.retry_after or 0.0) if isolated else backoff)
                 self.session.meter.retries += 1
@@ -185,14 +234,12 @@ class BatchFetcher:
                 self.size = min(self.max_size, self.size + max(1, self.size // 4))
                 self._clean_batches = 0
 
-    def _request(self, call: Call, fmt: Format) -> Any:
+    def _request(self, call: Call) -> Any:
         if call.thread:
-            return self.session.threads.get(userId="me", id=call.target, format=fmt)
-        return self.session.messages.get(userId="me", id=call.target, format=fmt)
+            return self.session.threads.get(userId="me", id=call.target, format=call.fmt)
+        return self.session.messages.get(userId="me", id=call.target, format=call.fmt)
 
-    def _send(
-        self, chunk: list[Call], fmt: Format
-    ) -> tuple[list[Fetched], list[tuple[Call, Verdict]], list[Call], bool]:
+    def _send(self, chunk: list[Call]) -> tuple[list[Fetched], list[tuple[Call, Verdict]], list[Call], bool]:
         """One HTTP batch: (results, calls to retry with why, wanted messages to ask for alone,
         whether the HTTP request itself failed)."""
         responses: dict[str, tuple[Any, HttpError | None]] = {}
@@ -202,7 +249,7 @@ class BatchFetcher:
 
         batch = BatchHttpRequest(callback=collect, batch_uri=self.session.batch_uri)
         for index, call in enumerate(chunk):
-            batch.add(self._request(call, fmt), request_id=str(index))
+            batch.add(self._request(call), request_id=str(index))
         try:
             batch.execute(http=self.session.http)
         except Exception as failure:  # the whole HTTP request failed: every part is retried
@@ -222,11 +269,11 @@ class BatchFetcher:
                 messages = [message for message in response.get("messages", []) if message.get("id")]
                 done += [Fetched(message["id"], Outcome.FETCHED, message) for message in messages]
                 arrived = {message["id"] for message in messages}
-                alone += [_alone(gmail_id, fmt) for gmail_id in call.wanted if gmail_id not in arrived]
+                alone += [_alone(gmail_id, call) for gmail_id in call.wanted if gmail_id not in arrived]
                 continue
             if error is not None and error.status_code == 404:
                 if call.thread:  # the thread is gone or renamed: each message answers for itself
-                    alone += [_alone(gmail_id, fmt) for gmail_id in call.wanted]
+                    alone += [_alone(gmail_id, call) for gmail_id in call.wanted]
                 else:
                     done.append(Fetched(call.target, Outcome.GONE))
                 continue
@@ -238,5 +285,15 @@ class BatchFetcher:
         return done, again, alone, False
 
 
-def _alone(gmail_id: str, fmt: Format) -> Call:
-    return Call(False, gmail_id, (gmail_id,), SMALL_BYTES if fmt == "full" else 0)
+def _unique(wanted: list[Wanted]) -> list[Wanted]:
+    """Each message once, as first wanted."""
+    first: dict[str, Wanted] = {}
+    for item in wanted:
+        first.setdefault(item.gmail_id, item)
+    return list(first.values())
+
+
+def _alone(gmail_id: str, thread: Call) -> Call:
+    """A wanted message its thread's answer left out, asked for by itself for the same job."""
+    weight = SMALL_BYTES if thread.fmt == "full" else 0
+    return Call(False, gmail_id, (gmail_id,), weight, thread.fmt, thread.job)

@@ -12,9 +12,9 @@ Invariants that make it safe to kill at any moment:
 from __future__ import annotations
 
 import html
-import itertools
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -23,7 +23,7 @@ from typing import Any
 from app.config import Settings
 from app.db.connection import Connection, Database
 from app.deadline import MIN_CALL_SECONDS, BudgetExhausted, Deadline
-from app.gmail.batch import BatchFetcher, Fetched, Outcome, Wanted
+from app.gmail.batch import BatchFetcher, Fetched, Job, Outcome, Wanted
 from app.gmail.client import GmailSession
 from app.gmail.errors import GrantRevoked, HistoryExpired, PageTokenExpired
 from app.gmail.label_census import LabelCensus, census_units, fetch_units
@@ -38,6 +38,16 @@ from app.sync.history import plan, replay
 
 RETRY_BATCH = 500  # refused messages fetched again per account and run
 LABELS_FRESH_FOR = timedelta(days=1)  # an idle account's label names and colours, re-read daily
+
+
+@dataclass
+class _Page:
+    """A listed page of a full sync: where the listing goes on after it, and what it still waits for."""
+
+    next_token: str | None
+    known: dict[str, list[str]]  # stored labels of its messages that are only relabelled
+    remaining: set[str]
+    job: Job
 
 
 @dataclass
@@ -209,6 +219,9 @@ class AccountSync:
     # ---- full listing -------------------------------------------------------------------
 
     def _full_sync(self, session: GmailSession, fetcher: BatchFetcher) -> None:
+        """List and store every message, page by page; a page's stragglers (parts waiting out a
+        Retry-After) are fetched beside the next page's mail, and the listing's progress moves
+        past a page only once it and every page before it are whole."""
         account = self.account
         if account.sync_state != SyncState.FULL:
             self.deadline.ensure(MIN_CALL_SECONDS, "starting a full sync")
@@ -220,43 +233,63 @@ class AccountSync:
                     conn, account.id, start
                 )
             account.sync_state, account.full_sync_history_id, account.full_sync_page_token = SyncState.FULL, start, None
-        token = account.full_sync_page_token
+        pages: deque[_Page] = deque()  # listed and not yet behind the stored page token, in order
+        for results in fetcher.fetch_jobs(self._pages(session, pages)):
+            known = {gmail_id: labels for page in pages for gmail_id, labels in page.known.items()}
+            with self.pool.connection() as conn:
+                self._save(conn, results, known)
+                self._pages_done(conn, pages, {item.gmail_id for item in results})
+        if pages:
+            raise RuntimeError(f"Gmail's answers left out {len(pages[0].remaining)} wanted message(s)")  # never seen
+        account.sync_state, account.history_id = SyncState.INCREMENTAL, account.full_sync_history_id
+
+    def _pages(self, session: GmailSession, pages: deque[_Page]) -> Iterator[Job]:
+        """Each listed page's wanted mail, listed only when the fetcher asks for it."""
+        token = self.account.full_sync_page_token
         while True:
             self.deadline.ensure(MIN_CALL_SECONDS, "listing messages")
             try:
-                page = session.list_page(token)
+                listing = session.list_page(token)
             except PageTokenExpired:
                 token = None  # list again from the top; what this generation stored is skipped
                 continue
-            next_token = page.get("nextPageToken")
-            self._store_page(page.get("messages", []), next_token, session, fetcher)
-            if next_token is None:
-                account.sync_state, account.history_id = SyncState.INCREMENTAL, account.full_sync_history_id
+            token = listing.get("nextPageToken")
+            page = self._page(listing.get("messages", []), token, session)
+            pages.append(page)
+            if not page.remaining:  # nothing to fetch: the page is whole already
+                with self.pool.connection() as conn:
+                    self._pages_done(conn, pages, set())
+            yield page.job
+            if token is None:
                 return
-            token = next_token
 
-    def _store_page(
-        self, listed: list[dict[str, str]], next_token: str | None, session: GmailSession, fetcher: BatchFetcher
-    ) -> None:
+    def _page(self, listed: list[dict[str, str]], next_token: str | None, session: GmailSession) -> _Page:
         account = self.account
-        generation = account.full_sync_generation
         threads = {item["id"]: item.get("threadId") for item in listed}
         ids = list(threads)
         with self.pool.connection() as conn:
-            done = messages.seen_in_generation(conn, account.id, ids, generation)
+            done = messages.seen_in_generation(conn, account.id, ids, account.full_sync_generation)
             known = messages.stored_labels(conn, account.id, [i for i in ids if i not in done])
         new_ids = [Wanted(i, threads[i]) for i in ids if i not in done and i not in known]
         old_ids = [i for i in ids if i not in done and i in known]
+        page = _Page(next_token, known, {item.gmail_id for item in new_ids} | set(old_ids), Job(full=new_ids))
         census = self._census(session) if old_ids else None
-        relabelled: Iterator[list[Fetched]]
-        if census is not None:
-            labels = census.labels(old_ids)
-            relabelled = iter([[Fetched(i, Outcome.FETCHED, {"id": i, "labelIds": labels[i]}) for i in old_ids]])
+        if census is None:
+            page.job.labels = [Wanted(i, threads[i]) for i in old_ids]
         else:
-            relabelled = fetcher.fetch([Wanted(i, threads[i]) for i in old_ids], "minimal")
-        batches = itertools.chain(fetcher.fetch(new_ids, "full"), relabelled)
-        wanted = {item.gmail_id for item in new_ids} | set(old_ids)
-        self._commit(batches, wanted, known, lambda conn, _: self._page_done(conn, next_token))
+            labels = census.labels(old_ids)
+            relabelled = [Fetched(i, Outcome.FETCHED, {"id": i, "labelIds": labels[i]}) for i in old_ids]
+            with self.pool.connection() as conn:
+                self._save(conn, relabelled, known)
+            page.remaining -= set(old_ids)
+        return page
+
+    def _pages_done(self, conn: Connection, pages: deque[_Page], arrived: set[str]) -> None:
+        """Pages whose wanted mail has all arrived, and every page before them, move the listing on."""
+        for page in pages:
+            page.remaining -= arrived
+        while pages and not pages[0].remaining:
+            self._page_done(conn, pages.popleft().next_token)
 
     def _census(self, session: GmailSession) -> LabelCensus | None:
         """Whether stored messages learn their labels from a census of the labels (decided once
@@ -297,6 +330,7 @@ class AccountSync:
         raise RuntimeError(f"Gmail's answers left out {len(remaining)} wanted message(s)")  # never seen
 
     def _page_done(self, conn: Connection, next_token: str | None) -> None:
+        """The listing is stored up to `next_token` (and complete when there is none)."""
         account = self.account
         if next_token is not None:
             messages.set_page_token(conn, account.id, next_token)

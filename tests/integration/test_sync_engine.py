@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import base64
+import functools
 import json
 
 import pytest
 
 from app.config import Settings
 from app.db.connection import Database
+from app.gmail import client
+from app.gmail.retry import RetryPolicy
 from sandbox.gmail.generator import KINDS
 from tests.conftest import Sandbox, make_settings
 from tests.integration.sync_helpers import add_account, assert_exact_copy, first_sync_calls, query, stored, sync
+from tests.unit.test_retry import FakeClock
 
 ALICE = "alice@example.com"
 BOB = "bob@example.com"
@@ -301,6 +305,32 @@ def test_transient_faults_still_converge_to_an_exact_copy(
     assert_exact_copy(pool, sandbox, ALICE)
     assert_exact_copy(pool, sandbox, BOB)
     assert query(pool, "select count(*) from jessie.messages")[0][0] == 500
+
+
+def test_a_page_waiting_out_a_retry_after_does_not_hold_the_next_one(
+    sandbox: Sandbox, settings: Settings, pool: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Parts of the first page refused with a Retry-After wait while the next page's mail is
+    fetched (the retry clock moves only when the fetcher sleeps, so they cannot go first), and the
+    listing's progress stays before the first page until they arrive."""
+    add_account(sandbox, pool, settings, ALICE, messages=1200, seed=5)
+    sandbox.admin("PUT", "/faults", rate_limit_rate=0.05, seed=5)
+    clock = FakeClock()
+    at_each_wait: list[tuple[int, str | None]] = []
+
+    def sleep(seconds: float) -> None:
+        (row,) = query(pool, "select (select count(*) from jessie.messages), full_sync_page_token from jessie.accounts")
+        at_each_wait.append(row)
+        clock.sleep(seconds)
+
+    monkeypatch.setattr(client, "RetryPolicy", functools.partial(RetryPolicy, sleep=sleep, clock=clock))
+    summary = sync(settings, pool)
+    assert summary.status == "ok"
+    assert sandbox.stats(ALICE)["errors_injected"] > 0
+    assert_exact_copy(pool, sandbox, ALICE)
+    stored_then, token_then = at_each_wait[0]
+    assert token_then is None  # the first page still waits for its refused parts
+    assert stored_then > 500  # while the second page's mail is stored
 
 
 def _is_exact(pool: Database, sandbox: Sandbox) -> bool:
