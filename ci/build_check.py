@@ -30,8 +30,7 @@ from vercel.queue._internal.names import sanitize_name  # the SDK's own name for
 from app.config import Settings
 from app.sync import fanout
 from ci import test_mode
-from ci.plans import CRON_PATH, FUNCTION, HOURLY, UnknownPlan, cron_for, plan_from_env
-from sandbox.vercel.build_output import (
+from ci.build_output import (
     BuildOutputError,
     assemble,
     bare_python,
@@ -41,6 +40,7 @@ from sandbox.vercel.build_output import (
     load_json,
     resolve_function,
 )
+from ci.plans import CRON_PATH, FUNCTION, HOURLY, UnknownPlan, cron_for, plan_from_env
 
 BUNDLE_LIMIT_BYTES = 250 * 1024 * 1024
 # What Vercel's runtime does with the function (import the generated handler, with the task

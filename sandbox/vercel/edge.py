@@ -25,7 +25,8 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
 from typing import Any
 
-from .build_output import route
+from ci.build_output import route
+
 from .functions import FunctionPool, Outcome, Request, failed
 
 Scope = MutableMapping[str, Any]

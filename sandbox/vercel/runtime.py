@@ -34,10 +34,10 @@ from typing import Any, TypeVar
 
 import uvicorn
 
+from ci.build_output import BuildOutputError, assemble, bare_python, function_environment, function_files
 from sandbox.serving import listening_socket
 
 from . import oidc
-from .build_output import BuildOutputError, assemble, bare_python, function_environment, function_files
 from .edge import REGION, Edge, new_request_id
 from .functions import FunctionPool, LogLine, Request
 from .queues import LocalQueues, Subscription, queue_triggers

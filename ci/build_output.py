@@ -4,8 +4,9 @@ what a function's directory holds once Vercel assembles it, and the bare Python 
 A function is its `.func` folder plus every `.vc-config.json` `filePathMap` entry (the key
 is the path inside the function, the value the uploaded file it comes from). Nothing else
 is installed: what the map does not name does not exist at run time. The build check
-(`ci/build_check.py`) and the local Vercel both assemble functions with this module, so
-"it imports here" and "it imports there" mean the same thing; it is stdlib only.
+(`ci/build_check.py`) owns this knowledge, and the local Vercel (`sandbox/vercel/`) assembles its
+functions with it too, so "it imports here" and "it imports there" mean the same thing; it is
+stdlib only.
 """
 
 from __future__ import annotations
