@@ -28,7 +28,6 @@ from app.incidents import CRON_PATH, Observation
 from app.logs import log_event
 from app.statuses import AccountStatus, IncidentKind, RunStatus
 
-RUN_FAILED = "run_failed"
 CRON_ENDPOINT_KINDS = (IncidentKind.TIMEOUT, IncidentKind.CRASH, IncidentKind.CRON_ERROR)
 CLOSED_WHEN_QUIET = (*CRON_ENDPOINT_KINDS, IncidentKind.QUEUE_GAVE_UP)
 INCIDENT_TEXTS = {
@@ -91,7 +90,7 @@ def _end_episode(conn: Connection, key: str) -> None:
 
 def incident_key(kind: IncidentKind, path: str) -> str:
     """A failed run is one episode however it is seen: the runner's own record or a log line."""
-    return RUN_FAILED if kind == IncidentKind.RUN_FAILED else f"incident:{kind}:{path}"
+    return IncidentKind.RUN_FAILED if kind == IncidentKind.RUN_FAILED else f"incident:{kind}:{path}"
 
 
 def incidents_opened(conn: Connection, opened: Iterable[incidents.Opened]) -> list[str]:
@@ -181,10 +180,10 @@ def evaluate(conn: Connection, settings: Settings, run: dict[str, Any], trigger:
     """After a run: start or end episodes; returns the alerts to send for episodes that start."""
     sent = []
     if run["status"] == RunStatus.FAILED:
-        if _start_episode(conn, RUN_FAILED):
+        if _start_episode(conn, IncidentKind.RUN_FAILED):
             sent.append(f"Jessie sync run {run['run_id']} failed: {run.get('error') or 'every account failed'}")
     else:
-        _end_episode(conn, RUN_FAILED)
+        _end_episode(conn, IncidentKind.RUN_FAILED)
         _close_incidents(conn, [IncidentKind.RUN_FAILED])
         if trigger == "cron":
             _close_incidents(conn, [IncidentKind.CRON_MISSED])

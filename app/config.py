@@ -114,7 +114,6 @@ class Settings(BaseSettings):
     max_body_chars: int = Field(100_000, ge=1_000, validation_alias="JESSIE_MAX_BODY_CHARS")
     http_timeout_s: float = Field(30.0, gt=0, validation_alias="JESSIE_HTTP_TIMEOUT_SECONDS")
     retry_base_s: float = Field(0.5, gt=0, validation_alias="JESSIE_RETRY_BASE_SECONDS")
-    db_pool_size: int = Field(10, ge=2, le=100, validation_alias="JESSIE_DB_POOL_SIZE")
     # How long an account stays leased to a run that stops renewing it (it renews every third).
     lease_s: float = Field(30, ge=1, validation_alias="JESSIE_LEASE_SECONDS")
 

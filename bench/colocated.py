@@ -17,7 +17,7 @@ BUDGET_S = 3000
 if __name__ == "__main__":
     runs = int(sys.argv[1])
     settings = get_settings()
-    with open_pool(settings, size=settings.sync_pool_size) as pool, ThreadPoolExecutor(runs) as threads:
+    with open_pool(settings) as pool, ThreadPoolExecutor(runs) as threads:
         summaries = list(threads.map(lambda _: run_sync("bench", BUDGET_S, settings=settings, pool=pool), range(runs)))
     print(json.dumps([summary.contract() for summary in summaries]))
     # As `jessie sync` exits: 1 only for a failed run (a run that met accounts another one held is partial).

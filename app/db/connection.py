@@ -141,7 +141,8 @@ class Database:
 
 
 def open_pool(settings: Settings, size: int | None = None) -> Database:
-    """A small pool: connections are borrowed per transaction, never held across Gmail calls."""
+    """A small pool: connections are borrowed per transaction, never held across Gmail calls. By
+    default sized for a process that syncs (settings.sync_pool_size)."""
     url = database_url(settings)
     probe(url)  # an unreachable database is one clear line, not a minute of reconnect attempts
-    return Database(url, size or settings.db_pool_size)
+    return Database(url, size or settings.sync_pool_size)

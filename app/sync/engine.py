@@ -188,7 +188,7 @@ class AccountSync:
                 self.result.mode = SyncMode.RESYNC
                 with self.pool.connection() as conn:
                     messages.restart_full_sync(conn, self.account.id)
-                self.account.sync_state = "new"
+                self.account.sync_state = SyncState.NEW
                 self._full_sync(session, fetcher)
                 self._incremental(session, fetcher)
             self._retry_refused(fetcher)

@@ -104,7 +104,7 @@ def run_sync(
     """
     settings = settings or get_settings()
     own_pool = pool is None
-    pool = pool or open_pool(settings, size=settings.sync_pool_size)
+    pool = pool or open_pool(settings)
     added = _in_process.enter(pool, settings)  # the connections this run adds
     try:
         return _run(trigger, budget_s, settings, pool, added, account_ids, sweep_id, on_started, on_account)

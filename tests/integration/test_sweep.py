@@ -263,7 +263,7 @@ def test_co_located_runs_share_a_grown_pool_and_count_real_connections(
 
     limited = _role(database_url, "alter role {role} connection limit 19")
     settings = make_settings(limited, sandbox.url, tmp_path, db_connection_budget=19)
-    with open_pool(settings, size=settings.sync_pool_size) as pool:
+    with open_pool(settings) as pool:
         for number, email in enumerate(PEOPLE[:2]):
             add_account(sandbox, pool, settings, email, messages=3, seed=number)
         sweep_id = query(pool, "insert into jessie.sweeps (slot) values (now()) returning id")[0][0]
