@@ -214,7 +214,9 @@ class BatchFetcher:
                     given_up += [Fetched(gmail_id, Outcome.REFUSED, reason=str(gave_up)) for gmail_id in call.wanted]
                     open_calls[call.job] -= 1
                     continue
-                call.not_before = now + ((verdict.retry_after or 0.0) if isolated else backoff)
+                delay = (verdict.retry_after or 0.0) if isolated else backoff
+                policy.retrying(call.attempts, verdict, delay)
+                call.not_before = now + delay
                 self.session.meter.retries += 1
                 retried.append(call)
             if given_up:

@@ -27,6 +27,7 @@ from googleapiclient.errors import HttpError
 
 from app.deadline import Deadline
 from app.gmail.errors import GrantRevoked, OAuthClientRejected, TokenEndpointFailed
+from app.logs import log_event
 
 RATE_REASONS = {"rateLimitExceeded", "userRateLimitExceeded"}
 TRANSIENT_STATUSES = {408, 429, 500, 502, 503, 504}
@@ -127,4 +128,10 @@ class RetryPolicy:
 
     def wait(self, attempt: int, verdict: Verdict) -> None:
         """Sleep before retry number `attempt`, or raise if retrying is not worth it."""
-        self.deadline.sleep(self.schedule(attempt, verdict), f"retry after {verdict.reason}", self.sleep)
+        delay = self.schedule(attempt, verdict)
+        self.retrying(attempt, verdict, delay)
+        self.deadline.sleep(delay, f"retry after {verdict.reason}", self.sleep)
+
+    def retrying(self, attempt: int, verdict: Verdict, delay_s: float) -> None:
+        """Every retry is logged with why and how long it waits: a slow run explains itself."""
+        log_event("gmail.retry", attempt=attempt, reason=verdict.reason, delay_s=round(delay_s, 3))

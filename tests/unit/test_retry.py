@@ -103,3 +103,12 @@ def test_a_batch_parts_rate_limits_do_not_count_towards_giving_up() -> None:
     assert policy.schedule(10, Verdict(True, True, reason="HTTP 429"), failures=2) >= 0
     with pytest.raises(RetriesExhausted, match="gave up after 11 attempts: HTTP 503"):
         policy.schedule(11, Verdict(True, reason="HTTP 503"), failures=3)
+
+
+def test_every_retry_is_logged_with_its_reason_and_delay(capsys: pytest.CaptureFixture[str]) -> None:
+    clock = FakeClock()
+    policy = RetryPolicy(Deadline(1000, clock), base_s=1, rng=random.Random(1), sleep=clock.sleep)
+    policy.wait(2, Verdict(True, True, retry_after=3.0, reason="HTTP 429 rateLimitExceeded"))
+    (line,) = [json.loads(text) for text in capsys.readouterr().err.splitlines()]
+    assert (line["event"], line["attempt"], line["reason"]) == ("gmail.retry", 2, "HTTP 429 rateLimitExceeded")
+    assert line["delay_s"] == round(clock.slept[0], 3) >= 3.0  # the server's wait at least
