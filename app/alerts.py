@@ -21,10 +21,10 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from app.config import Settings
+from app.config import CRON_PATH, Settings
 from app.data import incidents
 from app.db.connection import Connection
-from app.incidents import CRON_PATH, Observation
+from app.incidents import Observation
 from app.logs import log_event
 from app.statuses import AccountStatus, IncidentKind, RunStatus
 

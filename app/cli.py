@@ -9,6 +9,7 @@ import os
 import re
 import sys
 from collections.abc import Callable
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any, NoReturn
 
@@ -69,7 +70,7 @@ def _accounts(args: argparse.Namespace) -> int:
 
 
 def _sync(args: argparse.Namespace) -> int:
-    from app.sync.runner import run_sync
+    from app.sync import triggers
 
     interactive = sys.stderr.isatty() and not args.log
     if interactive:
@@ -82,15 +83,18 @@ def _sync(args: argparse.Namespace) -> int:
         if interactive:
             print(
                 f"\r{done} account(s) synced · last: {result.email} {result.status} "
-                f"+{result.added} ~{result.updated} -{result.deleted}\033[K",
+                f"+{result.messages_added} ~{result.messages_updated} -{result.messages_deleted}\033[K",
                 end="",
                 file=sys.stderr,
                 flush=True,
             )
 
-    summary = run_sync("cli", args.budget or get_settings().run_budget_s, on_account=progress)
+    summary = triggers.cli(get_settings(), args.budget, progress)
     if interactive:
         print(file=sys.stderr)
+    if isinstance(summary, triggers.NotStarted):
+        print(f"jessie: the sync did not start: {summary.reason}", file=sys.stderr)
+        return 2
     if args.json:
         print(json.dumps(summary.contract()))
     else:
@@ -112,18 +116,12 @@ def _runs(args: argparse.Namespace) -> int:
 
     columns = ["kind", "id", "trigger", "status", "started_at", "invocations", "accounts_ok", "accounts_failed"]
     columns += ["messages_added", "messages_updated", "messages_deleted", "quota_units", "duration_ms"]
+    rows: list[dict[str, Any]] = []
     with connect(get_settings()) as conn:
-        rows = recent_entries(conn, args.limit)
-        if args.invocations:
-            rows = [
-                shown
-                for entry in rows
-                for shown in [entry]
-                + [
-                    {**run, "kind": "  invocation", "invocations": ""}
-                    for run in (sweep_runs(conn, entry["id"]) if entry["kind"] == "sweep" else [])
-                ]
-            ]
+        for entry in recent_entries(conn, args.limit):
+            rows.append(asdict(entry))
+            if args.invocations and entry.kind == "sweep":
+                rows += [asdict(run) | {"kind": "  invocation"} for run in sweep_runs(conn, entry.id)]
     _table(rows, columns)
     return 0
 

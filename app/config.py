@@ -36,6 +36,8 @@ CONNECT_WAIT_S = 15.0  # what connecting Gmail spends on the first sync before s
 CRON_GRACE_S = 600  # how late a cron run may start before "the cron did not run"
 # Test mode: a Preview serves its own Gmail + Google OAuth stand-in under this path (sandbox/gmail/deployed.py).
 TEST_MODE_PATH = "/_test/google"
+# The hourly cron's endpoint: vercel.json's crons name it too (the build check holds them equal).
+CRON_PATH = "/api/cron/email-sync"
 TEST_MODE_CLIENT_ID = "jessie-test-mode.apps.googleusercontent.com"
 TEST_MODE_ADMIN = "demo@example.com"  # the stand-in's first seeded mailbox: who walks /runs on a test-mode Preview
 GOOGLE_ENDPOINTS = {

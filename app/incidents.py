@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeGuard
 
+from app.config import CRON_PATH
 from app.statuses import IncidentKind
 
-CRON_PATH = "/api/cron/email-sync"
 TIMEOUT_MARK = "Task timed out after"
 SAMPLE_CHARS = 500
 MAX_TIMESTAMP_MS = 253_402_300_800_000  # 10000-01-01: past it, no datetime holds the moment

@@ -19,10 +19,10 @@ from typing import Any
 import psycopg
 import requests
 
-from app.config import Settings
+from app.config import CRON_PATH, Settings
 from app.db.embedded import embedded_database_url, stop_embedded
 from app.db.migrate import migrate
-from app.incidents import CRON_PATH
+from app.web.context import close_pool
 from app.web.main import create_app
 from sandbox.serving import ServerThread
 
@@ -78,8 +78,7 @@ def measure() -> dict[str, Any]:
                     timings.append(time.perf_counter() - started)
                     answer.raise_for_status()
                     assert answer.json()["incidents"] == ENTRIES // 200, answer.text
-            if app.state.pool is not None:
-                app.state.pool.close()
+            close_pool(app)
         finally:
             stop_embedded(root)
     timings.sort()

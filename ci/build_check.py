@@ -27,7 +27,7 @@ from typing import Any
 import pathspec
 from vercel.queue._internal.names import sanitize_name  # the SDK's own name for a consumer group
 
-from app.config import Settings
+from app.config import CRON_PATH, Settings
 from app.sync import fanout
 from ci import test_mode
 from ci.build_output import (
@@ -40,7 +40,7 @@ from ci.build_output import (
     load_json,
     resolve_function,
 )
-from ci.plans import CRON_PATH, FUNCTION, HOURLY, UnknownPlan, cron_for, plan_from_env
+from ci.plans import FUNCTION, HOURLY, UnknownPlan, cron_for, plan_from_env
 
 BUNDLE_LIMIT_BYTES = 250 * 1024 * 1024
 # What Vercel's runtime does with the function (import the generated handler, with the task

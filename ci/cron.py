@@ -9,6 +9,10 @@ from __future__ import annotations
 import os
 import sys
 
+from pydantic import ValidationError
+
+from app.config import CRON_PATH
+from app.sync.triggers import CronAnswer
 from ci.http import Api, ApiError
 from ci.plans import function_max_duration
 
@@ -30,12 +34,34 @@ def main(argv: list[str]) -> int:
         max_attempts=2,
     )
     try:
-        response = api.request("GET", "/api/cron/email-sync", allow_redirects=False)
+        response = api.request("GET", CRON_PATH, allow_redirects=False)
     except ApiError as error:
         print(f"error: {error}")
         return 1
-    print(f"HTTP {response.status_code}: {response.text[:2000]}")
+    print(f"HTTP {response.status_code}: {_summary(response.text)}")
     return 0 if response.status_code == 200 else 1
+
+
+def _summary(body: str) -> str:
+    """The answer in one line, read as the endpoint's model (CronAnswer); the raw text if it is not one."""
+    try:
+        answer = CronAnswer.model_validate_json(body)
+    except ValidationError:
+        return body[:2000]
+    parts = [answer.message]
+    if answer.sweep is not None:
+        parts.append(f"sweep {answer.sweep.id} ({'begun' if answer.sweep.begun else 'joined'}, {answer.sweep.due} due)")
+    if answer.run is not None:
+        run = answer.run
+        parts.append(
+            f"run {run.run_id} {run.status}: {run.accounts_ok} ok, {run.accounts_failed} failed, "
+            f"+{run.messages_added} ~{run.messages_updated} -{run.messages_deleted} messages, "
+            f"{run.quota_units} quota units, {run.duration_ms} ms"
+        )
+    error = answer.error or (answer.run.error if answer.run is not None else None)
+    if error:
+        parts.append(f"error: {error}")
+    return " · ".join(parts)
 
 
 if __name__ == "__main__":

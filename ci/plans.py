@@ -14,8 +14,9 @@ import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+from app.config import CRON_PATH
+
 PLANS = ("hobby", "pro", "enterprise")
-CRON_PATH = "/api/cron/email-sync"
 HOURLY = "0 * * * *"
 DAILY = "0 5 * * *"
 

@@ -15,8 +15,8 @@ import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
+from app.config import CRON_PATH
 from ci.build_output import load_json, resolve_function
-from ci.plans import CRON_PATH
 
 PACKAGE = "sandbox"
 SOURCES = ("sandbox/__init__.py", "sandbox/gmail")  # all that sandbox/gmail/deployed.py imports of sandbox/

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import requests
 
-from app.config import Settings
+from app.config import CRON_PATH, Settings
 from app.db.connection import connect
 from app.db.embedded import stop_embedded
 from app.db.migrate import migrate
@@ -129,7 +129,7 @@ class LocalStack:
         """What Vercel Cron does: GET with the bearer secret, no retries, no redirects."""
         secret = self.settings().require("cron_secret")
         return requests.get(
-            f"{self.app_url}/api/cron/email-sync",
+            self.app_url + CRON_PATH,
             headers={"Authorization": f"Bearer {secret}", "User-Agent": "vercel-cron/1.0"},
             allow_redirects=False,
             timeout=600,

@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from app.config import Settings
+from app.counters import Counters
 from app.db.connection import Connection, Database
 from app.deadline import MIN_CALL_SECONDS, BudgetExhausted, Deadline
 from app.gmail.batch import BatchFetcher, Fetched, Job, Outcome, Wanted
@@ -50,21 +51,14 @@ class _Page:
     job: Job
 
 
-@dataclass
-class AccountResult:
+@dataclass(kw_only=True)
+class AccountResult(Counters):
     account_id: int
     email: str
     status: AccountOutcome = AccountOutcome.OK
     systemic: bool = False  # failed for a reason that is not this account's (outage, configuration)
     mode: SyncMode = SyncMode.INCREMENTAL
-    added: int = 0
-    updated: int = 0
-    deleted: int = 0
     refused: dict[str, str] = field(default_factory=dict)  # Gmail would not give these now: retried later
-    quota_units: int = 0
-    requests: int = 0  # Gmail API calls, each batch part once
-    http_requests: int = 0  # the HTTP requests that carried them
-    retries: int = 0
     duration_ms: int = 0
     error: str | None = None
 
@@ -75,20 +69,8 @@ class AccountResult:
             shown = "; ".join(f"{gmail_id}: {reason}" for gmail_id, reason in list(self.refused.items())[:5])
             note = f"Gmail refused {len(self.refused)} message(s) for now, kept to retry next run: {shown}"
             error = f"{error}; {note}" if error else note
-        return {
-            "account_id": self.account_id,
-            "status": self.status,
-            "mode": self.mode,
-            "added": self.added,
-            "updated": self.updated,
-            "deleted": self.deleted,
-            "quota_units": self.quota_units,
-            "requests": self.requests,
-            "http_requests": self.http_requests,
-            "retries": self.retries,
-            "duration_ms": self.duration_ms,
-            "error": error,
-        }
+        outcome = {"status": self.status, "mode": self.mode, "duration_ms": self.duration_ms, "error": error}
+        return {"account_id": self.account_id, **self.counts(), **outcome}
 
 
 def message_row(message: dict[str, Any], max_body_chars: int) -> messages.MessageRow:
@@ -138,7 +120,7 @@ class AccountSync:
         self.cipher = cipher
         self.run_id = run_id
         self.meter = QuotaMeter(settings.quota_model)
-        self.result = AccountResult(account.id, account.email)
+        self.result = AccountResult(account_id=account.id, email=account.email)
         self.labels_listed = False
         self._label_census: LabelCensus | None = None
         self._census_decided = False
@@ -151,7 +133,8 @@ class AccountSync:
         return full or synced is None or datetime.now(UTC) - synced > LABELS_FRESH_FOR
 
     def _changed(self) -> bool:
-        return bool(self.result.added or self.result.updated or self.result.deleted)
+        result = self.result
+        return bool(result.messages_added or result.messages_updated or result.messages_deleted)
 
     def _list_labels(self, session: GmailSession) -> None:
         self.deadline.ensure(MIN_CALL_SECONDS, "listing labels")
@@ -418,8 +401,8 @@ class AccountSync:
 
     def _stored(self, conn: Connection, added: int = 0, updated: int = 0, deleted: int = 0) -> None:
         """Count what this transaction stores, in the run's record too (a killed run still tells)."""
-        self.result.added += added
-        self.result.updated += updated
-        self.result.deleted += deleted
+        self.result.messages_added += added
+        self.result.messages_updated += updated
+        self.result.messages_deleted += deleted
         if added or updated or deleted:
             runs.add_progress(conn, self.run_id, self.account.id, added, updated, deleted)

@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass
 
 from app import alerts
 from app.config import Settings, get_settings
+from app.counters import Counters
 from app.db.connection import DATABASE_DOWN, Database, open_pool
 from app.deadline import Deadline
 from app.logs import log_event
@@ -39,8 +40,8 @@ LEASE_POLL_S = 1.0  # how often a sweep's run looks again at accounts another ru
 RECORD_RETRY_S = 1.0  # how often a run's record is tried again while the database is away
 
 
-@dataclass
-class RunSummary:
+@dataclass(kw_only=True)
+class RunSummary(Counters):
     run_id: int
     status: RunStatus
     accounts_ok: int = 0
@@ -48,13 +49,6 @@ class RunSummary:
     accounts_incomplete: int = 0
     accounts_busy: int = 0
     accounts_held: int = 0  # first syncs left for a later run: the day's quota share was spent
-    messages_added: int = 0
-    messages_updated: int = 0
-    messages_deleted: int = 0
-    quota_units: int = 0
-    requests: int = 0  # Gmail API calls, each batch part once
-    http_requests: int = 0  # the HTTP requests that carried them
-    retries: int = 0
     duration_ms: int = 0
     error: str | None = None
 
@@ -173,7 +167,7 @@ def _run(
     log_event("sync.run.started", run_id=run_id, trigger=trigger, budget_s=budget_s, abandoned_runs=abandoned)
     if on_started:
         on_started(run_id)
-    summary = RunSummary(run_id, RunStatus.RUNNING)
+    summary = RunSummary(run_id=run_id, status=RunStatus.RUNNING)
     lock = threading.Lock()
     held: set[int] = set()
     watch = daily_quota.DayWatch(settings.daily_units_budget)
@@ -319,13 +313,7 @@ def _add(summary: RunSummary, result: AccountResult) -> None:
         summary.accounts_incomplete += 1
     else:
         summary.accounts_failed += 1
-    summary.messages_added += result.added
-    summary.messages_updated += result.updated
-    summary.messages_deleted += result.deleted
-    summary.quota_units += result.quota_units
-    summary.requests += result.requests
-    summary.http_requests += result.http_requests
-    summary.retries += result.retries
+    summary += result
 
 
 def _log_account(run_id: int, result: AccountResult) -> None:
@@ -337,13 +325,8 @@ def _log_account(run_id: int, result: AccountResult) -> None:
         account=result.email,
         status=result.status,
         mode=result.mode,
-        messages_added=result.added,
-        messages_updated=result.updated,
-        messages_deleted=result.deleted,
+        **result.counts(),
         messages_refused=len(result.refused),
-        quota_units=result.quota_units,
-        requests=result.requests,
-        retries=result.retries,
         duration_ms=result.duration_ms,
         error=result.error,
     )

@@ -9,8 +9,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from psycopg import sql
 from psycopg.rows import dict_row
 
+from app import counters
 from app.db.connection import Connection
 from app.statuses import SyncMode, SyncState
 
@@ -71,12 +73,11 @@ def abandon_stale_runs(conn: Connection, silent_s: float) -> int:
 def _totals_from_accounts(conn: Connection, run_ids: list[int]) -> None:
     """A run that ended unfinished tells what its accounts' committed batches stored."""
     conn.execute(
-        """update jessie.sync_runs r set messages_added = a.added, messages_updated = a.updated,
-               messages_deleted = a.deleted, quota_units = a.units
-           from (select run_id, sum(messages_added) added, sum(messages_updated) updated,
-                        sum(messages_deleted) deleted, sum(quota_units) units
-                 from jessie.sync_run_accounts where run_id = any(%s) group by run_id) a
-           where r.id = a.run_id""",
+        sql.SQL(
+            """update jessie.sync_runs r set ({counters}) = ({totals})
+               from (select run_id, {sums} from jessie.sync_run_accounts where run_id = any(%s) group by run_id) a
+               where r.id = a.run_id"""
+        ).format(counters=counters.columns(), totals=counters.columns("a"), sums=counters.sums("sync_run_accounts")),
         [run_ids],
     )
 
@@ -269,27 +270,25 @@ def release(conn: Connection, account_id: int, run_id: int, status: str, error: 
 
 
 def record_account_result(conn: Connection, run_id: int, result: dict[str, Any]) -> None:
-    """The account's final row of the run (its counts were added batch by batch already)."""
+    """The account's final row of the run (its message counts were added batch by batch already)."""
     conn.execute(
-        """update jessie.sync_run_accounts set status = %(status)s, mode = %(mode)s,
-               messages_added = %(added)s, messages_updated = %(updated)s, messages_deleted = %(deleted)s,
-               quota_units = %(quota_units)s, requests = %(requests)s, http_requests = %(http_requests)s,
-               retries = %(retries)s,
-               duration_ms = %(duration_ms)s, error = %(error)s, finished_at = now()
-           where run_id = %(run_id)s and account_id = %(account_id)s""",
+        sql.SQL(
+            """update jessie.sync_run_accounts set status = %(status)s, mode = %(mode)s, {counters},
+                   duration_ms = %(duration_ms)s, error = %(error)s, finished_at = now()
+               where run_id = %(run_id)s and account_id = %(account_id)s"""
+        ).format(counters=counters.assignments()),
         {"run_id": run_id, **result},
     )
 
 
 def finish_run(conn: Connection, run_id: int, totals: dict[str, Any]) -> None:
     conn.execute(
-        """update jessie.sync_runs set status = %(status)s, finished_at = now(), accounts_ok = %(accounts_ok)s,
-               accounts_failed = %(accounts_failed)s, accounts_incomplete = %(accounts_incomplete)s,
-               accounts_busy = %(accounts_busy)s, accounts_held = %(accounts_held)s,
-               messages_added = %(messages_added)s, messages_updated = %(messages_updated)s,
-               messages_deleted = %(messages_deleted)s, quota_units = %(quota_units)s,
-               requests = %(requests)s, http_requests = %(http_requests)s, retries = %(retries)s,
-               duration_ms = %(duration_ms)s, error = %(error)s
-           where id = %(run_id)s""",
+        sql.SQL(
+            """update jessie.sync_runs set status = %(status)s, finished_at = now(), accounts_ok = %(accounts_ok)s,
+                   accounts_failed = %(accounts_failed)s, accounts_incomplete = %(accounts_incomplete)s,
+                   accounts_busy = %(accounts_busy)s, accounts_held = %(accounts_held)s, {counters},
+                   duration_ms = %(duration_ms)s, error = %(error)s
+               where id = %(run_id)s"""
+        ).format(counters=counters.assignments()),
         {"run_id": run_id, **totals},
     )

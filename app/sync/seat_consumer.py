@@ -29,7 +29,6 @@ from app.sync.fanout import (
     MAX_DELIVERIES,
     RETRY_AFTER_S,
     TOPIC,
-    TRIGGER,
     Seat,
 )
 
@@ -58,45 +57,26 @@ def consuming(seat: Seat, settings: Settings, pool: Database) -> Iterator[None]:
 def handle(delivery_count: int) -> None:
     """One delivery of the verified seat: one invocation of its sweep if that is still the
     current slot's. Raises vercel.queue.RetryAfter for a delivery worth retrying."""
-    from app.sync.runs import NoSeat
+    from app.sync import triggers
 
     consumer = _consumer.get()
     assert consumer is not None, "a seat is handled inside consuming()"
     seat = consumer.seat
-    try:
-        failure = _run_seat(consumer, seat)
-    except NoSeat:  # the budget's seats are taken: by live runs, or by dead ones until they fall silent
-        log_event("sync.run.no_seat", logging.WARNING, trigger=TRIGGER, sweep_id=seat.sweep_id)
-        if delivery_count < MAX_DELIVERIES:
-            raise vq.RetryAfter(RETRY_AFTER_S, reason="no seat") from None
-        return  # the live runs share the sweep without this seat
-    except Exception as error:  # the database, a setting, a bug: the platform delivers it again
-        failure = f"{type(error).__name__}: {error}"
-    if failure is None:
+    outcome = triggers.seat(consumer.settings, consumer.pool, seat)
+    if isinstance(outcome, triggers.NotStarted):
+        if outcome.no_seat:  # the budget's seats are taken: by live runs, or by dead ones until they fall silent
+            if delivery_count < MAX_DELIVERIES:
+                raise vq.RetryAfter(RETRY_AFTER_S, reason="no seat")
+            return  # the live runs share the sweep without this seat
+        failure = outcome.reason  # the database, a setting, a bug: the platform delivers it again
+    elif outcome is None or outcome.status != RunStatus.FAILED:
         return
+    else:
+        failure = outcome.error or f"run {outcome.run_id}: all {outcome.accounts_failed} account(s) failed"
     if delivery_count < MAX_DELIVERIES:
         log_event("sweep.seat_retry", logging.WARNING, sweep_id=seat.sweep_id, seat=seat.number, error=scrub(failure))
         raise vq.RetryAfter(RETRY_AFTER_S, reason="failed")
     _give_up(consumer, seat, delivery_count, failure)
-
-
-def _run_seat(consumer: Consumer, seat: Seat) -> str | None:
-    """The seat's invocation of its sweep; what failed, if the run did."""
-    from app.deadline import invocation_budget_s
-    from app.sync import sweep
-    from app.sync.runner import run_sync
-
-    settings = consumer.settings
-    with consumer.pool.connection() as conn:
-        slot = sweep.slot_of(datetime.now(UTC), settings.cron_interval_minutes)
-        if not sweep.current(conn, seat.sweep_id, slot):
-            log_event("sweep.seat_late", sweep_id=seat.sweep_id, seat=seat.number)
-            return None
-    budget_s = invocation_budget_s(settings)
-    summary = run_sync(TRIGGER, budget_s, settings=settings, pool=consumer.pool, sweep_id=seat.sweep_id)
-    if summary.status != RunStatus.FAILED:
-        return None
-    return summary.error or f"run {summary.run_id}: all {summary.accounts_failed} account(s) failed"
 
 
 def _give_up(consumer: Consumer, seat: Seat, deliveries: int, failure: str) -> None:

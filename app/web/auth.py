@@ -20,12 +20,11 @@ from __future__ import annotations
 
 import base64
 import hmac
-import logging
 import secrets
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from app.config import Settings, origin_of
@@ -33,16 +32,8 @@ from app.data import accounts, mailbox, sessions
 from app.logs import log_event
 from app.origins import relay_target
 from app.security import OAUTH_COOKIE, OAUTH_MAX_AGE_S, SESSION_COOKIE, TokenCipher, WrongEncryptionKey, sign, unsign
-from app.web.context import (
-    Visitor,
-    cookie_options,
-    database,
-    page,
-    same_site_form,
-    session_cookie,
-    settings_of,
-    signed_in,
-)
+from app.sync import triggers
+from app.web.context import LazyPool, Pool, SameSiteForm, SettingsDep, SignedIn, cookie_options, page, session_cookie
 
 router = APIRouter()
 RELAY_MARK = "~"  # state = nonce~base64url(origin) when another deployment must finish the flow
@@ -103,8 +94,7 @@ def _failure(request: Request, title: str, detail: str, status: int, end_flow: b
 
 
 @router.get("/auth/google")
-def connect_gmail(request: Request) -> Response:
-    settings = settings_of(request)
+def connect_gmail(request: Request, settings: SettingsDep) -> Response:
     from app import google_oauth  # Google's client loads only where Google is called (cold starts)
 
     state = _pack_state(secrets.token_urlsafe(32), _origin(request, settings), settings)
@@ -116,8 +106,9 @@ def connect_gmail(request: Request) -> Response:
 
 
 @router.get("/auth/callback")
-def oauth_callback(request: Request, state: str = "", code: str = "", error: str = "") -> Any:
-    settings = settings_of(request)
+def oauth_callback(
+    request: Request, settings: SettingsDep, pool: LazyPool, state: str = "", code: str = "", error: str = ""
+) -> Any:
     target = _relay_target(state)
     if target is not None and target != _here(request, settings):
         # Before any cookie is read: the code goes only to one of our origins, or to an exact
@@ -148,14 +139,14 @@ def oauth_callback(request: Request, state: str = "", code: str = "", error: str
             "Remove Jessie's access in your Google Account permissions, then connect again."
         )
         return _failure(request, "Gmail was not connected", detail, 400)
-    with database(request).connection() as conn:
+    with pool().connection() as conn:
         reconnect = accounts.find_account(conn, email) is not None
         account_id = accounts.connect_account(conn, TokenCipher.from_settings(settings), email, tokens["refresh_token"])
-        session_id = sessions.begin(conn, email, replacing=session_cookie(request))
+        session_id = sessions.begin(conn, email, replacing=session_cookie(request, settings))
         first_sync = accounts.claim_connect_sync(conn, email, reconnect)
     log_event("account.connected", account=email, first_sync=first_sync)
     if first_sync:
-        _first_sync(request, settings, account_id)
+        triggers.after_connect(settings, pool(), account_id)
     response = RedirectResponse("/inbox", 303)
     response.delete_cookie(OAUTH_COOKIE, path="/")
     cookie = sign(settings, "session", {"sid": session_id})
@@ -163,27 +154,10 @@ def oauth_callback(request: Request, state: str = "", code: str = "", error: str
     return response
 
 
-def _first_sync(request: Request, settings: Settings, account_id: int) -> None:
-    """The newest mail, before the inbox opens; whatever goes wrong, the account stays connected
-    (the run records the error, the inbox shows it, the hourly sync tries again)."""
-    from app.sync.runner import run_sync  # the sync stack loads only where a sync runs (cold starts)
-
-    try:
-        run_sync(
-            "connect",
-            settings.connect_sync_budget_s,
-            settings=settings,
-            pool=database(request),
-            account_ids=[account_id],
-        )
-    except Exception as error:
-        log_event("sync.connect_failed", logging.WARNING, error=type(error).__name__)
-
-
 @router.get("/account/disconnect")
-def confirm_disconnect(request: Request, who: Annotated[Visitor, Depends(signed_in)]) -> Any:
+def confirm_disconnect(request: Request, pool: Pool, who: SignedIn) -> Any:
     """What disconnecting deletes, before anything is."""
-    with database(request).connection() as conn:
+    with pool.connection() as conn:
         account = accounts.find_account(conn, str(who.email))
         stored = mailbox.stored_count(conn, account["id"]) if account else 0
     if account is None:
@@ -192,17 +166,12 @@ def confirm_disconnect(request: Request, who: Annotated[Visitor, Depends(signed_
 
 
 @router.post("/auth/disconnect")
-def disconnect(
-    request: Request,
-    who: Annotated[Visitor, Depends(signed_in)],
-    _form: Annotated[Visitor, Depends(same_site_form)],
-) -> Any:
+def disconnect(request: Request, settings: SettingsDep, pool: Pool, who: SignedIn, _form: SameSiteForm) -> Any:
     """Revoke the token at Google, delete the account with all its mail, end every session."""
     from app import google_oauth
 
-    settings = settings_of(request)
     email = str(who.email)
-    with database(request).connection() as conn:
+    with pool.connection() as conn:
         account = accounts.find_account(conn, email)
         if account is not None:
             try:
@@ -220,9 +189,9 @@ def disconnect(
 
 
 @router.post("/auth/logout")
-def logout(request: Request, who: Annotated[Visitor, Depends(same_site_form)]) -> Response:
+def logout(pool: LazyPool, who: SameSiteForm) -> Response:
     if who.session_id is not None:
-        with database(request).connection() as conn:
+        with pool().connection() as conn:
             sessions.end(conn, who.session_id)
     response = RedirectResponse("/", 303)
     response.delete_cookie(SESSION_COOKIE, path="/")

@@ -1,9 +1,12 @@
 """What the routes need, as FastAPI dependencies: settings, the database, who is signed in
-(a server-side session), the admin check and the CSRF check; and the page renderer.
+(a server-side session), the admin check, the cron caller and the CSRF check; and the page
+renderer.
 
-Sign-in and admin checks exist only here: a route that needs a user declares
-`Depends(signed_in)` or `Depends(admin)`, and the refusals are exceptions that
-`main.py` turns into the right answer (a redirect or page for HTML, JSON for /api/).
+Routes declare what they need with the `Annotated` aliases below (`SettingsDep`, `Pool`,
+`SignedIn`, `Admin`, `CronCaller`, `SameSiteForm`); the refusals are exceptions that `main.py`
+turns into the right answer (a redirect or page for HTML, JSON for /api/). The settings come
+through one dependency, `settings_of`, which tests override (`app.dependency_overrides`); the
+app binds what it resolved to the request, so the page renderer and error pages see the same.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import Depends, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 from pydantic import BeforeValidator
 from starlette.background import BackgroundTask
 
@@ -103,16 +106,6 @@ async def read_limited(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-def cron_caller(request: Request) -> None:
-    """Vercel Cron: `Authorization: Bearer $CRON_SECRET`."""
-    try:
-        secret = settings_of(request).require("cron_secret")
-    except MissingSetting as error:
-        raise CronRefused(500, str(error)) from None
-    if not bearer_matches(request.headers.get("authorization"), secret):
-        raise CronRefused(401, "unauthorized")
-
-
 def _ascii_id(value: object) -> object:
     """Ids in paths and queries are ASCII digits only: int() would read '１', '+1', ' 1' or '1_0'."""
     if isinstance(value, str) and not (value.isascii() and value.isdigit()):
@@ -125,20 +118,73 @@ MAX_ROW_ID = 2**63 - 1  # Postgres bigint
 
 
 def settings_of(request: Request) -> Settings:
+    """The app's settings, as every route receives them (`SettingsDep`)."""
     settings: Settings = request.app.state.settings
     return settings
 
 
-def database(request: Request) -> Database:
-    """One small pool per process, opened on first use (a cold start that serves only
-    static pages does not need to wait for it)."""
-    state = request.app.state
+SettingsDep = Annotated[Settings, Depends(settings_of)]
+
+
+def bind_settings(request: Request, settings: SettingsDep) -> None:
+    """An app-wide dependency: the settings this request's route resolved, for the page renderer."""
+    request.state.settings = settings
+
+
+def request_settings(request: Request) -> Settings:
+    """The settings this request was served with (those its route resolved, an override
+    included; the app's own for a request no route took, e.g. a 404)."""
+    bound: Settings | None = getattr(request.state, "settings", None)
+    return bound or settings_of(request)
+
+
+def app_pool(app: FastAPI, settings: Settings) -> Database:
+    """One pool per process, opened on first use (a cold start that serves only static pages
+    does not need to wait for it)."""
     with _lock:
-        if state.pool is None:
-            settings = settings_of(request)
-            state.pool = open_pool(settings, size=settings.sync_pool_size)
-    pool: Database = state.pool
+        if app.state.pool is None:
+            app.state.pool = open_pool(settings)
+    pool: Database = app.state.pool
     return pool
+
+
+def close_pool(app: FastAPI) -> None:
+    """The process's pool closed, if it was opened (a server that stops)."""
+    with _lock:
+        if app.state.pool is not None:
+            app.state.pool.close()
+            app.state.pool = None
+
+
+def database(request: Request, settings: SettingsDep) -> Database:
+    """The process's pool, as routes receive it (`Pool`). A sync dependency, so FastAPI opens it
+    in its thread pool, never on the event loop."""
+    return app_pool(request.app, settings)
+
+
+Pool = Annotated[Database, Depends(database)]
+
+
+def lazy_database(request: Request, settings: SettingsDep) -> Callable[[], Database]:
+    """The process's pool, opened only when the route calls it (`LazyPool`): after it has checked
+    a signature, or where a database that cannot be reached is the route's own to answer."""
+    return lambda: app_pool(request.app, settings)
+
+
+LazyPool = Annotated[Callable[[], Database], Depends(lazy_database)]
+
+
+def cron_caller(request: Request, settings: SettingsDep) -> None:
+    """Vercel Cron: `Authorization: Bearer $CRON_SECRET`."""
+    try:
+        secret = settings.require("cron_secret")
+    except MissingSetting as error:
+        raise CronRefused(500, str(error)) from None
+    if not bearer_matches(request.headers.get("authorization"), secret):
+        raise CronRefused(401, "unauthorized")
+
+
+CronCaller = Depends(cron_caller)  # a route's `dependencies=[CronCaller]`: refused before anything is read
 
 
 @dataclass(frozen=True)
@@ -151,25 +197,30 @@ class Visitor:
         return self.email is not None
 
 
-def session_cookie(request: Request) -> str | None:
+def session_cookie(request: Request, settings: Settings) -> str | None:
     """The session id this browser's cookie holds, if the cookie is ours (live or not)."""
-    payload = unsign(settings_of(request), "session", request.cookies.get(SESSION_COOKIE), sessions.ABSOLUTE_S)
+    payload = unsign(settings, "session", request.cookies.get(SESSION_COOKIE), sessions.ABSOLUTE_S)
     return payload.get("sid") if payload else None
 
 
-def visitor(request: Request) -> Visitor:
-    """Who sent the request, from the session cookie and the sessions table (once a request)."""
+def _visitor(request: Request, settings: Settings, pool: Callable[[], Database]) -> Visitor:
     cached: Visitor | None = getattr(request.state, "visitor", None)
     if cached is not None:
         return cached
     found = Visitor()
-    session_id = session_cookie(request)
+    session_id = session_cookie(request, settings)
     if session_id:
-        with database(request).connection() as conn:
+        with pool().connection() as conn:
             email = sessions.user_of(conn, session_id)
         found = Visitor(email, session_id) if email else Visitor()
     request.state.visitor = found
     return found
+
+
+def visitor(request: Request, settings: SettingsDep) -> Visitor:
+    """Who sent the request, from the session cookie and the sessions table (once a request;
+    the pool is opened only when there is a cookie to look up)."""
+    return _visitor(request, settings, lambda: app_pool(request.app, settings))
 
 
 def signed_in(who: Annotated[Visitor, Depends(visitor)]) -> Visitor:
@@ -178,10 +229,16 @@ def signed_in(who: Annotated[Visitor, Depends(visitor)]) -> Visitor:
     return who
 
 
-def admin(request: Request, who: Annotated[Visitor, Depends(signed_in)]) -> Visitor:
-    if who.email not in settings_of(request).admins:
+SignedIn = Annotated[Visitor, Depends(signed_in)]
+
+
+def admin(settings: SettingsDep, who: SignedIn) -> Visitor:
+    if who.email not in settings.admins:
         raise AdminOnly
     return who
+
+
+Admin = Annotated[Visitor, Depends(admin)]
 
 
 def csrf_token(settings: Settings, session_id: str) -> str:
@@ -190,29 +247,32 @@ def csrf_token(settings: Settings, session_id: str) -> str:
     return hmac.new(key, f"csrf:{session_id}".encode(), hashlib.sha256).hexdigest()[:40]
 
 
-async def same_site_form(request: Request, who: Annotated[Visitor, Depends(visitor)]) -> Visitor:
+async def same_site_form(request: Request, settings: SettingsDep, who: Annotated[Visitor, Depends(visitor)]) -> Visitor:
     """A state-changing form post: from our own origin (Sec-Fetch-Site, which browsers set and
     pages cannot) and carrying the session's CSRF token; anything else changes nothing."""
     if request.headers.get("sec-fetch-site", "same-origin") not in SAFE_FETCH_SITES:
         raise CrossSiteRefused
     if who.session_id is not None:
         presented = str((await request.form()).get("csrf", ""))
-        if not hmac.compare_digest(presented, csrf_token(settings_of(request), who.session_id)):
+        if not hmac.compare_digest(presented, csrf_token(settings, who.session_id)):
             raise CrossSiteRefused
     return who
 
 
-def _visitor_for_page(request: Request) -> Visitor:
+SameSiteForm = Annotated[Visitor, Depends(same_site_form)]
+
+
+def _visitor_for_page(request: Request, settings: Settings) -> Visitor:
     """Who to show in the header; a page about a database outage must still render."""
     try:
-        return visitor(request)
+        return _visitor(request, settings, lambda: app_pool(request.app, settings))
     except DatabaseUnavailable:
         return Visitor()
 
 
 def page(request: Request, name: str, status_code: int = 200, **values: Any) -> Response:
-    settings = settings_of(request)
-    who = Visitor() if values.pop("signed_out", False) else _visitor_for_page(request)
+    settings = request_settings(request)
+    who = Visitor() if values.pop("signed_out", False) else _visitor_for_page(request, settings)
     context = {
         "environment": settings.vercel_env,
         "commit": settings.commit_sha,

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import gzip
 import logging
+from collections.abc import Callable
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
@@ -30,7 +31,7 @@ from app.db.connection import Database
 from app.incidents import BodyTooLarge, Observation, classify, decode_body, parse_entries
 from app.logs import log_event
 from app.security import drain_signature_matches
-from app.web.context import after_the_answer, database, read_limited, settings_of
+from app.web.context import LazyPool, SettingsDep, after_the_answer, read_limited
 
 router = APIRouter()
 PATH = "/api/log-drain"
@@ -44,14 +45,13 @@ def _verify_header(settings: Settings) -> dict[str, str]:
 
 @router.get(PATH)
 @router.head(PATH)
-def verify_endpoint(request: Request) -> Response:
+def verify_endpoint(settings: SettingsDep) -> Response:
     """Vercel's endpoint verification: it looks for its code in `x-vercel-verify`."""
-    return JSONResponse({"ok": True}, headers=_verify_header(settings_of(request)))
+    return JSONResponse({"ok": True}, headers=_verify_header(settings))
 
 
 @router.post(PATH)
-async def log_drain(request: Request) -> Response:
-    settings = settings_of(request)
+async def log_drain(request: Request, settings: SettingsDep, pool: LazyPool) -> Response:
     headers = _verify_header(settings)
     try:
         secret = settings.require("log_drain_secret")
@@ -80,7 +80,7 @@ async def log_drain(request: Request) -> Response:
         return _invalid_signature(headers)
     entries, malformed = parse_entries(body)
     observations = [found for entry in entries if (found := classify(entry)) is not None]
-    texts = await run_in_threadpool(_record, settings, database(request), observations)
+    texts = await run_in_threadpool(_record, settings, pool, observations)
     if malformed:
         log_event("drain.malformed", logging.WARNING, entries=len(entries), malformed=malformed)
     answer = {"entries": len(entries), "malformed": malformed, "incidents": len(observations), "alerts": len(texts)}
@@ -92,9 +92,10 @@ def _invalid_signature(headers: dict[str, str]) -> Response:
     return JSONResponse({"code": "invalid_signature", "error": "signature didn't match"}, 403, headers=headers)
 
 
-def _record(settings: Settings, pool: Database, observations: list[Observation]) -> list[str]:
-    """Store the observations, check the schedule: the alerts to send once this has committed."""
-    with pool.connection() as conn:
+def _record(settings: Settings, pool: Callable[[], Database], observations: list[Observation]) -> list[str]:
+    """Store the observations, check the schedule: the alerts to send once this has committed
+    (in the thread pool: opening the pool probes the database, which blocks)."""
+    with pool().connection() as conn:
         texts = alerts.incidents_opened(conn, incidents_data.record(conn, observations))
         texts += alerts.check_incidents(conn, settings)
     return texts

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import ValidationError
@@ -22,7 +22,7 @@ from app.config import TEST_MODE_PATH, MissingSetting, Settings, describe_invali
 from app.db.connection import DatabaseUnavailable
 from app.logs import log_event
 from app.web import api, assets, auth, drain, pages, queue
-from app.web.context import AdminOnly, CronRefused, CrossSiteRefused, SignInRequired, page
+from app.web.context import AdminOnly, CronRefused, CrossSiteRefused, SignInRequired, bind_settings, page
 from app.web.pages import BadInput
 
 SECURITY_HEADERS = {
@@ -98,7 +98,14 @@ def _add_error_pages(app: FastAPI) -> None:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     # No trailing-slash redirects (Vercel Cron does not follow redirects), no API docs.
-    app = FastAPI(title="Jessie", redirect_slashes=False, docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(
+        title="Jessie",
+        redirect_slashes=False,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        dependencies=[Depends(bind_settings)],  # the page renderer sees the settings the route resolved
+    )
     app.state.pool = None
     app.state.settings_error = None
     try:

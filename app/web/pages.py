@@ -10,20 +10,21 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import RedirectResponse
 from markupsafe import Markup
 
 from app import alerts
 from app.data import accounts, incidents, mailbox
 from app.data import runs as runs_data
-from app.db.connection import Connection
+from app.db.connection import Connection, Database
 from app.search import parse as parse_search
 from app.statuses import SyncState
-from app.sync import daily_quota
+from app.sync import daily_quota, triggers
 from app.sync.sweep import next_slot
+from app.sync.triggers import SyncNow
 from app.web.charts import bar_chart
-from app.web.context import MAX_ROW_ID, RowId, Visitor, admin, database, page, same_site_form, settings_of, signed_in
+from app.web.context import MAX_ROW_ID, Admin, Pool, RowId, SameSiteForm, SettingsDep, SignedIn, Visitor, page
 
 router = APIRouter()
 PAGE_SIZE = 50
@@ -46,8 +47,8 @@ class BadInput(Exception):
     """Input a page cannot use; the message says what is wrong, in words for the user."""
 
 
-def _account(request: Request, who: Visitor) -> dict[str, Any] | None:
-    with database(request).connection() as conn:
+def _account(pool: Database, who: Visitor) -> dict[str, Any] | None:
+    with pool.connection() as conn:
         return accounts.find_account(conn, str(who.email))
 
 
@@ -77,7 +78,9 @@ def _progress(conn: Connection, account: dict[str, Any]) -> dict[str, Any] | Non
 @router.get("/inbox")
 def inbox(
     request: Request,
-    who: Annotated[Visitor, Depends(signed_in)],
+    settings: SettingsDep,
+    pool: Pool,
+    who: SignedIn,
     q: Annotated[str, Query(max_length=MAX_QUERY_CHARS)] = "",
     label: Annotated[str, Query(pattern=LABEL_ID)] = "INBOX",
     before: Annotated[str | None, Query(max_length=MAX_CURSOR_CHARS)] = None,
@@ -87,12 +90,12 @@ def inbox(
     if "\x00" in q:
         raise BadInput("Search text cannot contain NUL characters.")
     older_than, newer_than = _cursor(before), _cursor(after)
-    account = _account(request, who)
+    account = _account(pool, who)
     if account is None:
         return RedirectResponse("/", 303)
     search = parse_search(q.strip())
     view = None if q.strip() else label
-    with database(request).connection() as conn:
+    with pool.connection() as conn:
         labels = mailbox.labels(conn, account["id"])
         found = mailbox.page(
             conn, account["id"], view=view, search=search, size=PAGE_SIZE, older_than=older_than, newer_than=newer_than
@@ -110,18 +113,18 @@ def inbox(
         user_labels=[row for row in labels if row["type"] == "user" and not row["hidden"]],
         label_names=by_id,
         progress=progress,
-        next_sync=next_slot(datetime.now(UTC), settings_of(request).cron_interval_minutes),
+        next_sync=next_slot(datetime.now(UTC), settings.cron_interval_minutes),
     )
 
 
 @router.get("/inbox/{gmail_id}")
-def message(request: Request, who: Annotated[Visitor, Depends(signed_in)], gmail_id: str) -> Any:
-    account = _account(request, who)
+def message(request: Request, pool: Pool, who: SignedIn, gmail_id: str) -> Any:
+    account = _account(pool, who)
     if account is None:
         return RedirectResponse("/", 303)
     row = None
     if GMAIL_ID.match(gmail_id):
-        with database(request).connection() as conn:
+        with pool.connection() as conn:
             row = mailbox.message(conn, account["id"], gmail_id)
     if row is None:  # someone else's message looks exactly like a missing one
         return page(request, "message.html", 404, title="No such message", detail="It may have been deleted.")
@@ -129,37 +132,28 @@ def message(request: Request, who: Annotated[Visitor, Depends(signed_in)], gmail
 
 
 @router.post("/inbox/sync")
-def sync_now(
-    request: Request,
-    who: Annotated[Visitor, Depends(signed_in)],
-    _form: Annotated[Visitor, Depends(same_site_form)],
-) -> Any:
+def sync_now(request: Request, settings: SettingsDep, pool: Pool, who: SignedIn, _form: SameSiteForm) -> Any:
     """Sync this account only, at most once a minute (JESSIE_MANUAL_SYNC_INTERVAL_SECONDS)."""
-    settings = settings_of(request)
-    account = _account(request, who)
+    account = _account(pool, who)
     if account is None:
         return RedirectResponse("/", 303)
-    with database(request).connection() as conn:
-        wait = mailbox.seconds_until_manual_sync(conn, account["id"], settings.manual_sync_interval_s)
-    if wait:
-        detail = f"A sync ran a moment ago. Try again in {wait} seconds."
+    result = triggers.sync_now(settings, pool, account["id"])
+    if result.outcome is SyncNow.TOO_SOON:
+        detail = f"A sync ran a moment ago. Try again in {result.wait_s} seconds."
         return page(request, "message.html", 429, title="Not so fast", detail=detail)
-    from app.sync.runner import run_sync  # the sync stack loads only where a sync runs (cold starts)
-
-    summary = run_sync(
-        "manual", settings.manual_sync_budget_s, settings=settings, pool=database(request), account_ids=[account["id"]]
-    )
-    if summary.accounts_ok + summary.accounts_failed + summary.accounts_incomplete == 0:
+    if result.outcome is SyncNow.BUSY:
         detail = "Another sync of your account is running; its mail will appear shortly."
         return page(request, "message.html", 409, title="Already syncing", detail=detail)
+    if result.outcome is SyncNow.NOT_STARTED:
+        detail = f"The sync could not start ({result.reason}); the hourly sync will try again."
+        return page(request, "message.html", 503, title="Sync did not start", detail=detail)
     return RedirectResponse("/inbox", 303)
 
 
 @router.get("/runs")
-def runs_dashboard(request: Request, _admin: Annotated[Visitor, Depends(admin)]) -> Any:
+def runs_dashboard(request: Request, settings: SettingsDep, pool: Pool, _admin: Admin) -> Any:
     """Sweeps and runs, charts and incidents; viewing it also checks that the cron has run lately."""
-    settings = settings_of(request)
-    with database(request).connection() as conn:
+    with pool.connection() as conn:
         texts = alerts.check_incidents(conn, settings)
         entries = runs_data.recent_entries(conn, 50)
         recent_incidents = incidents.recent(conn, RECENT_INCIDENTS)
@@ -168,7 +162,7 @@ def runs_dashboard(request: Request, _admin: Annotated[Visitor, Depends(admin)])
     oldest_first = list(reversed(entries))
 
     def series(key: str, scale: float = 1) -> list[tuple[str, float]]:
-        return [(entry_label(entry), round((entry[key] or 0) / scale, 2)) for entry in oldest_first]
+        return [(entry.label, round((getattr(entry, key) or 0) / scale, 2)) for entry in oldest_first]
 
     charts = [
         Markup(bar_chart("Emails synced per sweep or run", series("messages_added"), x_title="sweep (S) or run (#)")),  # noqa: S704 -- escaped SVG
@@ -186,16 +180,12 @@ def runs_dashboard(request: Request, _admin: Annotated[Visitor, Depends(admin)])
     )
 
 
-def entry_label(entry: dict[str, Any]) -> str:
-    return f"S{entry['id']}" if entry["kind"] == "sweep" else f"#{entry['id']}"
-
-
 @router.get("/runs/sweeps/{sweep_id}")
 def sweep_detail(
-    request: Request, sweep_id: Annotated[RowId, Path(ge=1, le=MAX_ROW_ID)], _admin: Annotated[Visitor, Depends(admin)]
+    request: Request, pool: Pool, sweep_id: Annotated[RowId, Path(ge=1, le=MAX_ROW_ID)], _admin: Admin
 ) -> Any:
     """One sweep's invocations: a row each, linking to its accounts."""
-    with database(request).connection() as conn:
+    with pool.connection() as conn:
         invocations = runs_data.sweep_runs(conn, sweep_id)
     if not invocations:
         return page(request, "message.html", 404, title="Not found", detail=f"There is no sweep {sweep_id}.")
@@ -203,11 +193,9 @@ def sweep_detail(
 
 
 @router.get("/runs/{run_id}")
-def run_detail(
-    request: Request, run_id: Annotated[RowId, Path(ge=1, le=MAX_ROW_ID)], _admin: Annotated[Visitor, Depends(admin)]
-) -> Any:
+def run_detail(request: Request, pool: Pool, run_id: Annotated[RowId, Path(ge=1, le=MAX_ROW_ID)], _admin: Admin) -> Any:
     """One run's accounts: which mailbox failed, and why."""
-    with database(request).connection() as conn:
+    with pool.connection() as conn:
         run = runs_data.find_run(conn, run_id)
         results = runs_data.run_accounts(conn, run_id) if run else []
     if run is None:

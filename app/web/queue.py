@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from app.config import MissingSetting
 from app.incidents import BodyTooLarge
 from app.logs import log_event
-from app.web.context import database, read_limited, settings_of
+from app.web.context import LazyPool, SettingsDep, read_limited
 
 router = APIRouter()
 DELIVERY_LIMIT_BYTES = 64 * 1024  # a seat is a few dozen bytes
@@ -29,7 +29,7 @@ RECEIPT_HEADER = "ce-vqsreceipthandle"  # a push carries its lease; without one 
 
 
 @router.post("/api/queue/sweep")
-async def sweep_seat_delivery(request: Request) -> JSONResponse:
+async def sweep_seat_delivery(request: Request, settings: SettingsDep, pool: LazyPool) -> JSONResponse:
     if request.headers.get("ce-type") != CLOUD_EVENT_TYPE or not request.headers.get(RECEIPT_HEADER):
         return JSONResponse({"error": "not a Vercel Queues push delivery"}, 400)
     try:
@@ -38,7 +38,6 @@ async def sweep_seat_delivery(request: Request) -> JSONResponse:
         return JSONResponse({"error": str(error)}, 413)
     from app.sync import fanout
 
-    settings = settings_of(request)
     try:  # before the SDK, which would trust the request's own OIDC header for its calls
         seat = fanout.Seat.from_body(body, settings.require("cron_secret"), settings.vercel_deployment_id)
     except MissingSetting as error:
@@ -51,11 +50,10 @@ async def sweep_seat_delivery(request: Request) -> JSONResponse:
 
     from app.sync import seat_consumer  # registers the seat handler with the SDK
 
-    pool = database(request)
     headers = dict(request.headers)  # the delivery's, with the OIDC token its follow-up calls use
 
     def deliver() -> None:
-        with seat_consumer.consuming(seat, settings, pool):
+        with seat_consumer.consuming(seat, settings, pool()):
             accept_and_handle(body, headers)
 
     not_a_delivery = (ProtocolError, MessageCorruptedError, UnhandledMessageError)  # the SDK's own parse errors

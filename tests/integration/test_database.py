@@ -14,6 +14,7 @@ import psycopg
 import pytest
 
 from app.config import Settings
+from app.counters import COUNTERS
 from app.db.connection import Database
 from app.db.migrate import MigrationError, load_migrations, migrate, pending
 from tests.conftest import Sandbox
@@ -223,3 +224,16 @@ def query_checks(pool: Database, table: str) -> list[str]:
             [table],
         ).fetchall()
     return [row[0] for row in rows]
+
+
+def test_the_counters_are_columns_of_both_run_tables(pool: Database) -> None:
+    """One definition (app/counters.py) serves both tables' SQL, the log lines and the answers."""
+    with pool.connection() as conn:
+        for table in ("sync_runs", "sync_run_accounts"):
+            rows = conn.execute(
+                """select column_name, data_type from information_schema.columns
+                   where table_schema = 'jessie' and table_name = %s""",
+                [table],
+            ).fetchall()
+            types = dict(rows)
+            assert {name: types.get(name) for name in COUNTERS} == dict.fromkeys(COUNTERS, "integer"), table

@@ -16,8 +16,7 @@ from typing import Any
 import pytest
 import requests
 
-from app.config import Settings
-from app.incidents import CRON_PATH
+from app.config import CRON_PATH, Settings
 from tests.conftest import Sandbox, make_settings, webhook_receiver
 from tests.integration.sync_helpers import add_account, query, until
 from tests.integration.web_helpers import Web, connect, serve

@@ -17,7 +17,7 @@ import psycopg
 import pytest
 import requests
 
-from app.incidents import CRON_PATH
+from app.config import CRON_PATH
 from tests.conftest import webhook_receiver
 from tests.integration.sync_helpers import until
 from tests.integration.vercel_helpers import DeployedJessie, build_tiny, deploy, deployed_jessie

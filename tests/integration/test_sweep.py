@@ -78,7 +78,7 @@ def test_a_sweep_fans_out_over_the_queue_and_syncs_every_account_once(
         assert_exact_copy(web.pool, sandbox, email)
     shown = subprocess.run(
         [sys.executable, "-m", "app.cli", "runs", "--invocations"],
-        env=jessie_env(web.app.state.settings),
+        env=jessie_env(web.settings),
         capture_output=True,
         text=True,
         check=True,
@@ -296,7 +296,7 @@ def test_co_located_runs_share_a_grown_pool_and_count_real_connections(
 def _killed_mid_sweep(web: Web, lease_s: float) -> int:
     """What a kill -9 mid-sweep leaves: the slot's sweep begun, its run 'running' with a heartbeat
     a moment old, and every account leased to it (the leases outlive the process until they lapse)."""
-    settings = web.app.state.settings
+    settings = web.settings
     slot = sweep.slot_of(datetime.now(UTC), settings.cron_interval_minutes)
     with web.pool.connection() as conn:
         sweep_id = conn.execute("insert into jessie.sweeps (slot) values (%s) returning id", [slot]).fetchone()[0]
@@ -345,7 +345,7 @@ def test_a_cron_that_cannot_outwait_a_dead_runs_leases_says_they_are_held(
         assert (run["status"], run["accounts_ok"], run["accounts_busy"]) == ("partial", 0, 6)
         shown = subprocess.run(
             [sys.executable, "-m", "app.cli", "runs", "--invocations"],
-            env=jessie_env(running.app.state.settings),
+            env=jessie_env(running.settings),
             capture_output=True,
             text=True,
             check=True,

@@ -16,8 +16,7 @@ import pytest
 import requests
 from cryptography.fernet import Fernet
 
-from app.config import TEST_MODE_PATH
-from app.incidents import CRON_PATH
+from app.config import CRON_PATH, TEST_MODE_PATH
 from sandbox.vercel.server import LocalVercel
 from tests.integration.vercel_helpers import build_app, deploy
 from tests.integration.web_helpers import consent

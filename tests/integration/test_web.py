@@ -177,13 +177,13 @@ def test_a_preview_uses_the_one_registered_callback_and_gets_its_code_handed_bac
     """`web` plays Production (its callback is the registered one); a Preview runs beside it."""
     sandbox.create_account(ALICE, messages=1)
     production_callback = web.url + "/auth/callback"
-    web.app.state.settings = web.app.state.settings.model_copy(update={"oauth_relay_origins": "https://127.0.0.1:*"})
+    web.serve_with(oauth_relay_origins="https://127.0.0.1:*")
     preview_settings = settings.model_copy(
         update={"vercel_env": "preview", "oauth_redirect_uri": production_callback, "vercel_url": "placeholder"}
     )
     for preview in serve(preview_settings):
         host = preview.url.removeprefix("http://")
-        preview.app.state.settings = preview_settings.model_copy(update={"vercel_url": host})
+        preview.serve_with(vercel_url=host)
         browser = requests.Session()
         started = browser.get(preview.url + "/auth/google", allow_redirects=False, timeout=10)
         authorization = query_of(started.headers["Location"])
@@ -320,6 +320,19 @@ def test_sync_now_syncs_that_account_only_and_is_rate_limited(web: Web, sandbox:
     assert synced == [(ALICE,)]
     again = post_form(alice, web, "/inbox/sync")
     assert again.status_code == 429 and "Try again in" in again.text
+
+
+def test_sync_now_that_cannot_start_says_why_and_keeps_the_account(web: Web, sandbox: Sandbox) -> None:
+    alice = connect(web, sandbox, ALICE, messages=3, seed=4)
+    with web.pool.connection() as conn:
+        conn.execute("update jessie.accounts set last_sync_started_at = now() - interval '1 hour'")
+    with web.pool.connection() as conn:  # the run cannot even be recorded
+        conn.execute("alter table jessie.sync_runs add constraint refuse_manual check (trigger <> 'manual') not valid")
+    refused = post_form(alice, web, "/inbox/sync")
+    assert refused.status_code == 503 and "Sync did not start" in refused.text
+    assert "(CheckViolation)" in refused.text  # the error's type, never its text
+    assert query(web.pool, "select count(*) from jessie.sync_runs where trigger = 'manual'") == [(0,)]
+    assert query(web.pool, "select status from jessie.accounts") == [("active",)]
 
 
 # ---- the dashboard -----------------------------------------------------------------------

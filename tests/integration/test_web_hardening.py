@@ -236,9 +236,7 @@ def test_the_relay_never_hands_a_victims_code_to_a_host_its_patterns_do_not_desc
 ) -> None:
     """The takeover the attack run found: the attacker starts a flow, swaps the origin in its state
     for its own host, and sends the victim Google's link; the victim consents as usual."""
-    web.app.state.settings = web.app.state.settings.model_copy(
-        update={"oauth_relay_origins": "https://jessie-*-yourteam.vercel.app"}
-    )
+    web.serve_with(oauth_relay_origins="https://jessie-*-yourteam.vercel.app")
     sandbox.create_account(ALICE, messages=1)
     attacker = requests.Session()
     link = start_consent(web, attacker)

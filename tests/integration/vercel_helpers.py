@@ -17,8 +17,8 @@ import pytest
 import requests
 from cryptography.fernet import Fernet
 
+from app.config import CRON_PATH
 from app.data.accounts import connect_account
-from app.incidents import CRON_PATH
 from app.security import TokenCipher
 from app.sync import fanout
 from ci import build_check, plans

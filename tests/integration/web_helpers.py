@@ -12,7 +12,8 @@ import requests
 from fastapi import FastAPI
 
 from app.config import Settings
-from app.db.connection import Database, open_pool
+from app.db.connection import Database
+from app.web.context import app_pool, close_pool, settings_of
 from app.web.main import create_app
 from sandbox.serving import ServerThread
 from tests.conftest import Sandbox
@@ -27,12 +28,22 @@ class Web:
         return requests.Session()
 
     @property
+    def settings(self) -> Settings:
+        """The settings the app serves with (a test's override included)."""
+        override = self.app.dependency_overrides.get(settings_of)
+        served: Settings = override() if override else self.app.state.settings
+        return served
+
+    def serve_with(self, **changes: Any) -> Settings:
+        """From now on the app serves with these settings changed (a dependency override)."""
+        changed = self.settings.model_copy(update=changes)
+        self.app.dependency_overrides[settings_of] = lambda: changed
+        return changed
+
+    @property
     def pool(self) -> Database:
         """The app's own database pool (opened now if no request needed it yet)."""
-        if self.app.state.pool is None:
-            self.app.state.pool = open_pool(self.app.state.settings)
-        pool: Database = self.app.state.pool
-        return pool
+        return app_pool(self.app, self.settings)
 
 
 def register_callback(settings: Settings, callback: str) -> None:
@@ -48,12 +59,12 @@ def serve(settings: Settings) -> Iterator[Web]:
     """The app on a free port; its callback is that port's, unless the settings name one."""
     app = create_app(settings)
     with ServerThread(app) as server:
+        web = Web(server.url, app)
         if settings.oauth_redirect_uri is None:
-            app.state.settings = settings.model_copy(update={"oauth_redirect_uri": f"{server.url}/auth/callback"})
+            web.serve_with(oauth_redirect_uri=f"{server.url}/auth/callback")
             register_callback(settings, f"{server.url}/auth/callback")
-        yield Web(server.url, app)
-    if app.state.pool is not None:
-        app.state.pool.close()
+        yield web
+    close_pool(app)
 
 
 def start_consent(web: Web, browser: requests.Session) -> str:

@@ -8,7 +8,8 @@ import json
 
 import pytest
 
-from app.incidents import CRON_PATH, BodyTooLarge, classify, decode_body, parse_entries, scrub
+from app.config import CRON_PATH
+from app.incidents import BodyTooLarge, classify, decode_body, parse_entries, scrub
 from app.statuses import IncidentKind
 
 
