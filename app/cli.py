@@ -50,7 +50,7 @@ def _accounts(args: argparse.Namespace) -> int:
             account_id = accounts.connect_account(conn, cipher, args.email, args.refresh_token)
             print(f"account {account_id} {args.email.lower()} connected")
         elif args.action == "list":
-            rows = accounts.list_accounts(conn)
+            rows = [asdict(row) for row in accounts.list_accounts(conn)]
             _table(rows, ["id", "email", "status", "messages", "last_sync_status", "last_sync_finished_at"])
         elif args.action == "remove":
             if not accounts.remove_account(conn, args.email):

@@ -82,7 +82,7 @@ def _cursor_at(conn: Connection, account_id: int, depth: int) -> mailbox.Cursor:
         [account_id, depth],
     ).fetchone()
     assert row is not None
-    return mailbox.Cursor.of({"internal_date": row[0], "gmail_id": row[1]})
+    return mailbox.Cursor.at(row[0], row[1])
 
 
 def _timed(action: Callable[[], object]) -> dict[str, float]:

@@ -44,6 +44,17 @@ def leftovers(marker: str, *, session: int | None = None, descendants_of: int | 
         while frontier:
             frontier = {p.pid for p in table if p.parent in frontier} - below
             below |= frontier
+    callers = _ancestors(table, os.getpid())  # what started this process (a `--basetemp` names the marker)
     return [
-        p for p in table if p.pid != os.getpid() and (marker in p.command or p.session == session or p.pid in below)
+        p for p in table if p.pid not in callers and (marker in p.command or p.session == session or p.pid in below)
     ]
+
+
+def _ancestors(table: list[Running], pid: int) -> set[int]:
+    """`pid` and every process above it."""
+    parents = {p.pid: p.parent for p in table}
+    found = set()
+    while pid and pid not in found:
+        found.add(pid)
+        pid = parents.get(pid, 0)
+    return found

@@ -2,15 +2,46 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime
 
-from psycopg.rows import dict_row
+from psycopg.rows import class_row
 
 from app.db.connection import Connection
 from app.security import TokenCipher
 
 RECONNECT_S = 600  # a connected account's first sync is under way or done: a reconnect buys no other
 CONNECT_SYNCS_PER_HOUR = 3  # first syncs an address may start by connecting, disconnects between included
+
+
+@dataclass(frozen=True)
+class Account:
+    """A connected account as the pages see it (its refresh token still encrypted)."""
+
+    id: int
+    email: str
+    status: str
+    sync_state: str
+    mailbox_total: int | None  # Gmail's messagesTotal, read when a full sync starts
+    last_sync_status: str | None
+    last_sync_finished_at: datetime | None
+    last_sync_error: str | None
+    refresh_token_encrypted: str
+
+
+@dataclass(frozen=True)
+class Listed:
+    """An account as `jessie accounts list` shows it."""
+
+    id: int
+    email: str
+    status: str
+    sync_state: str
+    last_sync_status: str | None
+    last_sync_finished_at: datetime | None
+    last_sync_error: str | None
+    consecutive_failures: int
+    messages: int
 
 
 def connect_account(conn: Connection, cipher: TokenCipher, email: str, refresh_token: str) -> int:
@@ -26,23 +57,28 @@ def connect_account(conn: Connection, cipher: TokenCipher, email: str, refresh_t
     return int(row[0])
 
 
-def list_accounts(conn: Connection) -> list[dict[str, Any]]:
+def list_accounts(conn: Connection) -> list[Listed]:
     return (
-        conn.cursor(row_factory=dict_row)
+        conn.cursor(row_factory=class_row(Listed))
         .execute(
             """select a.id, a.email, a.status, a.sync_state, a.last_sync_status, a.last_sync_finished_at,
                a.last_sync_error, a.consecutive_failures,
-               (select count(*) from jessie.messages m where m.account_id = a.id and m.deleted_at is null) messages
+               (select count(*)::int from jessie.messages m where m.account_id = a.id and m.deleted_at is null) messages
            from jessie.accounts a order by a.email"""
         )
         .fetchall()
     )
 
 
-def find_account(conn: Connection, email: str) -> dict[str, Any] | None:
+def find_account(conn: Connection, email: str) -> Account | None:
     return (
-        conn.cursor(row_factory=dict_row)
-        .execute("select * from jessie.accounts where email = %s", [email.strip().lower()])
+        conn.cursor(row_factory=class_row(Account))
+        .execute(
+            """select id, email, status, sync_state, mailbox_total, last_sync_status, last_sync_finished_at,
+                      last_sync_error, refresh_token_encrypted
+               from jessie.accounts where email = %s""",
+            [email.strip().lower()],
+        )
         .fetchone()
     )
 

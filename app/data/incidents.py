@@ -12,9 +12,8 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from psycopg.rows import dict_row
+from psycopg.rows import class_row
 
 from app.db.connection import Connection
 from app.incidents import Observation
@@ -138,10 +137,24 @@ def close(
     return [(IncidentKind(kind), path) for kind, path in rows]
 
 
-def recent(conn: Connection, limit: int) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class Incident:
+    id: int
+    kind: str
+    path: str
+    deployment_id: str | None
+    request_id: str | None
+    first_seen: datetime
+    last_seen: datetime
+    count: int
+    sample: str
+    closed_at: datetime | None
+
+
+def recent(conn: Connection, limit: int) -> list[Incident]:
     """Open incidents first, then the most recently seen closed ones."""
     return (
-        conn.cursor(row_factory=dict_row)
+        conn.cursor(row_factory=class_row(Incident))
         .execute(
             """select id, kind, path, deployment_id, request_id, first_seen, last_seen, count, sample, closed_at
                from jessie.incidents order by (closed_at is null) desc, last_seen desc limit %s""",

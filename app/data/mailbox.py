@@ -8,10 +8,10 @@ from datetime import datetime
 from typing import Any
 
 from psycopg import sql
-from psycopg.rows import dict_row
+from psycopg.rows import class_row
 
 from app.db.connection import Connection
-from app.search import HIDDEN_UNLESS_ASKED, Search
+from app.search import HIDDEN_UNLESS_ASKED, DateBound, Search
 
 SORT_KEY = sql.SQL("coalesce(m.internal_date, '-infinity'::timestamptz)")  # as the messages_by_date index
 NO_DATE = "-infinity"
@@ -30,9 +30,9 @@ class Cursor:
         return f"{self.date}|{self.gmail_id}"
 
     @classmethod
-    def of(cls, row: dict[str, Any]) -> Cursor:
-        date = row["internal_date"]
-        return cls(date.isoformat() if date else NO_DATE, row["gmail_id"])
+    def at(cls, date: datetime | None, gmail_id: str) -> Cursor:
+        """The cursor of the message with this date and id."""
+        return cls(date.isoformat() if date else NO_DATE, gmail_id)
 
     @classmethod
     def parse(cls, text: str) -> Cursor:
@@ -45,16 +45,57 @@ class Cursor:
         return cls(date, gmail_id)
 
 
+@dataclass(frozen=True)
+class Label:
+    label_id: str
+    name: str
+    type: str  # "system" or "user"
+    color_background: str | None
+    color_text: str | None
+    hidden: bool
+    messages_total: int
+    messages_unread: int
+
+
+@dataclass(frozen=True)
+class Listed:
+    """A message as a list shows it."""
+
+    gmail_id: str
+    internal_date: datetime | None
+    sender: str | None
+    subject: str | None
+    snippet: str | None
+    label_ids: list[str]
+    unread: bool
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A message as its page shows it."""
+
+    gmail_id: str
+    internal_date: datetime | None
+    sender: str | None
+    recipients: str | None
+    subject: str | None
+    label_ids: list[str]
+    body_text: str | None
+    body_truncated: bool
+    attachments: list[dict[str, Any]]
+    parse_error: str | None
+
+
 @dataclass
 class Page:
-    messages: list[dict[str, Any]]
+    messages: list[Listed]
     older: Cursor | None  # the next page towards older mail, if there is one
     newer: Cursor | None  # the previous page, if there is one
 
 
-def labels(conn: Connection, account_id: int) -> list[dict[str, Any]]:
+def labels(conn: Connection, account_id: int) -> list[Label]:
     return (
-        conn.cursor(row_factory=dict_row)
+        conn.cursor(row_factory=class_row(Label))
         .execute(
             """select label_id, name, type, color_background, color_text, hidden, messages_total, messages_unread
                from jessie.labels where account_id = %s order by type, lower(name)""",
@@ -91,7 +132,36 @@ def _conditions(account_id: int, view: str | None, search: Search) -> sql.Compos
             ids = sql.SQL("array[{}]::text[]").format(label.label)
         found = sql.SQL("m.label_ids && {}").format(ids)
         parts.append(found if label.present else sql.SQL("not {}").format(found))
+    parts += [_date_condition(bound) for bound in search.dates]
+    parts += [
+        sql.SQL("coalesce(m.size_estimate, 0) {} {}").format(sql.SQL(">" if size.larger else "<"), size.bytes)
+        for size in search.sizes
+    ]
+    if search.attachment is not None:
+        parts.append(
+            sql.SQL("jsonb_array_length(m.attachments) {} 0").format(sql.SQL(">" if search.attachment else "="))
+        )
+    for file in search.files:
+        # A whole name, part of one, or an extension (`filename:pdf`), as Gmail matches them.
+        named = sql.SQL(
+            """exists (select 1 from jsonb_array_elements(m.attachments) a
+                       where strpos(lower(coalesce(a->>'filename', '')), {}) > 0)"""
+        ).format(file.name)
+        parts.append(sql.SQL("not {}").format(named) if file.negated else named)
     return sql.SQL(" and ").join(parts)
+
+
+def _date_condition(bound: DateBound) -> sql.Composable:
+    """Received before (or from) the bound; a date is midnight Pacific time, as Gmail reads it."""
+    if bound.date is not None:
+        moment = sql.SQL("({}::timestamp at time zone 'America/Los_Angeles')").format(bound.date)
+    elif bound.epoch_s is not None:
+        moment = sql.SQL("to_timestamp({})").format(bound.epoch_s)
+    else:
+        assert bound.age is not None
+        amount, unit = bound.age
+        moment = sql.SQL("(now() - make_interval({} => {}))").format(sql.Identifier(unit), amount)
+    return sql.SQL("{} {} {}").format(SORT_KEY, sql.SQL("<" if bound.before else ">="), moment)
 
 
 def page(
@@ -120,23 +190,27 @@ def page(
            from jessie.messages m where {where}
            order by {key} {direction}, m.gmail_id {direction} limit {limit}"""
     ).format(where=where, key=SORT_KEY, direction=direction, limit=size + 1)
-    rows = conn.cursor(row_factory=dict_row).execute(query).fetchall()
+    rows = conn.cursor(row_factory=class_row(Listed)).execute(query).fetchall()
     more = len(rows) > size
     rows = rows[:size]
     if not towards_older:
         rows.reverse()
     if not rows:
         return Page([], None, None)
-    older = Cursor.of(rows[-1]) if (more if towards_older else True) else None
-    newer = Cursor.of(rows[0]) if (cursor is not None if towards_older else more) else None
+    older = Cursor.at(rows[-1].internal_date, rows[-1].gmail_id) if (more if towards_older else True) else None
+    newer = (
+        Cursor.at(rows[0].internal_date, rows[0].gmail_id) if (cursor is not None if towards_older else more) else None
+    )
     return Page(rows, older, newer)
 
 
-def message(conn: Connection, account_id: int, gmail_id: str) -> dict[str, Any] | None:
+def message(conn: Connection, account_id: int, gmail_id: str) -> Stored | None:
     return (
-        conn.cursor(row_factory=dict_row)
+        conn.cursor(row_factory=class_row(Stored))
         .execute(
-            "select * from jessie.messages where account_id = %s and gmail_id = %s and deleted_at is null",
+            """select gmail_id, internal_date, sender, recipients, subject, label_ids, body_text, body_truncated,
+                      attachments, parse_error
+               from jessie.messages where account_id = %s and gmail_id = %s and deleted_at is null""",
             [account_id, gmail_id],
         )
         .fetchone()

@@ -20,8 +20,7 @@ loads it (cold starts).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
@@ -52,25 +51,19 @@ class NotStarted:
     no_seat: bool = False  # the connection budget's seats are taken: later, or by another invocation
 
 
-class _Refused(Exception):
-    def __init__(self, outcome: NotStarted) -> None:
-        self.outcome = outcome
-
-
-@contextmanager
-def _policy(trigger: str, sweep_id: int | None = None) -> Iterator[None]:
-    """The one error policy: a failure before the run's record exists becomes NotStarted."""
+def _attempt[T](trigger: str, work: Callable[[], T], sweep_id: int | None = None) -> T | NotStarted:
+    """The one error policy: `work`'s result, or why a run could not start."""
     from app.sync.runs import NoSeat
 
     try:
-        yield
+        return work()
     except NoSeat as full:
         log_event("sync.run.no_seat", logging.WARNING, trigger=trigger, sweep_id=sweep_id)
-        raise _Refused(NotStarted(str(full), no_seat=True)) from None
+        return NotStarted(str(full), no_seat=True)
     except Exception as error:
         reason = str(error) if isinstance(error, _SAFE_TO_SHOW) else type(error).__name__
         log_event("sync.run.not_started", logging.ERROR, trigger=trigger, sweep_id=sweep_id, error=reason)
-        raise _Refused(NotStarted(reason)) from None
+        return NotStarted(reason)
 
 
 def _run(
@@ -82,21 +75,20 @@ def _run(
     account_ids: list[int] | None = None,
     on_account: Callable[[AccountResult], None] | None = None,
 ) -> RunSummary | NotStarted:
-    try:
-        with _policy(trigger, sweep_id):
-            from app.sync.runner import run_sync
+    from app.sync.runner import run_sync
 
-            return run_sync(
-                trigger,
-                budget_s,
-                settings=settings,
-                pool=pool,
-                sweep_id=sweep_id,
-                account_ids=account_ids,
-                on_account=on_account,
-            )
-    except _Refused as refused:
-        return refused.outcome
+    def run() -> RunSummary:
+        return run_sync(
+            trigger,
+            budget_s,
+            settings=settings,
+            pool=pool,
+            sweep_id=sweep_id,
+            account_ids=account_ids,
+            on_account=on_account,
+        )
+
+    return _attempt(trigger, run, sweep_id)
 
 
 # ---- the cron --------------------------------------------------------------------------------
@@ -146,13 +138,16 @@ def cron(settings: Settings, pool: Callable[[], Database]) -> tuple[int, CronAns
     from app.deadline import invocation_budget_s
     from app.sync import fanout, sweep
 
-    try:
-        with _policy("cron"):
-            database = pool()
-            with database.connection() as conn:
-                current = sweep.begin(conn, sweep.slot_of(datetime.now(UTC), settings.cron_interval_minutes), settings)
-    except _Refused as refused:
-        return 500, CronAnswer(message="Email sync failed", error=refused.outcome.reason)
+    def begin() -> tuple[Database, sweep.Sweep]:
+        database = pool()
+        with database.connection() as conn:
+            slot = sweep.slot_of(datetime.now(UTC), settings.cron_interval_minutes)
+            return database, sweep.begin(conn, slot, settings)
+
+    begun = _attempt("cron", begin)
+    if isinstance(begun, NotStarted):
+        return 500, CronAnswer(message="Email sync failed", error=begun.reason)
+    database, current = begun
     if current.invocations_planned > 1:  # every delivery publishes: the queue keeps one of each seat
         held = fanout.publish(settings, current.id, current.slot, current.invocations_planned - 1)
         try:
@@ -183,13 +178,15 @@ def seat(settings: Settings, pool: Database, delivered: Seat) -> RunSummary | No
     from app.sync import sweep
     from app.sync.fanout import TRIGGER
 
-    try:
-        with _policy(TRIGGER, delivered.sweep_id), pool.connection() as conn:
+    def late() -> bool:
+        with pool.connection() as conn:
             slot = sweep.slot_of(datetime.now(UTC), settings.cron_interval_minutes)
-            late = not sweep.current(conn, delivered.sweep_id, slot)
-    except _Refused as refused:
-        return refused.outcome
-    if late:
+            return not sweep.current(conn, delivered.sweep_id, slot)
+
+    checked = _attempt(TRIGGER, late, delivered.sweep_id)
+    if isinstance(checked, NotStarted):
+        return checked
+    if checked:
         log_event("sweep.seat_late", sweep_id=delivered.sweep_id, seat=delivered.number)
         return None
     return _run(TRIGGER, invocation_budget_s(settings), settings, pool, sweep_id=delivered.sweep_id)
@@ -216,11 +213,13 @@ def sync_now(settings: Settings, pool: Database, account_id: int) -> SyncNowResu
     """The account synced now, at most once per JESSIE_MANUAL_SYNC_INTERVAL_SECONDS."""
     from app.data import mailbox
 
-    try:
-        with _policy("manual"), pool.connection() as conn:
-            wait = mailbox.seconds_until_manual_sync(conn, account_id, settings.manual_sync_interval_s)
-    except _Refused as refused:
-        return SyncNowResult(SyncNow.NOT_STARTED, reason=refused.outcome.reason)
+    def wait_s() -> int:
+        with pool.connection() as conn:
+            return mailbox.seconds_until_manual_sync(conn, account_id, settings.manual_sync_interval_s)
+
+    wait = _attempt("manual", wait_s)
+    if isinstance(wait, NotStarted):
+        return SyncNowResult(SyncNow.NOT_STARTED, reason=wait.reason)
     if wait:
         return SyncNowResult(SyncNow.TOO_SOON, wait_s=wait)
     outcome = _run("manual", settings.manual_sync_budget_s, settings, pool, account_ids=[account_id])

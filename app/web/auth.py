@@ -159,7 +159,7 @@ def confirm_disconnect(request: Request, pool: Pool, who: SignedIn) -> Any:
     """What disconnecting deletes, before anything is."""
     with pool.connection() as conn:
         account = accounts.find_account(conn, str(who.email))
-        stored = mailbox.stored_count(conn, account["id"]) if account else 0
+        stored = mailbox.stored_count(conn, account.id) if account else 0
     if account is None:
         return RedirectResponse("/", 303)
     return page(request, "disconnect.html", account=account, stored=stored)
@@ -175,7 +175,7 @@ def disconnect(request: Request, settings: SettingsDep, pool: Pool, who: SignedI
         account = accounts.find_account(conn, email)
         if account is not None:
             try:
-                token = TokenCipher.from_settings(settings).decrypt(account["refresh_token_encrypted"])
+                token = TokenCipher.from_settings(settings).decrypt(account.refresh_token_encrypted)
                 google_oauth.revoke(settings, token)
             except (OSError, ValueError, google_oauth.TransportError, WrongEncryptionKey) as failure:  # data still goes
                 log_event("oauth.revoke_failed", account=email, error=type(failure).__name__)

@@ -18,6 +18,7 @@ from app import alerts
 from app.data import accounts, incidents, mailbox
 from app.data import runs as runs_data
 from app.db.connection import Connection, Database
+from app.search import Search, SearchRefused
 from app.search import parse as parse_search
 from app.statuses import SyncState
 from app.sync import daily_quota, triggers
@@ -39,6 +40,7 @@ MAILBOX_VIEWS = [
     ("TRASH", "Trash"),
 ]
 MAX_QUERY_CHARS = 200
+MAX_URL_QUERY_CHARS = 8_000  # past this the request itself is refused; up to it, the page says why
 GMAIL_ID = re.compile(r"^[0-9a-zA-Z_-]{1,64}$")
 RECENT_INCIDENTS = 20
 
@@ -47,7 +49,7 @@ class BadInput(Exception):
     """Input a page cannot use; the message says what is wrong, in words for the user."""
 
 
-def _account(pool: Database, who: Visitor) -> dict[str, Any] | None:
+def _account(pool: Database, who: Visitor) -> accounts.Account | None:
     with pool.connection() as conn:
         return accounts.find_account(conn, str(who.email))
 
@@ -55,6 +57,15 @@ def _account(pool: Database, who: Visitor) -> dict[str, Any] | None:
 @router.get("/")
 def home(request: Request) -> Any:
     return page(request, "home.html")
+
+
+def _search(q: str) -> Search:
+    """The search `q` asks for; SearchRefused, in words, when Jessie cannot run it."""
+    if "\x00" in q:
+        raise SearchRefused("Search text cannot contain NUL characters.")
+    if len(q) > MAX_QUERY_CHARS:
+        raise SearchRefused(f"A search can be at most {MAX_QUERY_CHARS} characters long; this one has {len(q)}.")
+    return parse_search(q.strip())
 
 
 def _cursor(text: str | None) -> mailbox.Cursor | None:
@@ -66,11 +77,11 @@ def _cursor(text: str | None) -> mailbox.Cursor | None:
         raise BadInput("That page link is not valid; start again from the newest mail.") from None
 
 
-def _progress(conn: Connection, account: dict[str, Any]) -> dict[str, Any] | None:
+def _progress(conn: Connection, account: accounts.Account) -> dict[str, Any] | None:
     """How far a first (or repeated full) sync has got: stored of Gmail's total."""
-    if account["sync_state"] == SyncState.INCREMENTAL:
+    if account.sync_state == SyncState.INCREMENTAL:
         return None
-    stored, total = mailbox.stored_count(conn, account["id"]), account["mailbox_total"]
+    stored, total = mailbox.stored_count(conn, account.id), account.mailbox_total
     percent = min(100, round(100 * stored / total)) if total else None
     return {"stored": stored, "total": total, "percent": percent}
 
@@ -81,36 +92,48 @@ def inbox(
     settings: SettingsDep,
     pool: Pool,
     who: SignedIn,
-    q: Annotated[str, Query(max_length=MAX_QUERY_CHARS)] = "",
+    q: Annotated[str, Query(max_length=MAX_URL_QUERY_CHARS)] = "",
     label: Annotated[str, Query(pattern=LABEL_ID)] = "INBOX",
     before: Annotated[str | None, Query(max_length=MAX_CURSOR_CHARS)] = None,
     after: Annotated[str | None, Query(max_length=MAX_CURSOR_CHARS)] = None,
 ) -> Any:
-    """A label's mail (Inbox by default) or, with `q`, a search across the mailbox; keyset pages."""
-    if "\x00" in q:
-        raise BadInput("Search text cannot contain NUL characters.")
+    """A label's mail (Inbox by default) or, with `q`, a search across the mailbox; keyset pages.
+    A search Jessie cannot run keeps the query in the box and shows the label, saying why."""
     older_than, newer_than = _cursor(before), _cursor(after)
     account = _account(pool, who)
     if account is None:
         return RedirectResponse("/", 303)
-    search = parse_search(q.strip())
-    view = None if q.strip() else label
+    refusal: str | None = None
+    try:
+        search = _search(q)
+    except SearchRefused as refused:
+        search, refusal, older_than, newer_than = Search(), str(refused), None, None
+        q = q.replace("\x00", "")  # kept in the box as typed, but for what no page can hold
+    view = label if search.empty else None
     with pool.connection() as conn:
-        labels = mailbox.labels(conn, account["id"])
+        labels = mailbox.labels(conn, account.id)
         found = mailbox.page(
-            conn, account["id"], view=view, search=search, size=PAGE_SIZE, older_than=older_than, newer_than=newer_than
+            conn,
+            account.id,
+            view=view,
+            search=search,
+            size=PAGE_SIZE,
+            older_than=older_than,
+            newer_than=newer_than,
         )
         progress = _progress(conn, account)
-    by_id = {row["label_id"]: row for row in labels}
+    by_id = {row.label_id: row for row in labels}
     return page(
         request,
         "inbox.html",
+        200 if refusal is None else 400,
         account=account,
         found=found,
         q=q,
+        refusal=refusal,
         view=view,
         views=[(label_id, name, by_id.get(label_id)) for label_id, name in MAILBOX_VIEWS],
-        user_labels=[row for row in labels if row["type"] == "user" and not row["hidden"]],
+        user_labels=[row for row in labels if row.type == "user" and not row.hidden],
         label_names=by_id,
         progress=progress,
         next_sync=next_slot(datetime.now(UTC), settings.cron_interval_minutes),
@@ -125,7 +148,7 @@ def message(request: Request, pool: Pool, who: SignedIn, gmail_id: str) -> Any:
     row = None
     if GMAIL_ID.match(gmail_id):
         with pool.connection() as conn:
-            row = mailbox.message(conn, account["id"], gmail_id)
+            row = mailbox.message(conn, account.id, gmail_id)
     if row is None:  # someone else's message looks exactly like a missing one
         return page(request, "message.html", 404, title="No such message", detail="It may have been deleted.")
     return page(request, "mail.html", mail=row)
@@ -137,7 +160,7 @@ def sync_now(request: Request, settings: SettingsDep, pool: Pool, who: SignedIn,
     account = _account(pool, who)
     if account is None:
         return RedirectResponse("/", 303)
-    result = triggers.sync_now(settings, pool, account["id"])
+    result = triggers.sync_now(settings, pool, account.id)
     if result.outcome is SyncNow.TOO_SOON:
         detail = f"A sync ran a moment ago. Try again in {result.wait_s} seconds."
         return page(request, "message.html", 429, title="Not so fast", detail=detail)

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import datetime, time
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
@@ -20,10 +21,12 @@ from tests.integration.web_helpers import Web, connect, post_form
 ALICE = "alice@example.com"
 CRON = "/api/cron/email-sync"
 HIDDEN = {"SPAM", "TRASH"}
+PACIFIC = ZoneInfo("America/Los_Angeles")  # Gmail reads a search's dates as midnight there
 Row = dict[str, Any]
 
 
 COLUMNS = ["gmail_id", "internal_date", "sender", "recipients", "subject", "label_ids", "body_text"]
+COLUMNS += ["size_estimate", "attachments"]
 STORED = f"select {', '.join(COLUMNS)} from jessie.messages where deleted_at is null"  # noqa: S608
 
 
@@ -146,7 +149,16 @@ SEARCHES: dict[str, Callable[[Row], bool]] = {
     "meeting -invoice": lambda r: anywhere_in(r, "meeting") and not anywhere_in(r, "invoice"),
     "meeting OR invoice": lambda r: anywhere_in(r, "meeting") or anywhere_in(r, "invoice"),
     "label:no-such-label": lambda r: False,
+    "has:attachment": lambda r: bool(r["attachments"]),
+    "-has:attachment meeting": lambda r: not r["attachments"] and anywhere_in(r, "meeting"),
+    "filename:pdf": lambda r: any("pdf" in (a.get("filename") or "").lower() for a in r["attachments"]),
+    "filename:invoice.pdf": lambda r: any((a.get("filename") or "").lower() == "invoice.pdf" for a in r["attachments"]),
+    "larger:6K": lambda r: (r["size_estimate"] or 0) > 6 * 1024,
+    "smaller:3000 is:unread": lambda r: (r["size_estimate"] or 0) < 3000 and "UNREAD" in r["label_ids"],
+    "older_than:3d": lambda r: r["internal_date"] is not None,  # all of the generated mail is older
+    "newer_than:2d": lambda r: False,
 }
+FINDS_NOTHING = {"label:no-such-label", "newer_than:2d"}
 
 
 @pytest.mark.parametrize("q", list(SEARCHES))
@@ -155,7 +167,51 @@ def test_search_understands_gmail_operators(web: Web, alice: requests.Session, q
     expected = [r for r in stored(web) if SEARCHES[q](r) and (anywhere or not HIDDEN & set(r["label_ids"]))]
     pages, _ = walk(alice, web, "/inbox?" + requests.compat.urlencode({"q": q}))
     assert [i for page in pages for i in page] == newest_first(expected)
-    assert expected or q == "label:no-such-label", f"{q!r} should find something in the generated mailbox"
+    assert expected or q in FINDS_NOTHING, f"{q!r} should find something in the generated mailbox"
+
+
+def test_dates_are_midnight_pacific_as_gmail_reads_them(web: Web, alice: requests.Session) -> None:
+    rows = [r for r in stored(web) if not HIDDEN & set(r["label_ids"])]
+    dated = sorted(r["internal_date"] for r in rows if r["internal_date"] is not None)
+    middle = dated[len(dated) // 2].astimezone(PACIFIC).date()
+    midnight = datetime.combine(middle, time(), PACIFIC)
+
+    def from_midnight(row: Row) -> bool:
+        return row["internal_date"] is not None and row["internal_date"] >= midnight
+
+    for q, keep in (
+        (f"after:{middle:%Y/%m/%d}", from_midnight),
+        (f"before:{middle:%Y/%m/%d}", lambda r: not from_midnight(r)),
+        (f"-before:{middle:%Y-%m-%d}", from_midnight),
+        (f"after:{int(midnight.timestamp())}", from_midnight),
+    ):
+        expected = newest_first([r for r in rows if keep(r)])
+        pages, _ = walk(alice, web, "/inbox?" + requests.compat.urlencode({"q": q}))
+        assert [i for page in pages for i in page] == expected, q
+        assert 0 < len(expected) < len(rows), q
+
+
+@pytest.mark.parametrize(
+    ("q", "said"),
+    [
+        ("cc:bob", "cannot search by cc:"),
+        ("has:drive", "cannot search by has:drive"),
+        ("after:yesterday", "takes a date like 2026/12/31"),
+        ("older_than:soon", "takes an age like 2d"),
+        ("larger:huge", "takes a size in bytes"),
+        ("x" * 201, "at most 200 characters"),
+    ],
+)
+def test_a_search_jessie_cannot_run_keeps_the_query_and_the_inbox(
+    web: Web, alice: requests.Session, q: str, said: str
+) -> None:
+    inbox = alice.get(web.url + "/inbox", timeout=10).text
+    refused = alice.get(web.url + "/inbox", params={"q": q}, timeout=10)
+    assert refused.status_code == 400
+    notice = re.search(r'data-testid="search-refused">([^<]+)<', refused.text)
+    assert notice is not None and said in notice.group(1) and "Showing Inbox instead" in notice.group(1)
+    assert f'value="{q}"' in refused.text  # the query stays in the box
+    assert shown(refused.text) == shown(inbox) != []  # and the inbox stays on the page
 
 
 def test_messages_show_their_labels_and_unread_state(web: Web, alice: requests.Session) -> None:
@@ -258,7 +314,7 @@ def test_a_large_mailbox_pages_and_searches_exactly(large_mailbox: tuple[psycopg
         page = mailbox.page(
             conn, account, view="INBOX" if q == "" else None, search=parse(q), size=50, older_than=cursor
         )
-        got += [m["gmail_id"] for m in page.messages]
+        got += [m.gmail_id for m in page.messages]
         cursor = page.older
         if cursor is None:
             break

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from app.search import FieldMatch, LabelMatch, parse
+import pytest
+
+from app.search import DateBound, FieldMatch, FileMatch, LabelMatch, SearchRefused, SizeBound, parse
 
 
 def test_operators_fields_and_free_text() -> None:
@@ -38,3 +40,45 @@ def test_unknown_operators_and_empty_values_are_text() -> None:
     assert (search.fields, search.labels) == ([], [])
     assert search.text == 'foo:bar from: label:"" is:whatever'
     assert parse("   ").empty
+
+
+def test_attachments_dates_ages_and_sizes() -> None:
+    search = parse("has:attachment filename:PDF -filename:draft after:2026/01/31 older:12/24/2025 newer_than:2d")
+    assert search.attachment is True
+    assert search.files == [FileMatch("pdf"), FileMatch("draft", negated=True)]
+    assert search.dates == [
+        DateBound(before=False, date="2026-01-31"),
+        DateBound(before=True, date="2025-12-24"),
+        DateBound(before=False, age=(2, "days")),
+    ]
+    assert parse("-after:1767225600 older_than:1y").dates == [
+        DateBound(before=True, epoch_s=1_767_225_600),
+        DateBound(before=True, age=(1, "years")),
+    ]
+    assert parse("larger:10M smaller:512 -size:2k").sizes == [
+        SizeBound(larger=True, bytes=10 * 1024 * 1024),
+        SizeBound(larger=False, bytes=512),
+        SizeBound(larger=False, bytes=2048),
+    ]
+    assert parse("-has:attachment").attachment is False
+    assert search.text == "" and not search.empty
+
+
+@pytest.mark.parametrize(
+    ("query", "said"),
+    [
+        ("cc:bob", "cc:"),
+        ("category:promotions", "category:"),
+        ("has:youtube", "has:youtube"),
+        ("before:tomorrow", "takes a date"),
+        ("newer_than:3w", "takes an age"),
+        ("smaller:1G", "takes a size"),
+    ],
+)
+def test_what_jessie_cannot_answer_is_refused_in_words(query: str, said: str) -> None:
+    with pytest.raises(SearchRefused, match=said):
+        parse(query)
+
+
+def test_words_that_only_look_like_operators_are_text() -> None:
+    assert parse("meet at 10:30 re:budget").text == "meet at 10:30 re:budget"
