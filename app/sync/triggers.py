@@ -207,6 +207,8 @@ class SyncNowResult:
     outcome: SyncNow
     wait_s: int = 0  # TOO_SOON: seconds until it may run
     reason: str = ""  # NOT_STARTED: why
+    added: int = 0  # DONE: new messages stored
+    changed: int = 0  # DONE: messages relabelled or deleted
 
 
 def sync_now(settings: Settings, pool: Database, account_id: int) -> SyncNowResult:
@@ -227,7 +229,8 @@ def sync_now(settings: Settings, pool: Database, account_id: int) -> SyncNowResu
         return SyncNowResult(SyncNow.NOT_STARTED, reason=outcome.reason)
     if outcome.accounts_ok + outcome.accounts_failed + outcome.accounts_incomplete == 0:
         return SyncNowResult(SyncNow.BUSY)
-    return SyncNowResult(SyncNow.DONE)
+    changed = outcome.messages_updated + outcome.messages_deleted
+    return SyncNowResult(SyncNow.DONE, added=outcome.messages_added, changed=changed)
 
 
 def after_connect(settings: Settings, pool: Database, account_id: int) -> None:

@@ -193,6 +193,6 @@ def logout(pool: LazyPool, who: SameSiteForm) -> Response:
     if who.session_id is not None:
         with pool().connection() as conn:
             sessions.end(conn, who.session_id)
-    response = RedirectResponse("/", 303)
+    response = RedirectResponse("/?signed_out=true", 303)  # the home page says so
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response

@@ -10,7 +10,8 @@ FUNCTION_INVOCATION_FAILED): every request answers 500 naming the variables inst
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -54,6 +55,29 @@ def _answer(request: Request, status: int, title: str, detail: str) -> Response:
     return page(request, "message.html", status, title=title, detail=detail)
 
 
+_WHY = {  # pydantic's error types, in words
+    "int_parsing": "must be a whole number",
+    "value_error": "must be a whole number",
+    "greater_than_equal": "is too small",
+    "less_than_equal": "is too large",
+    "string_too_long": "is too long",
+    "string_pattern_mismatch": "has characters it may not have",
+    "missing": "is missing",
+    "bool_parsing": "must be true or false",
+}
+
+
+def _in_words(problems: Sequence[Any]) -> str:
+    """`“abc” (the sweep id) must be a whole number.`, once per problem, never pydantic's own text."""
+    said = []
+    for problem in problems:
+        name = str(problem["loc"][-1]).replace("_", " ")
+        given = problem.get("input")
+        shown = f"“{given}” (the {name})" if isinstance(given, str) and len(given) <= 40 else f"the {name}"
+        said.append(f"{shown} {_WHY.get(problem['type'], 'is not a value Jessie can use')}.")
+    return " ".join(said)
+
+
 def _add_error_pages(app: FastAPI) -> None:
     def handle(kind: type[Exception], status: int, title: str, detail: str | None = None) -> None:
         def answer(request: Request, error: Exception) -> Response:
@@ -80,8 +104,12 @@ def _add_error_pages(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     def invalid_request(request: Request, error: RequestValidationError) -> Response:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'][1:]))}: {e['msg']}" for e in error.errors())
-        return _answer(request, 400, "That did not work", f"Invalid request ({problems}).")
+        problems = error.errors()
+        if any(problem["loc"][0] == "path" for problem in problems):  # an address that names nothing
+            return _answer(request, 404, "Not found", f"There is nothing at this address: {_in_words(problems)}")
+        return _answer(
+            request, 400, "That did not work", f"This link or form is not one Jessie made: {_in_words(problems)}"
+        )
 
     @app.exception_handler(HTTPException)
     def http_error(request: Request, error: HTTPException) -> Response:

@@ -7,14 +7,16 @@ message ids that cannot be Gmail's are refused or not found before any query run
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import RedirectResponse
+from fastapi.responses import RedirectResponse, Response
 from markupsafe import Markup
 
 from app import alerts
+from app.config import Settings
 from app.data import accounts, incidents, mailbox
 from app.data import runs as runs_data
 from app.db.connection import Connection, Database
@@ -40,6 +42,7 @@ MAILBOX_VIEWS = [
     ("TRASH", "Trash"),
 ]
 MAX_QUERY_CHARS = 200
+MAX_COUNT = 10_000_000  # what a count in a link may say
 MAX_URL_QUERY_CHARS = 8_000  # past this the request itself is refused; up to it, the page says why
 GMAIL_ID = re.compile(r"^[0-9a-zA-Z_-]{1,64}$")
 RECENT_INCIDENTS = 20
@@ -55,8 +58,9 @@ def _account(pool: Database, who: Visitor) -> accounts.Account | None:
 
 
 @router.get("/")
-def home(request: Request) -> Any:
-    return page(request, "home.html")
+def home(request: Request, signed_out: bool = False) -> Any:
+    """What Jessie is, and the way in; after signing out, it says so."""
+    return page(request, "home.html", just_signed_out=signed_out)
 
 
 def _search(q: str) -> Search:
@@ -86,6 +90,14 @@ def _progress(conn: Connection, account: accounts.Account) -> dict[str, Any] | N
     return {"stored": stored, "total": total, "percent": percent}
 
 
+@dataclass(frozen=True)
+class Notice:
+    """A line above the mail saying what just happened; `problem` when it did not go as asked."""
+
+    text: str
+    problem: bool = False
+
+
 @router.get("/inbox")
 def inbox(
     request: Request,
@@ -96,18 +108,44 @@ def inbox(
     label: Annotated[str, Query(pattern=LABEL_ID)] = "INBOX",
     before: Annotated[str | None, Query(max_length=MAX_CURSOR_CHARS)] = None,
     after: Annotated[str | None, Query(max_length=MAX_CURSOR_CHARS)] = None,
+    synced: Annotated[int | None, Query(ge=0, le=MAX_COUNT)] = None,
+    changed: Annotated[int, Query(ge=0, le=MAX_COUNT)] = 0,
 ) -> Any:
     """A label's mail (Inbox by default) or, with `q`, a search across the mailbox; keyset pages.
-    A search Jessie cannot run keeps the query in the box and shows the label, saying why."""
-    older_than, newer_than = _cursor(before), _cursor(after)
+    A search Jessie cannot run keeps the query in the box and shows the label, saying why. After
+    Sync now (`synced` new messages, `changed` relabelled or deleted), it says what the sync did."""
     account = _account(pool, who)
     if account is None:
         return RedirectResponse("/", 303)
-    refusal: str | None = None
+    notice = None if synced is None else Notice(_sync_said(synced, changed))
+    return _inbox(request, settings, pool, account, q, label, _cursor(before), _cursor(after), notice)
+
+
+def _sync_said(added: int, changed: int) -> str:
+    if not (added or changed):
+        return "Synced: already up to date."
+    new = f"{added:,} new message{'' if added == 1 else 's'}"
+    return f"Synced: {new}" + (f", {changed:,} changed." if changed else ".")
+
+
+def _inbox(
+    request: Request,
+    settings: Settings,
+    pool: Database,
+    account: accounts.Account,
+    q: str = "",
+    label: str = "INBOX",
+    older_than: mailbox.Cursor | None = None,
+    newer_than: mailbox.Cursor | None = None,
+    notice: Notice | None = None,
+    status: int = 200,
+) -> Response:
+    """The inbox page, with `notice` above the mail."""
     try:
         search = _search(q)
     except SearchRefused as refused:
-        search, refusal, older_than, newer_than = Search(), str(refused), None, None
+        search, older_than, newer_than, status = Search(), None, None, 400
+        notice = Notice(str(refused), problem=True)
         q = q.replace("\x00", "")  # kept in the box as typed, but for what no page can hold
     view = label if search.empty else None
     with pool.connection() as conn:
@@ -126,11 +164,12 @@ def inbox(
     return page(
         request,
         "inbox.html",
-        200 if refusal is None else 400,
+        status,
         account=account,
         found=found,
         q=q,
-        refusal=refusal,
+        searched=view is None,
+        notice=notice,
         view=view,
         views=[(label_id, name, by_id.get(label_id)) for label_id, name in MAILBOX_VIEWS],
         user_labels=[row for row in labels if row.type == "user" and not row.hidden],
@@ -161,16 +200,17 @@ def sync_now(request: Request, settings: SettingsDep, pool: Pool, who: SignedIn,
     if account is None:
         return RedirectResponse("/", 303)
     result = triggers.sync_now(settings, pool, account.id)
+    if result.outcome is SyncNow.DONE:
+        return RedirectResponse(f"/inbox?synced={result.added}&changed={result.changed}", 303)
     if result.outcome is SyncNow.TOO_SOON:
-        detail = f"A sync ran a moment ago. Try again in {result.wait_s} seconds."
-        return page(request, "message.html", 429, title="Not so fast", detail=detail)
+        when = f"{result.wait_s} second{'' if result.wait_s == 1 else 's'}"
+        notice = Notice(f"A sync ran a moment ago: Sync now can run again in {when}.", problem=True)
+        return _inbox(request, settings, pool, account, notice=notice, status=429)
     if result.outcome is SyncNow.BUSY:
-        detail = "Another sync of your account is running; its mail will appear shortly."
-        return page(request, "message.html", 409, title="Already syncing", detail=detail)
-    if result.outcome is SyncNow.NOT_STARTED:
-        detail = f"The sync could not start ({result.reason}); the hourly sync will try again."
-        return page(request, "message.html", 503, title="Sync did not start", detail=detail)
-    return RedirectResponse("/inbox", 303)
+        notice = Notice("Another sync of your account is running; its mail will appear shortly.", problem=True)
+        return _inbox(request, settings, pool, account, notice=notice, status=409)
+    text = f"The sync did not start ({result.reason}); the hourly sync will try again."
+    return _inbox(request, settings, pool, account, notice=Notice(text, problem=True), status=503)
 
 
 @router.get("/runs")

@@ -110,7 +110,9 @@ def test_sync_now_answers_at_once_and_sends_one_request(page: Page, base_url: st
                }"""
         )
     assert state == [True, "Syncing…"]
-    expect(page.get_by_role("heading", level=1)).to_have_text("Not so fast")  # connecting synced just now
+    # Connecting synced just now: the inbox stays, and says when Sync now can run.
+    expect(page.get_by_test_id("notice")).to_contain_text("Sync now can run again in")
+    expect(page.get_by_test_id("messages").locator("li").first).to_be_visible()
     assert len(posts) == 1
 
 
@@ -167,6 +169,18 @@ def test_searches_find_what_gmail_would(page: Page, base_url: str) -> None:
     search.fill('from:nobody-at-all "no such phrase"')
     search.press("Enter")
     expect(messages).to_have_text(re.compile("No mail matches"))
+    search = page.get_by_role("searchbox", name="Search mail")
+    search.fill("has:attachment newer_than:30y")  # Gmail's operators people type
+    search.press("Enter")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Search results")
+    expect(messages.first.get_by_role("link")).to_be_visible()
+    search = page.get_by_role("searchbox", name="Search mail")
+    search.fill("cc:someone")  # one Jessie cannot answer: it says so, and the query and the inbox stay
+    search.press("Enter")
+    expect(page.get_by_test_id("notice")).to_have_text(re.compile("cannot search by cc:.*Showing Inbox instead"))
+    expect(page.get_by_role("searchbox", name="Search mail")).to_have_value("cc:someone")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Inbox")
+    expect(messages.first.get_by_role("link")).to_be_visible()
 
 
 def test_a_message_opens(page: Page, base_url: str) -> None:
@@ -238,6 +252,7 @@ def test_after_sign_out_a_saved_session_cookie_opens_nothing(
     expect(page.get_by_test_id("signed-in")).to_have_text(ADMIN)
     saved = visit.cookies()
     page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_test_id("notice")).to_contain_text("You are signed out")
     expect(page.get_by_test_id("connect-gmail")).to_be_visible()
     replayed = browser.new_context(**browser_context_args)
     try:

@@ -208,7 +208,7 @@ def test_a_search_jessie_cannot_run_keeps_the_query_and_the_inbox(
     inbox = alice.get(web.url + "/inbox", timeout=10).text
     refused = alice.get(web.url + "/inbox", params={"q": q}, timeout=10)
     assert refused.status_code == 400
-    notice = re.search(r'data-testid="search-refused">([^<]+)<', refused.text)
+    notice = re.search(r'data-testid="notice">([^<]+)<', refused.text)
     assert notice is not None and said in notice.group(1) and "Showing Inbox instead" in notice.group(1)
     assert f'value="{q}"' in refused.text  # the query stays in the box
     assert shown(refused.text) == shown(inbox) != []  # and the inbox stays on the page

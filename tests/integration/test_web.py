@@ -307,11 +307,15 @@ def test_sync_now_syncs_that_account_only_and_is_rate_limited(web: Web, sandbox:
     alice = connect(web, sandbox, ALICE, messages=8, seed=4)
     connect(web, sandbox, BOB, messages=9, seed=5)
     just_connected = post_form(alice, web, "/inbox/sync")  # connecting synced a moment ago
-    assert just_connected.status_code == 429 and "Try again in" in just_connected.text
+    assert just_connected.status_code == 429 and "Sync now can run again in" in just_connected.text
+    assert 'data-testid="messages"' in just_connected.text  # the inbox stays, with the notice above it
+    sandbox.admin("POST", f"/accounts/{ALICE}/messages", count=3)
     with web.pool.connection() as conn:
         conn.execute("update jessie.accounts set last_sync_started_at = now() - interval '1 hour'")
     first = post_form(alice, web, "/inbox/sync", allow_redirects=False)
-    assert (first.status_code, first.headers["Location"]) == (303, "/inbox")
+    assert (first.status_code, first.headers["Location"]) == (303, "/inbox?synced=3&changed=0")
+    told = alice.get(web.url + first.headers["Location"], timeout=10)
+    assert re.search(r'data-testid="notice">Synced: 3 new messages\.<', told.text)
     synced = query(
         web.pool,
         """select a.email from jessie.sync_run_accounts r join jessie.sync_runs s on s.id = r.run_id
@@ -319,7 +323,11 @@ def test_sync_now_syncs_that_account_only_and_is_rate_limited(web: Web, sandbox:
     )
     assert synced == [(ALICE,)]
     again = post_form(alice, web, "/inbox/sync")
-    assert again.status_code == 429 and "Try again in" in again.text
+    assert again.status_code == 429 and "Sync now can run again in" in again.text
+    with web.pool.connection() as conn:
+        conn.execute("update jessie.accounts set last_sync_started_at = now() - interval '1 hour'")
+    nothing_new = post_form(alice, web, "/inbox/sync")
+    assert 'data-testid="notice">Synced: already up to date.<' in nothing_new.text
 
 
 def test_sync_now_that_cannot_start_says_why_and_keeps_the_account(web: Web, sandbox: Sandbox) -> None:
@@ -329,10 +337,29 @@ def test_sync_now_that_cannot_start_says_why_and_keeps_the_account(web: Web, san
     with web.pool.connection() as conn:  # the run cannot even be recorded
         conn.execute("alter table jessie.sync_runs add constraint refuse_manual check (trigger <> 'manual') not valid")
     refused = post_form(alice, web, "/inbox/sync")
-    assert refused.status_code == 503 and "Sync did not start" in refused.text
-    assert "(CheckViolation)" in refused.text  # the error's type, never its text
+    assert refused.status_code == 503 and "The sync did not start (CheckViolation)" in refused.text  # never its text
+    assert 'data-testid="messages"' in refused.text
     assert query(web.pool, "select count(*) from jessie.sync_runs where trigger = 'manual'") == [(0,)]
     assert query(web.pool, "select status from jessie.accounts") == [("active",)]
+
+
+def test_an_account_google_refused_gets_a_reconnect_button(web: Web, sandbox: Sandbox) -> None:
+    alice = connect(web, sandbox, ALICE, messages=2)
+    assert 'data-testid="reconnect"' not in alice.get(web.url + "/inbox", timeout=10).text
+    with web.pool.connection() as conn:
+        conn.execute("update jessie.accounts set status = 'needs_reauth', last_sync_status = 'needs_reauth'")
+    page = alice.get(web.url + "/inbox", timeout=10).text
+    assert re.search(r'<a class="button primary" href="/auth/google" data-testid="reconnect">Reconnect Gmail</a>', page)
+    assert ">needs_reauth<" not in page and "needs reauth" not in page and "connect it again" not in page
+    assert 'Last sync <span class="status-needs_reauth">stopped: Google refused access</span>' in page
+
+
+def test_signing_out_says_so(web: Web, sandbox: Sandbox) -> None:
+    alice = connect(web, sandbox, ALICE, messages=1)
+    home = post_form(alice, web, "/auth/logout")
+    assert home.url == web.url + "/?signed_out=true"
+    assert 'data-testid="notice">You are signed out.' in home.text and "Sign out" not in home.text
+    assert alice.get(web.url + "/inbox", allow_redirects=False, timeout=10).status_code == 303
 
 
 # ---- the dashboard -----------------------------------------------------------------------
@@ -359,6 +386,9 @@ def test_the_dashboard_is_for_admins_only(database_url: str, sandbox: Sandbox, t
         labels = re.findall(r'class="tick" transform="[^"]+">([#S]\d+)<', first_chart)
         assert labels == [f"#{i}" for i in sorted(connects)] + [f"S{sweep}"]
         assert 'class="axis-title"' in first_chart and ">sweep (S) or run (#)</text>" in first_chart  # labelled
+        odd = bob.get(running.url + "/runs/sweeps/abc", timeout=10)  # an address that names no sweep
+        assert odd.status_code == 404 and "“abc” (the sweep id) must be a whole number." in odd.text
+        assert "Input should" not in odd.text and "sweep_id" not in odd.text  # not the validator's words
         runs = bob.get(running.url + "/api/runs", timeout=10).json()["runs"]
         outcomes = [(r["trigger"], r["status"], r["messages_added"], r["accounts_failed"]) for r in runs]
         assert outcomes == [("cron", "ok", 0, 0), ("connect", "ok", 4, 0), ("connect", "ok", 3, 0)]
