@@ -45,6 +45,25 @@ class Cursor:
         return cls(date, gmail_id)
 
 
+# Gmail's system labels in the words its own interface uses.
+SYSTEM_LABEL_WORDS = {
+    "INBOX": "Inbox",
+    "STARRED": "Starred",
+    "SENT": "Sent",
+    "DRAFT": "Drafts",
+    "SPAM": "Spam",
+    "TRASH": "Trash",
+    "UNREAD": "Unread",
+    "IMPORTANT": "Important",
+    "CHAT": "Chats",
+    "CATEGORY_PERSONAL": "Primary",
+    "CATEGORY_SOCIAL": "Social",
+    "CATEGORY_PROMOTIONS": "Promotions",
+    "CATEGORY_UPDATES": "Updates",
+    "CATEGORY_FORUMS": "Forums",
+}
+
+
 @dataclass(frozen=True)
 class Label:
     label_id: str
@@ -55,6 +74,13 @@ class Label:
     hidden: bool
     messages_total: int
     messages_unread: int
+
+    @property
+    def shown(self) -> str:
+        """What a person reads: a user label's name, a system label in words."""
+        if self.type != "system":
+            return self.name
+        return SYSTEM_LABEL_WORDS.get(self.label_id, self.name.replace("_", " ").capitalize())
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email.utils import parseaddr
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -43,6 +44,17 @@ def when(moment: datetime | None, seconds: bool = False) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC" if seconds else "%Y-%m-%d %H:%M UTC")
 
 
+def person(header: str | None) -> str:
+    """Who a From header names, as people say it: the display name, else the address."""
+    name, mail = parseaddr(header or "")
+    return name.strip() or mail or (header or "")
+
+
+def address(header: str | None) -> str:
+    """The address alone of a From header (shown on hover)."""
+    return parseaddr(header or "")[1] or (header or "")
+
+
 @cache
 def templates() -> Jinja2Templates:
     """Jinja loads with the first page: the cron, health, drain and worker endpoints never need it."""
@@ -50,6 +62,8 @@ def templates() -> Jinja2Templates:
 
     loaded = Jinja2Templates(directory=Path(__file__).parent / "templates")
     loaded.env.filters["when"] = when
+    loaded.env.filters["person"] = person
+    loaded.env.filters["address"] = address
     return loaded
 
 

@@ -34,18 +34,15 @@ PAGE_SIZE = 50
 MAX_CURSOR_CHARS = 200
 LABEL_ID = r"^[A-Za-z0-9_-]{1,100}$"
 MAILBOX_VIEWS = [
-    ("INBOX", "Inbox"),
-    ("STARRED", "Starred"),
-    ("SENT", "Sent"),
-    ("DRAFT", "Drafts"),
-    ("SPAM", "Spam"),
-    ("TRASH", "Trash"),
+    (label_id, mailbox.SYSTEM_LABEL_WORDS[label_id])
+    for label_id in ("INBOX", "STARRED", "SENT", "DRAFT", "SPAM", "TRASH")
 ]
 MAX_QUERY_CHARS = 200
 MAX_COUNT = 10_000_000  # what a count in a link may say
 MAX_URL_QUERY_CHARS = 8_000  # past this the request itself is refused; up to it, the page says why
 GMAIL_ID = re.compile(r"^[0-9a-zA-Z_-]{1,64}$")
 RECENT_INCIDENTS = 20
+UNSHOWN_LABELS = {"UNREAD"}  # a state the page shows by being opened, not a label people file by
 
 
 class BadInput(Exception):
@@ -184,13 +181,16 @@ def message(request: Request, pool: Pool, who: SignedIn, gmail_id: str) -> Any:
     account = _account(pool, who)
     if account is None:
         return RedirectResponse("/", 303)
-    row = None
+    row, labels = None, []
     if GMAIL_ID.match(gmail_id):
         with pool.connection() as conn:
             row = mailbox.message(conn, account.id, gmail_id)
+            labels = mailbox.labels(conn, account.id) if row else []
     if row is None:  # someone else's message looks exactly like a missing one
         return page(request, "message.html", 404, title="No such message", detail="It may have been deleted.")
-    return page(request, "mail.html", mail=row)
+    by_id = {label.label_id: label for label in labels}
+    shown = [by_id[label_id] for label_id in row.label_ids if label_id in by_id and label_id not in UNSHOWN_LABELS]
+    return page(request, "mail.html", mail=row, labels=shown)
 
 
 @router.post("/inbox/sync")

@@ -4,9 +4,11 @@ stored rows, independently of the SQL that answers the page."""
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Callable, Iterator
 from datetime import datetime, time
+from email.utils import parseaddr
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -227,6 +229,23 @@ def test_messages_show_their_labels_and_unread_state(web: Web, alice: requests.S
         chips = re.findall(r'data-testid="chip"[^>]*>([^<]+)<', body)
         assert chips == [names[i] for i in row["label_ids"] if i in names]
         assert ("★" in body) == ("STARRED" in row["label_ids"])
+
+
+def test_senders_go_by_their_names_and_a_message_names_its_labels(web: Web, alice: requests.Session) -> None:
+    page = alice.get(web.url + "/inbox", timeout=10).text
+    rows = {r["gmail_id"]: r for r in stored(web)}
+    senders = re.findall(r'<a href="/inbox/([^"]+)">\s*<span class="from" title="([^"]*)">([^<]*)</span>', page)
+    assert senders
+    for gmail_id, hover, name in senders:
+        display, address = parseaddr(rows[gmail_id]["sender"] or "")
+        assert (html.unescape(name), html.unescape(hover)) == (display or address or "(no sender)", address)
+    assert "Grace Hopper" in page and "&lt;grace@" not in page  # names, not raw headers
+    labelled = next(r for r in rows.values() if {"INBOX", "Label_1"} <= set(r["label_ids"]))
+    opened = alice.get(f"{web.url}/inbox/{labelled['gmail_id']}", timeout=10).text
+    chips = re.findall(r'data-testid="chip"[^>]*>([^<]+)<', opened)
+    assert "Inbox" in chips and "Receipts" in chips
+    assert not {"INBOX", "Label_1", "UNREAD", "IMPORTANT"} & set(chips)  # no raw ids
+    assert "background: #16a766" in opened  # Receipts' colour, as the list shows it
 
 
 def test_a_first_sync_in_progress_says_how_far_it_has_got(web: Web, alice: requests.Session) -> None:
