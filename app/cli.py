@@ -157,8 +157,8 @@ def _table(rows: list[dict[str, Any]], columns: list[str]) -> None:
 def _cell(value: object) -> str:
     if value is None:
         return "-"
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, datetime):  # in this machine's zone, naming it (TZ=… picks another)
+        return value.astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
     return str(value)
 
 

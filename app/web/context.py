@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, FastAPI, Request, Response
+from markupsafe import Markup
 from pydantic import BeforeValidator
 from starlette.background import BackgroundTask
 
@@ -37,11 +38,16 @@ if TYPE_CHECKING:
     from fastapi.templating import Jinja2Templates
 
 
-def when(moment: datetime | None, seconds: bool = False) -> str:
-    """Every time on every page the same way: in UTC, and saying so."""
+def when(moment: datetime | None, seconds: bool = False) -> Markup:
+    """Every time on every page the same way: a <time> the page's script shows in the reader's
+    zone (as mail apps do, or exact with `seconds`), the exact time on hover; without the
+    script, the UTC time, saying so."""
     if moment is None:
-        return ""
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC" if seconds else "%Y-%m-%d %H:%M UTC")
+        return Markup("")
+    utc = moment.astimezone(UTC)
+    shown = utc.strftime("%Y-%m-%d %H:%M:%S UTC" if seconds else "%Y-%m-%d %H:%M UTC")
+    style = "exact" if seconds else "mail"
+    return Markup('<time datetime="{}" data-style="{}">{}</time>').format(utc.isoformat(), style, shown)
 
 
 def person(header: str | None) -> str:

@@ -13,7 +13,9 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
@@ -189,6 +191,41 @@ def test_a_message_opens(page: Page, base_url: str) -> None:
     expect(page).to_have_url(re.compile(r"/inbox/[0-9a-f]+$"))
     expect(page.locator("pre.body")).to_be_visible()
     _fits(page, 1280)
+
+
+MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sept Oct Nov Dec".split()  # en-GB's short months
+
+
+@pytest.mark.parametrize("script", [True, False], ids=["with script", "without script"])
+def test_times_read_in_the_readers_zone(
+    browser: Browser, browser_context_args: dict[str, Any], visit: BrowserContext, base_url: str, script: bool
+) -> None:
+    """As mail apps show them: the time today, day and month this year, the full date before; the
+    exact time on hover. Without the script, the UTC time the server wrote."""
+    zone = ZoneInfo("Asia/Tokyo")
+    args = {**browser_context_args, "timezone_id": "Asia/Tokyo", "locale": "en-GB", "java_script_enabled": script}
+    reader = browser.new_context(**args)
+    try:
+        reader.add_cookies(visit.cookies())  # the same person, in Tokyo
+        page = reader.new_page()
+        page.goto(base_url + "/inbox")
+        times = page.get_by_test_id("messages").locator("time")
+        expect(times.first).to_be_visible()
+        for element in times.all()[:10]:
+            moment = datetime.fromisoformat(str(element.get_attribute("datetime")))
+            if not script:
+                expect(element).to_have_text(moment.strftime("%Y-%m-%d %H:%M UTC"))
+                continue
+            local, now = moment.astimezone(zone), datetime.now(zone)
+            day = f"{local.day} {MONTHS[local.month - 1]}"
+            if local.date() == now.date():
+                expected = local.strftime("%H:%M")
+            else:
+                expected = day if local.year == now.year else f"{day} {local.year}"
+            expect(element).to_have_text(expected)
+            expect(element).to_have_attribute("title", re.compile(rf"\b{local.year}\b"))
+    finally:
+        reader.close()
 
 
 def test_a_cron_run_syncs_new_mail_and_its_sweep_is_on_runs(page: Page, base_url: str, google: Target) -> None:

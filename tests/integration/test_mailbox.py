@@ -262,7 +262,9 @@ def test_a_first_sync_in_progress_says_how_far_it_has_got(web: Web, alice: reque
     page = alice.get(web.url + "/inbox", timeout=10).text
     assert 'data-testid="sync-progress"' not in page
     assert "Last problem: Gmail said no" in page
-    assert re.search(r"Next sync around \d{4}-\d\d-\d\d \d\d:00 UTC", page)
+    assert re.search(
+        r'Next sync around <time datetime="[^"]+" data-style="mail">\d{4}-\d\d-\d\d \d\d:00 UTC</time>', page
+    )
 
 
 def test_disconnect_asks_first_and_says_what_goes(web: Web, alice: requests.Session) -> None:

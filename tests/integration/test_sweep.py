@@ -78,12 +78,13 @@ def test_a_sweep_fans_out_over_the_queue_and_syncs_every_account_once(
         assert_exact_copy(web.pool, sandbox, email)
     shown = subprocess.run(
         [sys.executable, "-m", "app.cli", "runs", "--invocations"],
-        env=jessie_env(web.settings),
+        env=jessie_env(web.settings) | {"TZ": "Asia/Tokyo"},
         capture_output=True,
         text=True,
         check=True,
     ).stdout.splitlines()
     assert shown[1].split()[:3] == ["sweep", "1", "sweep"]
+    assert " JST " in shown[1]  # times in the reader's zone, naming it
     invocations = sorted(tuple(line.split()[:3:2]) for line in shown[2:])  # (kind, trigger), in any order
     assert invocations == [("invocation", "cron"), ("invocation", "sweep-worker"), ("invocation", "sweep-worker")]
 

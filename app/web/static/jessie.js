@@ -14,3 +14,28 @@ document.addEventListener("submit", (event) => {
   }
   form.setAttribute("aria-busy", "true");
 });
+
+// Times: the server writes UTC; here they read in the reader's own zone, as mail apps show
+// them (the time today, day and month this year, the full date before), the exact time on hover.
+function mailStyle(date, now) {
+  if (date.toDateString() === now.toDateString()) {
+    return date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  }
+  const day = { day: "numeric", month: "short" };
+  if (date.getFullYear() === now.getFullYear()) return date.toLocaleDateString([], day);
+  return date.toLocaleDateString([], { ...day, year: "numeric" });
+}
+
+function localTimes() {
+  const now = new Date();
+  for (const element of document.querySelectorAll("time[datetime]")) {
+    const date = new Date(element.getAttribute("datetime"));
+    if (Number.isNaN(date.getTime())) continue;
+    element.title = date.toLocaleString([], { dateStyle: "full", timeStyle: "long" });
+    element.textContent = element.dataset.style === "exact"
+      ? date.toLocaleString([], { dateStyle: "medium", timeStyle: "medium" })
+      : mailStyle(date, now);
+  }
+}
+
+localTimes();
