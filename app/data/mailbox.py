@@ -94,6 +94,7 @@ class Listed:
     snippet: str | None
     label_ids: list[str]
     unread: bool
+    has_attachments: bool
 
 
 @dataclass(frozen=True)
@@ -212,7 +213,7 @@ def page(
     direction = sql.SQL("desc" if towards_older else "asc")
     query = sql.SQL(
         """select m.gmail_id, m.internal_date, m.sender, m.subject, m.snippet, m.label_ids,
-                  'UNREAD' = any(m.label_ids) as unread
+                  'UNREAD' = any(m.label_ids) as unread, jsonb_array_length(m.attachments) > 0 as has_attachments
            from jessie.messages m where {where}
            order by {key} {direction}, m.gmail_id {direction} limit {limit}"""
     ).format(where=where, key=SORT_KEY, direction=direction, limit=size + 1)

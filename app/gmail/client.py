@@ -21,6 +21,7 @@ from googleapiclient.errors import HttpError
 from app.config import Settings
 from app.deadline import Deadline
 from app.gmail.errors import HistoryExpired, PageTokenExpired, token_error
+from app.gmail.mime import attachment_data, attachment_parts, decode_data
 from app.gmail.quota import MinutePacer, Pacer, QuotaMeter, RatePacer, method_for, methods_in_batch
 from app.gmail.retry import RetryPolicy, classify
 from app.google_http import google_http
@@ -165,6 +166,17 @@ class GmailSession:
             token = page.get("nextPageToken")
             if token is None:
                 return ids
+
+    def attachment(self, message_id: str, number: int) -> bytes:
+        """The `number`th attachment's bytes (counted as attachment_parts counts them): the
+        message is read again for its part, since Gmail's attachment ids change between requests.
+        IndexError when the message no longer has it."""
+        message = self.execute(self.messages.get(userId="me", id=message_id, format="full", fields="payload"))
+        attachment_id, inline = attachment_data(attachment_parts(message.get("payload") or {})[number])
+        if inline is not None:
+            return inline
+        found = self.execute(self.messages.attachments().get(userId="me", messageId=message_id, id=attachment_id))
+        return decode_data(str(found.get("data") or ""))
 
     def history_page(self, start_history_id: int, page_token: str | None) -> Json:
         """One page of changes since `start_history_id` (HistoryExpired once Gmail dropped them)."""

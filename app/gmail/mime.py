@@ -113,8 +113,7 @@ def _charset(part: Part) -> str | None:
 
 def _data(part: Part) -> bytes:
     """A leaf's content, transfer encoding removed (Gmail sends it base64url)."""
-    data = str((part.get("body") or {}).get("data") or "")
-    return base64.urlsafe_b64decode(data + "=" * (-len(data) % 4))
+    return decode_data(str((part.get("body") or {}).get("data") or ""))
 
 
 def _leaves(part: Part) -> Iterator[Part]:
@@ -158,14 +157,37 @@ def parse_message(message: dict[str, Any], max_body_chars: int) -> ParsedMail:
     return parsed
 
 
+def _is_attachment(part: Part) -> bool:
+    disposition = (_header(part, "Content-Disposition") or "").split(";")[0].strip().lower()
+    return bool(part.get("filename")) or disposition == "attachment"
+
+
+def attachment_parts(payload: Part) -> list[Part]:
+    """A message's attachments in order: what `attachments` describes at sync time, and how a
+    download finds the part again (Gmail's attachment ids change between requests)."""
+    return [part for part in _leaves(payload) if _is_attachment(part)]
+
+
+def attachment_data(part: Part) -> tuple[str | None, bytes | None]:
+    """(the attachment id to fetch its data by, or the data Gmail sent inline)."""
+    body = part.get("body") or {}
+    if body.get("attachmentId"):
+        return str(body["attachmentId"]), None
+    return None, _data(part)
+
+
+def decode_data(data: str) -> bytes:
+    """Gmail's base64url, padding or not."""
+    return base64.urlsafe_b64decode(data + "=" * (-len(data) % 4))
+
+
 def _read_parts(payload: Part, parsed: ParsedMail) -> None:
     plain: str | None = None
     html: str | None = None
     for part in _leaves(payload):
-        name = decode_header_value(part.get("filename") or None)
-        disposition = (_header(part, "Content-Disposition") or "").split(";")[0].strip().lower()
         content_type = str(part.get("mimeType") or "text/plain").lower()
-        if name or disposition == "attachment":
+        if _is_attachment(part):
+            name = decode_header_value(part.get("filename") or None)
             size = int((part.get("body") or {}).get("size") or 0)
             parsed.attachments.append({"filename": name or "", "mime_type": content_type, "size": size})
             continue

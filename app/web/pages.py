@@ -6,13 +6,15 @@ message ids that cannot be Gmail's are refused or not found before any query run
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from markupsafe import Markup
 
 from app import alerts
@@ -20,6 +22,7 @@ from app.config import Settings
 from app.data import accounts, incidents, mailbox
 from app.data import runs as runs_data
 from app.db.connection import Connection, Database
+from app.logs import log_event
 from app.search import Search, SearchRefused
 from app.search import parse as parse_search
 from app.statuses import SyncState
@@ -42,6 +45,10 @@ MAX_COUNT = 10_000_000  # what a count in a link may say
 MAX_URL_QUERY_CHARS = 8_000  # past this the request itself is refused; up to it, the page says why
 GMAIL_ID = re.compile(r"^[0-9a-zA-Z_-]{1,64}$")
 RECENT_INCIDENTS = 20
+MAX_ATTACHMENTS = 999
+CHUNK_BYTES = 64 * 1024
+SAFE_TYPE = re.compile(r"(application|audio|font|image|video|text)/[a-z0-9.+-]{1,100}")
+ACTIVE_TYPES = {"text/html", "application/xhtml+xml", "image/svg+xml", "text/xml", "application/xml", "text/javascript"}
 UNSHOWN_LABELS = {"UNREAD"}  # a state the page shows by being opened, not a label people file by
 
 
@@ -191,6 +198,88 @@ def message(request: Request, pool: Pool, who: SignedIn, gmail_id: str) -> Any:
     by_id = {label.label_id: label for label in labels}
     shown = [by_id[label_id] for label_id in row.label_ids if label_id in by_id and label_id not in UNSHOWN_LABELS]
     return page(request, "mail.html", mail=row, labels=shown)
+
+
+@router.get("/inbox/{gmail_id}/attachments/{number}")
+def attachment(
+    request: Request,
+    settings: SettingsDep,
+    pool: Pool,
+    who: SignedIn,
+    gmail_id: str,
+    number: Annotated[int, Path(ge=0, le=MAX_ATTACHMENTS)],
+) -> Response:
+    """One attachment of the owner's message, fetched from Gmail now with the account's token
+    (Jessie stores no attachment), counted by the quota meter, sent as a download."""
+    account = _account(pool, who)
+    row = None
+    if account is not None and GMAIL_ID.match(gmail_id):
+        with pool.connection() as conn:
+            row = mailbox.message(conn, account.id, gmail_id)
+    if account is None or row is None or number >= len(row.attachments):  # another's looks missing too
+        return page(request, "message.html", 404, title="No such attachment", detail="It may have been deleted.")
+    try:
+        data = _attachment_bytes(settings, account, gmail_id, number)
+    except NotDownloaded as refused:
+        return page(request, "message.html", refused.status, title=refused.title, detail=refused.detail)
+    described = row.attachments[number]
+    name = str(described.get("filename") or f"attachment-{number + 1}")
+    return StreamingResponse(
+        (data[start : start + CHUNK_BYTES] for start in range(0, len(data), CHUNK_BYTES)),
+        media_type=_download_type(str(described.get("mime_type") or "")),
+        headers={"Content-Disposition": _disposition(name), "Content-Length": str(len(data))},
+    )
+
+
+class NotDownloaded(Exception):
+    def __init__(self, status: int, title: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.title, self.detail = status, title, detail
+
+
+def _attachment_bytes(settings: Settings, account: accounts.Account, gmail_id: str, number: int) -> bytes:
+    """The attachment from Gmail; NotDownloaded says why not, in words."""
+    from googleapiclient.errors import HttpError  # Google's client loads only where Gmail is called
+
+    from app.deadline import Deadline
+    from app.gmail.client import GmailSession
+    from app.gmail.errors import GrantRevoked
+    from app.security import TokenCipher
+
+    token = TokenCipher.from_settings(settings).decrypt(account.refresh_token_encrypted)
+    session = GmailSession(settings, token, Deadline(settings.manual_sync_budget_s))
+    try:
+        return session.attachment(gmail_id, number)
+    except GrantRevoked:
+        detail = "Google no longer lets Jessie read this mailbox: reconnect Gmail from the inbox."
+        raise NotDownloaded(409, "Reconnect Gmail", detail) from None
+    except (IndexError, HttpError) as error:
+        if isinstance(error, HttpError) and error.status_code != 404:
+            raise _failed(account, error) from None
+        raise NotDownloaded(404, "No such attachment", "Gmail no longer has it.") from None
+    except Exception as error:  # Gmail's trouble or a spent minute: the page says so, the log says what
+        raise _failed(account, error) from None
+    finally:
+        meter = session.meter
+        log_event("attachment.fetched", account=account.email, quota_units=meter.units, requests=meter.requests)
+
+
+def _failed(account: accounts.Account, error: Exception) -> NotDownloaded:
+    log_event("attachment.failed", logging.WARNING, account=account.email, error=type(error).__name__)
+    return NotDownloaded(502, "Not downloaded", "Gmail did not send the attachment just now; try again in a moment.")
+
+
+def _download_type(mime_type: str) -> str:
+    """The attachment's type, unless it is one a browser would run or render as a page."""
+    if SAFE_TYPE.fullmatch(mime_type) and mime_type not in ACTIVE_TYPES:
+        return mime_type
+    return "application/octet-stream"
+
+
+def _disposition(name: str) -> str:
+    """Always a download; the name as sent (RFC 6266 filename*), and a plain ASCII fallback."""
+    plain = "".join(c if c.isascii() and c.isprintable() and c not in '"\\' else "_" for c in name)
+    return f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
 @router.post("/inbox/sync")

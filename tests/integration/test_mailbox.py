@@ -4,10 +4,13 @@ stored rows, independently of the SQL that answers the page."""
 
 from __future__ import annotations
 
+import base64
 import html
+import random
 import re
 from collections.abc import Callable, Iterator
 from datetime import datetime, time
+from email.message import EmailMessage
 from email.utils import parseaddr
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -246,6 +249,46 @@ def test_senders_go_by_their_names_and_a_message_names_its_labels(web: Web, alic
     assert "Inbox" in chips and "Receipts" in chips
     assert not {"INBOX", "Label_1", "UNREAD", "IMPORTANT"} & set(chips)  # no raw ids
     assert "background: #16a766" in opened  # Receipts' colour, as the list shows it
+
+
+def test_attachments_download_from_gmail_for_their_owner_only(
+    web: Web, sandbox: Sandbox, alice: requests.Session
+) -> None:
+    """Fetched from Gmail on demand (counted by the quota meter), sent as a download with the
+    name as sent, and never as a type a browser would run."""
+    report, page_html = random.Random(7).randbytes(200_000), b"<script>alert(1)</script>"
+    mail = EmailMessage()
+    mail["From"], mail["To"], mail["Subject"] = "Ada Lovelace <ada@example.org>", ALICE, "Two files"
+    mail.set_content("See attached.")
+    mail.add_attachment(report, maintype="application", subtype="pdf", filename="Übersicht 2026.pdf")
+    mail.add_attachment(page_html, maintype="text", subtype="html", filename="page.html")
+    raw = base64.urlsafe_b64encode(mail.as_bytes()).decode()
+    (gmail_id,) = sandbox.admin("POST", f"/accounts/{ALICE}/messages", raw=raw, labelIds=["INBOX"])["ids"]
+    requests.get(web.url + CRON, headers={"Authorization": "Bearer test-cron-secret"}, timeout=60)
+    inbox = alice.get(web.url + "/inbox", timeout=10).text
+    row = re.search(rf'href="/inbox/{gmail_id}">.*?</li>', inbox, re.S)
+    assert row is not None and 'data-testid="has-attachments"' in row.group(0)
+    opened = alice.get(f"{web.url}/inbox/{gmail_id}", timeout=10).text
+    assert re.findall(r'href="(/inbox/[^"]+/attachments/\d+)" download', opened) == [
+        f"/inbox/{gmail_id}/attachments/0",
+        f"/inbox/{gmail_id}/attachments/1",
+    ]
+    before = sandbox.stats(ALICE)["methods"]
+    pdf = alice.get(f"{web.url}/inbox/{gmail_id}/attachments/0", timeout=30)
+    assert pdf.status_code == 200 and pdf.content == report
+    assert pdf.headers["content-type"] == "application/pdf"
+    assert pdf.headers["content-disposition"] == (
+        "attachment; filename=\"_bersicht 2026.pdf\"; filename*=UTF-8''%C3%9Cbersicht%202026.pdf"
+    )
+    html_file = alice.get(f"{web.url}/inbox/{gmail_id}/attachments/1", timeout=30)
+    assert html_file.content == page_html and html_file.headers["content-type"] == "application/octet-stream"
+    after = sandbox.stats(ALICE)["methods"]
+    fetched = {method: after.get(method, 0) - before.get(method, 0) for method in after}
+    assert fetched["gmail.users.messages.attachments.get"] >= 1  # the large one by its id, from Gmail, now
+    assert fetched["gmail.users.messages.get"] == 2  # the message read again for each: ids change
+    assert alice.get(f"{web.url}/inbox/{gmail_id}/attachments/2", timeout=10).status_code == 404
+    bob = connect(web, sandbox, "bob@example.com", messages=1)
+    assert bob.get(f"{web.url}/inbox/{gmail_id}/attachments/0", timeout=10).status_code == 404  # not his
 
 
 def test_a_first_sync_in_progress_says_how_far_it_has_got(web: Web, alice: requests.Session) -> None:
