@@ -10,6 +10,7 @@ import glob
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import nox
@@ -21,12 +22,15 @@ E2E_OUTPUT = "test-results/e2e"
 
 
 def _python() -> str:
-    """Python 3.12 (Vercel's runtime): from PATH, else a pyenv install, never a download."""
+    """Python 3.12 (Vercel's runtime): from PATH, else a pyenv install, never a download; without
+    one, nox stops here with a line saying what to install."""
     found = shutil.which("python3.12")
     if found and subprocess.run([found, "-c", ""], capture_output=True, check=False).returncode == 0:
         return "3.12"
     installed = sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.12*/bin/python3.12")))
-    return installed[-1] if installed else "3.12"
+    if not installed:
+        sys.exit("nox: Jessie needs Python 3.12 (Vercel's runtime): put python3.12 on PATH or `pyenv install 3.12`")
+    return installed[-1]
 
 
 PYTHON = _python()
@@ -53,7 +57,7 @@ def lint(session: nox.Session) -> None:
     sync(session, "lint")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
-    session.run("mypy", "app", "ci", "sandbox")
+    session.run("mypy", "app", "ci", "sandbox", "tests", "bench", "noxfile.py")
 
 
 @nox.session(python=PYTHON)

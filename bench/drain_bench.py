@@ -64,7 +64,7 @@ def measure() -> dict[str, Any]:
             database = embedded_database_url(root)
             with psycopg.connect(database) as conn:
                 migrate(conn)
-            settings = Settings(database_url=database, data_dir=root, log_drain_secret=SECRET)  # type: ignore[arg-type]
+            settings = Settings(database_url=database, data_dir=root, log_drain_secret=SECRET)
             app = create_app(settings)
             timings = []
             with ServerThread(app) as server:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import requests
 
@@ -29,8 +30,8 @@ def sandbox_process(*args: str) -> Iterator[SandboxURL]:
         process.wait(timeout=30)
 
 
-def admin(url: str, method: str, path: str, **json: object) -> dict[str, object]:
+def admin(url: str, method: str, path: str, **json: object) -> dict[str, Any]:
     response = requests.request(method, f"{url}/_sandbox{path}", json=json or None, timeout=600)
     response.raise_for_status()
-    result: dict[str, object] = response.json()
+    result: dict[str, Any] = response.json()
     return result

@@ -30,12 +30,12 @@ from .sync_bench import Bench
 
 MESSAGES = 2_000
 REPLY_RATE = 0.6
-FAULTS = {"error_rate": 0.2, "rate_limit_rate": 0.1, "seed": 3}
+FAULTS: dict[str, object] = {"error_rate": 0.2, "rate_limit_rate": 0.1, "seed": 3}
 
 
 def _exact(bench: Bench, email: str) -> bool:
     truth = admin(bench.sandbox, "GET", f"/accounts/{email}/messages")["messages"]
-    expected = {m["id"]: sorted(m["labelIds"]) for m in truth}  # type: ignore[union-attr]
+    expected = {m["id"]: sorted(m["labelIds"]) for m in truth}
     with psycopg.connect(bench.url) as conn:
         rows = conn.execute("select gmail_id, label_ids from jessie.messages where deleted_at is null").fetchall()
     return {row[0]: sorted(row[1]) for row in rows} == expected
@@ -48,10 +48,10 @@ def _first_sync(root: Path, model: str, name: str, faults: dict[str, object] | N
         if faults:
             admin(url, "PUT", "/faults", **faults)
         summary = bench.sync(JESSIE_GMAIL_QUOTA_MODEL=model)
-        stats = admin(url, "GET", "/stats")["accounts"][email]  # type: ignore[index]
-        summary["methods"] = stats["methods"]  # type: ignore[index]
-        summary["sandbox_units"] = stats["quota_units"]  # type: ignore[index]
-        summary["faulted"] = stats["errors_injected"]  # type: ignore[index]
+        stats = admin(url, "GET", "/stats")["accounts"][email]
+        summary["methods"] = stats["methods"]
+        summary["sandbox_units"] = stats["quota_units"]
+        summary["faulted"] = stats["errors_injected"]
         summary["exact"] = _exact(bench, email)
     return summary
 
@@ -62,7 +62,7 @@ def _previous_plan_units(summary: dict[str, Any], model: str) -> int:
     costs = MODELS[model].costs  # type: ignore[index]
     gets = ("gmail.users.messages.get", "gmail.users.threads.get")
     fetched = sum(summary["methods"].get(name, 0) * costs[name] for name in gets)
-    return int(summary["quota_units"]) - fetched + MESSAGES * costs["gmail.users.messages.get"]
+    return int(summary["quota_units"]) - int(fetched) + MESSAGES * costs["gmail.users.messages.get"]
 
 
 def measure_model(root: Path, model: str) -> dict[str, float]:

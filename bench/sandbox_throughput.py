@@ -24,7 +24,7 @@ BATCH = 50
 
 
 def _fetch(url: str, refresh_token: str, ids: list[str]) -> int:
-    credentials = Credentials(
+    credentials = Credentials(  # type: ignore[no-untyped-call]  # google-auth is untyped
         None,
         refresh_token=refresh_token,
         token_uri=f"{url}/token",
@@ -55,7 +55,7 @@ def measure(messages: int = 10_000, clients: int = 3) -> dict[str, float]:
         for index in range(clients):
             email = f"bench{index}@example.com"
             token = admin(url, "POST", "/accounts", email=email, messages=messages // clients, seed=index)
-            ids = [m["id"] for m in admin(url, "GET", f"/accounts/{email}/messages")["messages"]]  # type: ignore[index]
+            ids = [m["id"] for m in admin(url, "GET", f"/accounts/{email}/messages")["messages"]]
             accounts.append((str(token["refresh_token"]), ids))
         with ProcessPoolExecutor(clients) as pool:
             started = time.perf_counter()

@@ -90,8 +90,8 @@ def fleet(root: Path, accounts: int = 1000, new_messages: int = 5) -> dict[str, 
             admin(url, "POST", f"/accounts/{email}/messages", count=new_messages)
         busy = bench.sync()
     assert busy["messages_added"] == accounts * new_messages, busy
-    requests = sum(stats["requests"] for stats in idle_stats.values())  # type: ignore[union-attr]
-    units = sum(stats["quota_units"] for stats in idle_stats.values())  # type: ignore[union-attr]
+    requests = sum(stats["requests"] for stats in idle_stats.values())
+    units = sum(stats["quota_units"] for stats in idle_stats.values())
     return {
         "fleet_seconds": round(busy["duration_ms"] / 1000, 1),
         "fleet_accounts": accounts,
@@ -126,11 +126,11 @@ def large_mail(root: Path) -> dict[str, float]:
         admin(url, "POST", f"/accounts/{email}/messages", count=4, attachment_bytes=25_000_000)
         admin(url, "POST", f"/accounts/{email}/messages", count=12, attachment_bytes=2_000_000)
         summary = bench.sync(JESSIE_QUOTA_UNITS_PER_SECOND="0")
-        stats = admin(url, "GET", "/stats")["accounts"][email]  # type: ignore[index]
+        stats = admin(url, "GET", "/stats")["accounts"][email]
     assert summary["messages_added"] == 316, summary
     return {
         "large_mail_peak_rss_mb": summary["peak_rss_mb"],
-        "large_mail_largest_batch_mb": round(stats["largest_batch_bytes"] / 1e6, 1),  # type: ignore[index]
+        "large_mail_largest_batch_mb": round(stats["largest_batch_bytes"] / 1e6, 1),
         "large_mail_seconds": round(summary["duration_ms"] / 1000, 1),
     }
 

@@ -8,7 +8,7 @@ import socket
 import threading
 from collections.abc import Callable
 from types import FrameType
-from typing import Any
+from typing import Any, Self
 
 import uvicorn
 
@@ -50,7 +50,7 @@ class ServerThread:
         self._server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
 
-    def start(self) -> ServerThread:
+    def start(self) -> Self:
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True)
         self._thread.start()
         return self
@@ -66,7 +66,7 @@ class ServerThread:
             self._thread.join(timeout=10)
         self._socket.close()
 
-    def __enter__(self) -> ServerThread:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *_exc: object) -> None:

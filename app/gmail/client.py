@@ -8,7 +8,7 @@ ignore the token URI they are given, so `Credentials` is built directly; and
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Self
 from urllib.parse import urlsplit
 
 import httplib2
@@ -112,6 +112,14 @@ class GmailSession:
         self.threads = users.threads()
         self._history = users.history()
         self.retry = RetryPolicy(deadline, base_s=settings.retry_base_s)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        """Its connections closed when the sync is done, not whenever the collector gets to them
+        (a Fluid instance serves many syncs)."""
+        self.http.close()
 
     def execute(self, request: Any) -> Json:
         """One call, retried on transient failures under the one retry policy."""

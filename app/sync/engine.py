@@ -156,27 +156,9 @@ class AccountSync:
     def run(self) -> AccountResult:
         started = time.monotonic()
         try:
-            session = GmailSession(
-                self.settings, self.cipher.decrypt(self.account.refresh_token_encrypted), self.deadline, self.meter
-            )
-            fetcher = BatchFetcher(session, self.settings.batch_size)
-            if self._labels_stale():
-                self._list_labels(session)
-            if self.account.sync_state != SyncState.INCREMENTAL:
-                self.result.mode = SyncMode.RESYNC if self.account.full_sync_reconcile else SyncMode.FULL
-                self._full_sync(session, fetcher)
-            try:
-                self._incremental(session, fetcher)
-            except HistoryExpired:
-                self.result.mode = SyncMode.RESYNC
-                with self.pool.connection() as conn:
-                    messages.restart_full_sync(conn, self.account.id)
-                self.account.sync_state = SyncState.NEW
-                self._full_sync(session, fetcher)
-                self._incremental(session, fetcher)
-            self._retry_refused(fetcher)
-            if self._changed() and not self.labels_listed:
-                self._list_labels(session)  # a new label may have come with the changes
+            token = self.cipher.decrypt(self.account.refresh_token_encrypted)
+            with GmailSession(self.settings, token, self.deadline, self.meter) as session:
+                self._sync(session)
         except BudgetExhausted as stop:
             self.result.status, self.result.error = (
                 AccountOutcome.INCOMPLETE,
@@ -198,6 +180,26 @@ class AccountSync:
         self.result.retries = self.meter.retries
         self.result.duration_ms = round((time.monotonic() - started) * 1000)
         return self.result
+
+    def _sync(self, session: GmailSession) -> None:
+        fetcher = BatchFetcher(session, self.settings.batch_size)
+        if self._labels_stale():
+            self._list_labels(session)
+        if self.account.sync_state != SyncState.INCREMENTAL:
+            self.result.mode = SyncMode.RESYNC if self.account.full_sync_reconcile else SyncMode.FULL
+            self._full_sync(session, fetcher)
+        try:
+            self._incremental(session, fetcher)
+        except HistoryExpired:
+            self.result.mode = SyncMode.RESYNC
+            with self.pool.connection() as conn:
+                messages.restart_full_sync(conn, self.account.id)
+            self.account.sync_state = SyncState.NEW
+            self._full_sync(session, fetcher)
+            self._incremental(session, fetcher)
+        self._retry_refused(fetcher)
+        if self._changed() and not self.labels_listed:
+            self._list_labels(session)  # a new label may have come with the changes
 
     # ---- full listing -------------------------------------------------------------------
 

@@ -249,7 +249,8 @@ def _attachment_bytes(settings: Settings, account: accounts.Account, gmail_id: s
     token = TokenCipher.from_settings(settings).decrypt(account.refresh_token_encrypted)
     session = GmailSession(settings, token, Deadline(settings.manual_sync_budget_s))
     try:
-        return session.attachment(gmail_id, number)
+        with session:
+            return session.attachment(gmail_id, number)
     except GrantRevoked:
         detail = "Google no longer lets Jessie read this mailbox: reconnect Gmail from the inbox."
         raise NotDownloaded(409, "Reconnect Gmail", detail) from None

@@ -206,7 +206,7 @@ def test_times_read_in_the_readers_zone(
     args = {**browser_context_args, "timezone_id": "Asia/Tokyo", "locale": "en-GB", "java_script_enabled": script}
     reader = browser.new_context(**args)
     try:
-        reader.add_cookies(visit.cookies())  # the same person, in Tokyo
+        reader.add_cookies(visit.cookies())  # type: ignore[arg-type]  # the same person, in Tokyo
         page = reader.new_page()
         page.goto(base_url + "/inbox")
         times = page.get_by_test_id("messages").locator("time")
@@ -293,7 +293,7 @@ def test_after_sign_out_a_saved_session_cookie_opens_nothing(
     expect(page.get_by_test_id("connect-gmail")).to_be_visible()
     replayed = browser.new_context(**browser_context_args)
     try:
-        replayed.add_cookies(saved)
+        replayed.add_cookies(saved)  # type: ignore[arg-type]  # a Cookie is a SetCookieParam
         other = replayed.new_page()
         other.goto(base_url + "/inbox")
         expect(other).to_have_url(base_url + "/")  # sent home: the session ended on the server

@@ -26,7 +26,7 @@ def sync(settings: Settings, pool: Database, budget: float = 120, **kwargs: Any)
 
 def query(pool: Database, sql: str, *params: Any) -> list[tuple[Any, ...]]:
     with pool.connection() as conn:
-        return conn.execute(sql, params).fetchall()  # type: ignore[arg-type]
+        return conn.execute(sql, params).fetchall()
 
 
 def stored(pool: Database, email: str) -> dict[str, dict[str, Any]]:

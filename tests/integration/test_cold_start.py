@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -31,7 +32,9 @@ print(json.dumps({"status": answer.status_code, "loaded": sorted(m for m in HEAV
 )
 
 
-def _first_request(env: dict[str, str], method: str, path: str, headers: dict[str, str] | None = None) -> dict:
+def _first_request(
+    env: dict[str, str], method: str, path: str, headers: dict[str, str] | None = None
+) -> dict[str, Any]:
     done = subprocess.run(
         [sys.executable, "-c", SERVE_ONE, method, path, json.dumps(headers or {})],
         capture_output=True,
@@ -40,7 +43,7 @@ def _first_request(env: dict[str, str], method: str, path: str, headers: dict[st
         cwd=Path(__file__).resolve().parents[2],
         check=True,
     )
-    result: dict = json.loads(done.stdout.strip().splitlines()[-1])
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
 
 

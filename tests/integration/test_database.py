@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from cryptography.fernet import Fernet
 
 from app.config import Settings
 from app.counters import COUNTERS
@@ -162,10 +164,10 @@ def test_a_wrong_encryption_key_says_which_and_what_to_do(sandbox: Sandbox, sett
     env = jessie_env(settings)
     token = sandbox.create_account("carol@example.com", messages=2)["refresh_token"]
     assert _jessie(env, "accounts", "add", "--email", "carol@example.com", "--refresh-token", token).returncode == 0
-    other = {**env, "JESSIE_ENCRYPTION_KEY": __import__("cryptography.fernet").fernet.Fernet.generate_key().decode()}
+    other = {**env, "JESSIE_ENCRYPTION_KEY": Fernet.generate_key().decode()}
     synced = _jessie(other, "sync", "--json")
     assert synced.returncode == 1  # the run failed, blaming no account
-    summary = __import__("json").loads(synced.stdout.strip().splitlines()[-1])
+    summary = json.loads(synced.stdout.strip().splitlines()[-1])
     assert summary["status"] == "failed"
     rotated = _jessie(other, "accounts", "rotate-keys")
     assert rotated.returncode == 2

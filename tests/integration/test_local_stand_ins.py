@@ -119,5 +119,5 @@ def test_a_deployment_waits_for_its_missing_files(local_vercel: LocalVercel) -> 
         ("0 0 1 1 *", (2027, 1, 1, 0, 0), True),
     ],
 )
-def test_cron_schedules(schedule: str, moment: tuple[int, ...], expected: bool) -> None:
+def test_cron_schedules(schedule: str, moment: tuple[int, int, int, int, int], expected: bool) -> None:
     assert due(schedule, datetime.datetime(*moment, tzinfo=datetime.UTC)) is expected

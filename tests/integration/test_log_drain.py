@@ -237,7 +237,7 @@ def test_a_cron_timing_out_every_hour_alerts_once_until_a_run_succeeds(
     add_account(sandbox, web.pool, settings, "alice@example.com", messages=2)
     cron = requests.get(
         f"{web.url}{CRON_PATH}",
-        headers={"Authorization": f"Bearer {settings.cron_secret.get_secret_value()}"},
+        headers={"Authorization": f"Bearer {settings.require('cron_secret')}"},
         timeout=60,
     )
     assert cron.json()["run"]["status"] == "ok"
@@ -314,7 +314,7 @@ def test_the_runs_page_alerts_once_when_the_cron_has_not_run(
 ) -> None:
     web, settings, received = hooked
     browser = connect(web, sandbox, ADMIN, messages=1)
-    cron = {"Authorization": f"Bearer {settings.cron_secret.get_secret_value()}"}
+    cron = {"Authorization": f"Bearer {settings.require('cron_secret')}"}
     assert requests.get(f"{web.url}{CRON_PATH}", headers=cron, timeout=60).json()["run"]["status"] == "ok"
     assert "No incidents." in browser.get(f"{web.url}/runs", timeout=30).text
     # Three hours pass without a cron run (the schedule stalled): the page notices, once.
@@ -333,7 +333,7 @@ def test_each_run_links_to_its_accounts(hooked: tuple[Web, Settings, list[dict[s
     browser = connect(web, sandbox, ADMIN, messages=2)
     add_account(sandbox, web.pool, settings, "bob@example.com", messages=1)
     sandbox.admin("POST", "/accounts/bob@example.com/revoke")
-    cron = {"Authorization": f"Bearer {settings.cron_secret.get_secret_value()}"}
+    cron = {"Authorization": f"Bearer {settings.require('cron_secret')}"}
     answer = requests.get(f"{web.url}{CRON_PATH}", headers=cron, timeout=60).json()
     run_id, sweep_id = answer["run"]["run_id"], answer["sweep"]["id"]
     assert f'href="/runs/sweeps/{sweep_id}"' in browser.get(f"{web.url}/runs", timeout=30).text

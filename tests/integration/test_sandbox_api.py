@@ -5,7 +5,9 @@ from __future__ import annotations
 import base64
 import email
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 import requests
@@ -21,7 +23,7 @@ def account(sandbox: Sandbox) -> dict[str, str]:
     return sandbox.create_account(USER, messages=1234, seed=3)
 
 
-def _all_ids(service, **params) -> list[str]:
+def _all_ids(service: Any, **params: Any) -> list[str]:
     ids, token = [], None
     while True:
         page = service.users().messages().list(userId="me", pageToken=token, **params).execute()
@@ -69,7 +71,7 @@ def test_list_filters_by_labels_and_query(sandbox: Sandbox, account: dict[str, s
     service = gmail_client(sandbox, account["refresh_token"]).service
     truth = sandbox.truth(USER)
 
-    def expected(predicate) -> list[str]:
+    def expected(predicate: Callable[[dict[str, Any]], bool]) -> list[str]:
         return [m["id"] for m in truth if predicate(m)]
 
     unread_inbox = expected(lambda m: {"INBOX", "UNREAD"} <= set(m["labelIds"]))

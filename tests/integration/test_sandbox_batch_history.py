@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import base64
+from typing import Any
 
 import pytest
 from googleapiclient.errors import HttpError
 from googleapiclient.http import BatchHttpRequest
 
-from tests.conftest import Sandbox, gmail_client
+from tests.conftest import GmailClient, Sandbox, gmail_client
 
 USER = "batch@example.com"
 
 
-def _batch(sandbox: Sandbox, client, ids: list[str], path: str = "/batch/gmail/v1") -> dict[str, tuple]:
-    results: dict[str, tuple] = {}
+def _batch(
+    sandbox: Sandbox, client: GmailClient, ids: list[str], path: str = "/batch/gmail/v1"
+) -> dict[str, tuple[Any, Any]]:
+    results: dict[str, tuple[Any, Any]] = {}
     batch = BatchHttpRequest(
         callback=lambda rid, resp, exc: results.__setitem__(rid, (resp, exc)), batch_uri=sandbox.url + path
     )
@@ -46,7 +49,7 @@ def test_a_thread_comes_whole_oldest_first_at_a_threads_price(sandbox: Sandbox) 
     account = sandbox.create_account(USER, messages=200, seed=2)
     client = gmail_client(sandbox, account["refresh_token"])
     truth = sandbox.truth(USER)
-    by_thread: dict[str, list[dict]] = {}
+    by_thread: dict[str, list[dict[str, Any]]] = {}
     for message in truth:
         by_thread.setdefault(message["threadId"], []).append(message)
     thread_id, members = max(by_thread.items(), key=lambda item: len(item[1]))
@@ -92,7 +95,7 @@ def test_batch_of_101_is_refused_whole(sandbox: Sandbox) -> None:
     assert sandbox.stats(USER)["requests"] == 0  # nothing was executed
 
 
-def _history(client, start: str, **params) -> tuple[list[dict], str]:
+def _history(client: GmailClient, start: str, **params: Any) -> tuple[list[dict[str, Any]], str]:
     records, token = [], None
     while True:
         page = (

@@ -7,6 +7,7 @@ import email
 import subprocess
 import sys
 from email.header import decode_header
+from typing import Any
 
 import pytest
 import requests
@@ -19,7 +20,7 @@ from tests.conftest import Sandbox, gmail_client
 USER = "seeded@example.com"
 
 
-def _mailbox_dump(seed: int) -> list[tuple[dict, str]]:
+def _mailbox_dump(seed: int) -> list[tuple[dict[str, Any], str]]:
     with SandboxServer(SandboxState()) as server:
         sandbox = Sandbox(server)
         sandbox.admin("PUT", "/quota", units_per_second=0)

@@ -181,9 +181,10 @@ def test_unknown_client_gets_googles_error_page(sandbox: Sandbox) -> None:
 def _refresh(
     sandbox: Sandbox, token: str, client_id: str = DEFAULT_CLIENT_ID, secret: str = DEFAULT_CLIENT_SECRET
 ) -> None:
-    Credentials(
+    credentials = Credentials(  # type: ignore[no-untyped-call]  # google-auth is untyped
         None, refresh_token=token, token_uri=f"{sandbox.url}/token", client_id=client_id, client_secret=secret
-    ).refresh(Request())
+    )
+    credentials.refresh(Request())  # type: ignore[no-untyped-call]
 
 
 def test_the_token_endpoints_other_failures_reach_google_auth_as_google_sends_them(
@@ -210,7 +211,7 @@ def test_revoked_refresh_token_is_a_non_retryable_refresh_error(sandbox: Sandbox
     client = gmail_client(sandbox, account["refresh_token"])
     client.service.users().getProfile(userId="me").execute()
     sandbox.admin("POST", f"/accounts/{USER}/revoke")
-    credentials = Credentials(
+    credentials = Credentials(  # type: ignore[no-untyped-call]  # google-auth is untyped
         None,
         refresh_token=account["refresh_token"],
         token_uri=f"{sandbox.url}/token",
@@ -218,7 +219,7 @@ def test_revoked_refresh_token_is_a_non_retryable_refresh_error(sandbox: Sandbox
         client_secret=DEFAULT_CLIENT_SECRET,
     )
     with pytest.raises(RefreshError) as refused:
-        credentials.refresh(Request())
+        credentials.refresh(Request())  # type: ignore[no-untyped-call]
     assert "invalid_grant" in str(refused.value)
     assert refused.value.retryable is False
     # The access token issued before the revocation stops working too.
@@ -270,7 +271,7 @@ def test_openid_email_brings_an_id_token_google_auth_verifies_and_userinfo(
     discovery = requests.get(f"{sandbox.url}/.well-known/openid-configuration", timeout=10).json()
     assert discovery["issuer"] == "https://accounts.google.com"
     assert requests.get(discovery["jwks_uri"], timeout=10).json()["keys"][0]["alg"] == "RS256"
-    claims = id_token.verify_token(  # type: ignore[no-untyped-call]
+    claims = id_token.verify_token(
         body["id_token"], Request(), audience=DEFAULT_CLIENT_ID, certs_url=f"{sandbox.url}/oauth2/v1/certs"
     )
     assert (claims["email"], claims["email_verified"], claims["iss"]) == (USER, True, "https://accounts.google.com")
@@ -288,8 +289,8 @@ def test_openid_email_brings_an_id_token_google_auth_verifies_and_userinfo(
         client_id=DEFAULT_CLIENT_ID,
         client_secret=DEFAULT_CLIENT_SECRET,
     )
-    credentials.refresh(Request())
-    refreshed = id_token.verify_token(  # type: ignore[no-untyped-call]
+    credentials.refresh(Request())  # type: ignore[no-untyped-call]
+    refreshed = id_token.verify_token(
         credentials.id_token, Request(), audience=DEFAULT_CLIENT_ID, certs_url=f"{sandbox.url}/oauth2/v1/certs"
     )
     assert refreshed["email"] == USER

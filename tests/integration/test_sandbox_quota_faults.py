@@ -11,13 +11,13 @@ import pytest
 from googleapiclient.errors import HttpError
 from googleapiclient.http import BatchHttpRequest
 
-from tests.conftest import Sandbox, gmail_client
+from tests.conftest import GmailClient, Sandbox, gmail_client
 
 USER = "quota@example.com"
 RETRY_AFTER = re.compile(r"Retry after (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)")
 
 
-def _statuses(sandbox: Sandbox, client, ids: list[str]) -> list[tuple[int, str, str]]:
+def _statuses(sandbox: Sandbox, client: GmailClient, ids: list[str]) -> list[tuple[int, str, str]]:
     """(status, reason, message) per part, in order; 200 parts have empty reason."""
     results: dict[str, tuple[int, str, str]] = {}
 
@@ -38,12 +38,12 @@ def _statuses(sandbox: Sandbox, client, ids: list[str]) -> list[tuple[int, str, 
 
 
 @pytest.fixture
-def client(sandbox: Sandbox):
+def client(sandbox: Sandbox) -> GmailClient:
     account = sandbox.create_account(USER, messages=100, seed=5)
     return gmail_client(sandbox, account["refresh_token"])
 
 
-def test_a_burst_over_a_per_second_rate_is_refused_in_googles_words(sandbox: Sandbox, client) -> None:
+def test_a_burst_over_a_per_second_rate_is_refused_in_googles_words(sandbox: Sandbox, client: GmailClient) -> None:
     sandbox.admin("PUT", "/quota", model="legacy", units_per_second=50, burst_seconds=1)
     ids = [m["id"] for m in sandbox.truth(USER)[:50]]
     statuses = _statuses(sandbox, client, ids)
@@ -64,7 +64,7 @@ def test_a_burst_over_a_per_second_rate_is_refused_in_googles_words(sandbox: San
     assert stats["rate_limited"] == 40
 
 
-def test_quota_refills_with_time_and_zero_switches_it_off(sandbox: Sandbox, client) -> None:
+def test_quota_refills_with_time_and_zero_switches_it_off(sandbox: Sandbox, client: GmailClient) -> None:
     ids = [m["id"] for m in sandbox.truth(USER)[:20]]
     sandbox.admin("PUT", "/quota", model="legacy", units_per_second=50, burst_seconds=1)
     assert [s[0] for s in _statuses(sandbox, client, ids)].count(200) == 10
@@ -74,7 +74,7 @@ def test_quota_refills_with_time_and_zero_switches_it_off(sandbox: Sandbox, clie
     assert all(s[0] == 200 for s in _statuses(sandbox, client, ids + ids))
 
 
-def test_the_2026_minute_holds_6000_units_then_refuses_until_the_next(sandbox: Sandbox, client) -> None:
+def test_the_2026_minute_holds_6000_units_then_refuses_until_the_next(sandbox: Sandbox, client: GmailClient) -> None:
     sandbox.admin("PUT", "/quota", model="2026")
     now = sandbox.admin("POST", "/clock")["now"]
     sandbox.admin("POST", "/clock", advance_seconds=60 - now % 60 + 1)  # a second into a fresh minute
@@ -97,14 +97,14 @@ def test_the_2026_minute_holds_6000_units_then_refuses_until_the_next(sandbox: S
     assert sandbox.stats(USER)["quota_units"] == (300 + 10 + 10) * 20  # refused calls are charged too
 
 
-def test_concurrency_cap_answers_429_too_many_concurrent(sandbox: Sandbox, client) -> None:
+def test_concurrency_cap_answers_429_too_many_concurrent(sandbox: Sandbox, client: GmailClient) -> None:
     sandbox.admin("PUT", "/quota", units_per_second=0, concurrent_requests=20)
     statuses = _statuses(sandbox, client, [m["id"] for m in sandbox.truth(USER)[:30]])
     assert [s[0] for s in statuses].count(200) == 20
     assert set(statuses[20:]) == {(429, "rateLimitExceeded", "Too many concurrent requests for user")}
 
 
-def test_faults_are_seeded_and_reproducible(sandbox: Sandbox, client) -> None:
+def test_faults_are_seeded_and_reproducible(sandbox: Sandbox, client: GmailClient) -> None:
     sandbox.admin("PUT", "/quota", units_per_second=0)
     ids = [m["id"] for m in sandbox.truth(USER)[:50]]
     runs = []
@@ -122,7 +122,7 @@ def test_faults_are_seeded_and_reproducible(sandbox: Sandbox, client) -> None:
     assert all(status == 200 for status, _, _ in _statuses(sandbox, client, ids))
 
 
-def test_connection_reset_mid_response(sandbox: Sandbox, client) -> None:
+def test_connection_reset_mid_response(sandbox: Sandbox, client: GmailClient) -> None:
     client.service.users().getProfile(userId="me").execute()  # token obtained before the faults
     sandbox.admin("PUT", "/faults", reset_rate=1.0, latency_ms=5, jitter_ms=5)
     with pytest.raises((http.client.HTTPException, httplib2.HttpLib2Error, ConnectionError)):

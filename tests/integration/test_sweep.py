@@ -6,6 +6,7 @@ an incident, and without a queue the cron works the sweep alone."""
 
 from __future__ import annotations
 
+import functools
 import json
 import secrets
 import socket
@@ -14,6 +15,7 @@ import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -118,9 +120,9 @@ def test_the_consumer_runs_only_signed_seats_of_the_current_sweep(swept: tuple[W
     consumer = web.url + fanout.CONSUMER_PATH
     slot = sweep.slot_of(datetime.now(UTC), 60)
     with web.pool.connection() as conn:
-        current = conn.execute("insert into jessie.sweeps (slot) values (%s) returning id", [slot]).fetchone()[0]
+        current = _one(conn.execute("insert into jessie.sweeps (slot) values (%s) returning id", [slot]).fetchone())
         old = conn.execute("insert into jessie.sweeps (slot) values (%s) returning id", [slot - timedelta(hours=1)])
-        old_id = old.fetchone()[0]
+        old_id = _one(old.fetchone())
     seat = fanout.Seat(current, slot, 1, DEPLOYMENT)
     push = {
         "ce-type": "com.vercel.queue.v2beta",
@@ -170,7 +172,7 @@ def test_a_seat_that_keeps_failing_stops_after_its_deliveries_with_an_incident(
                 sweep_id = query(cron_side.pool, "insert into jessie.sweeps (slot) values (%s) returning id", slot)
                 assert fanout.publish(settings, sweep_id[0][0], slot, 1) == 1
                 for delivery in range(1, fanout.MAX_DELIVERIES + 1):
-                    until(lambda n=delivery: _delivered(queues) == (n, 0), f"delivery {delivery} to end")
+                    until(functools.partial(_delivered_alone, queues, delivery), f"delivery {delivery} to end")
                     if delivery < fanout.MAX_DELIVERIES:
                         assert not queues.settled()  # it comes back …
                         queues.shift(fanout.RETRY_AFTER_S)  # … once the retry is due
@@ -197,6 +199,17 @@ def _role(database_url: str, *restrictions: str) -> str:
         for restriction in restrictions:
             admin.execute(restriction.format(role=role))
     return psycopg.conninfo.make_conninfo(database_url, user=role, password="limited")
+
+
+def _one(row: tuple[Any, ...] | None) -> int:
+    """The single value of a row a statement returned."""
+    assert row is not None
+    return int(row[0])
+
+
+def _delivered_alone(queues: Queues, deliveries: int) -> bool:
+    """The only message was delivered `deliveries` times and none is under way."""
+    return _delivered(queues) == (deliveries, 0)
 
 
 def _delivered(queues: Queues) -> tuple[int, int]:
@@ -300,12 +313,13 @@ def _killed_mid_sweep(web: Web, lease_s: float) -> int:
     settings = web.settings
     slot = sweep.slot_of(datetime.now(UTC), settings.cron_interval_minutes)
     with web.pool.connection() as conn:
-        sweep_id = conn.execute("insert into jessie.sweeps (slot) values (%s) returning id", [slot]).fetchone()[0]
+        sweep_id = _one(conn.execute("insert into jessie.sweeps (slot) values (%s) returning id", [slot]).fetchone())
         run_id = conn.execute(
             """insert into jessie.sync_runs (trigger, deadline_at, sweep_id)
                values ('cron', now() + interval '4 minutes', %s) returning id""",
             [sweep_id],
-        ).fetchone()[0]
+        ).fetchone()
+        run_id = _one(run_id)
         conn.execute(
             """update jessie.accounts set lease_run_id = %s, lease_expires_at = now() + make_interval(secs => %s),
                    last_sync_started_at = now()""",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import functools
 import json
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,14 +16,14 @@ from app.gmail import client
 from app.gmail.retry import RetryPolicy
 from sandbox.gmail.generator import KINDS
 from tests.conftest import Sandbox, make_settings
+from tests.fakes import FakeClock
 from tests.integration.sync_helpers import add_account, assert_exact_copy, first_sync_calls, query, stored, sync
-from tests.unit.test_retry import FakeClock
 
 ALICE = "alice@example.com"
 BOB = "bob@example.com"
 
 
-def _account_rows(pool: Database, run_id: int) -> dict[str, tuple]:
+def _account_rows(pool: Database, run_id: int) -> dict[str, tuple[Any, ...]]:
     rows = query(
         pool,
         """select a.email, r.status, r.mode, r.messages_added, r.messages_updated, r.messages_deleted,
@@ -342,7 +344,7 @@ def _is_exact(pool: Database, sandbox: Sandbox) -> bool:
     return True
 
 
-def test_a_per_second_rate_paces_as_set(sandbox: Sandbox, database_url: str, tmp_path) -> None:
+def test_a_per_second_rate_paces_as_set(sandbox: Sandbox, database_url: str, tmp_path: Path) -> None:
     """With both sides at the same per-second rate, Gmail's count equals ours and rate errors stay rare."""
     sandbox.admin("PUT", "/quota", model="legacy", units_per_second=250)
     settings = make_settings(
@@ -360,7 +362,9 @@ def test_a_per_second_rate_paces_as_set(sandbox: Sandbox, database_url: str, tmp
         assert_exact_copy(pool, sandbox, ALICE)
 
 
-def test_the_2026_minute_is_spent_to_its_end_and_waited_out(sandbox: Sandbox, database_url: str, tmp_path) -> None:
+def test_the_2026_minute_is_spent_to_its_end_and_waited_out(
+    sandbox: Sandbox, database_url: str, tmp_path: Path
+) -> None:
     """Gmail's 2026 model (6,000 units per user and wall-clock minute) on both sides: a first
     sync that needs more than a minute's units spends the minute, waits for the next, and
     meets no rate limit."""

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
@@ -115,7 +114,7 @@ def test_killed_inside_a_database_transaction(sandbox: Sandbox, settings: Settin
     with psycopg.connect(url) as blocker:
         blocker.execute("lock table jessie.messages in exclusive mode")
         process = start_sync(settings)
-        assert _wait_for(lambda: _waiting_on_lock(url), timeout=60), "the sync never blocked on the lock"
+        until(lambda: _waiting_on_lock(url), "the sync to block on the lock", timeout_s=60)
         kill(process)
         blocker.rollback()
     an_hour_passes(pool)
@@ -130,16 +129,6 @@ def _waiting_on_lock(url: str) -> bool:
             "select count(*) from pg_stat_activity where wait_event_type = 'Lock' and query ilike '%jessie.messages%'"
         ).fetchone()
         return bool(row and row[0])
-
-
-def _wait_for(condition: Callable[[], bool], timeout: float) -> bool:
-    """Poll a condition another process makes true; there is no event to wait on across processes."""
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 @pytest.mark.parametrize("runs", [2, 10])
@@ -222,7 +211,7 @@ def test_the_jessie_sync_command(sandbox: Sandbox, settings: Settings, pool: Dat
     process = start_sync(settings)
     out, err = process.communicate(timeout=120)
     assert process.returncode == 0, err
-    summary = __import__("json").loads(out.strip().splitlines()[-1])
+    summary = json.loads(out.strip().splitlines()[-1])
     assert set(summary) == {
         "run_id",
         "status",

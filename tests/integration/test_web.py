@@ -237,7 +237,7 @@ def test_forged_and_replayed_states_are_refused(web: Web, sandbox: Sandbox) -> N
     assert "not valid" in browser.get(callback, allow_redirects=False, timeout=30).text
     # Replayed by hand with a copy of the old cookie, the code is one Google already took:
     replay = requests.Session()
-    replay.cookies.set("jessie_oauth", flow_cookie)
+    replay.cookies.set("jessie_oauth", str(flow_cookie))
     replayed = replay.get(callback, allow_redirects=False, timeout=30)
     assert replayed.status_code == 502
     assert "Google did not confirm the connection" in replayed.text

@@ -7,6 +7,7 @@ import base64
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 import requests
@@ -62,7 +63,7 @@ def test_sign_out_ends_the_session_for_a_saved_cookie_too(database_url: str, san
         assert browser.get(running.url + "/api/runs", timeout=10).status_code == 200
         assert post_form(browser, running, "/auth/logout", allow_redirects=False).status_code == 303
         thief = requests.Session()
-        thief.cookies.set("jessie_session", saved)
+        thief.cookies.set("jessie_session", str(saved))
         assert thief.get(running.url + "/api/runs", timeout=10).status_code == 401
         assert thief.get(running.url + "/inbox", allow_redirects=False, timeout=10).headers["location"] == "/"
 
@@ -78,7 +79,7 @@ def test_disconnect_ends_every_session_and_a_reconnect_does_not_revive_them(
         assert phone.get(running.url + "/api/runs", timeout=10).status_code == 401
         connect(running, sandbox, ALICE)  # the user connects again, elsewhere
         old = requests.Session()
-        old.cookies.set("jessie_session", saved)
+        old.cookies.set("jessie_session", str(saved))
         assert old.get(running.url + "/api/runs", timeout=10).status_code == 401
 
 
@@ -217,7 +218,7 @@ def test_the_redirect_uri_comes_from_configuration_not_from_headers(web: Web) ->
         timeout=10,
     )
     assert "evil.example" not in spoofed.headers["location"]
-    assert f"redirect_uri={requests.utils.quote(web.url + '/auth/callback', safe='')}" in spoofed.headers["location"]
+    assert f"redirect_uri={quote(web.url + '/auth/callback', safe='')}" in spoofed.headers["location"]
 
 
 @pytest.mark.parametrize(

@@ -180,7 +180,7 @@ class DeployedJessie:
 
     def query(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
         with psycopg.connect(self.database_url) as conn:
-            return conn.execute(sql, params).fetchall()  # type: ignore[arg-type]
+            return conn.execute(sql, params).fetchall()
 
     def deploy(
         self, tmp_factory: pytest.TempPathFactory, max_duration_s: int, queue_trigger: dict[str, Any] | None = None

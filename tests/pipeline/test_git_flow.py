@@ -235,7 +235,9 @@ def released(world: World, pushed: Pushed, reviewed: Reviewed) -> Released:
     world.git("merge", "-q", "--ff-only", BRANCH)
     run = world.act("push", _merge_push(world, pushed.sha, pushed.base), "production.yml")
     url = run.outputs("deploy", "deploy").get("url", "")
-    deployment = next((d for d in world.vercel_state()["deployments"] if "https://" + d["url"] == url), {})
+    deployment: dict[str, Any] = next(
+        (d for d in world.vercel_state()["deployments"] if "https://" + d["url"] == url), {}
+    )
     return Released(pushed.sha, run, deployment.get("id", ""), url)
 
 
@@ -265,7 +267,8 @@ def check_github_cron_synced(world: World, run: WorkflowRun, added: int) -> None
     """One authenticated call that synced the new mail, from the job and in the app's record."""
     assert run.result("call") == "success", run.explain()
     assert run.steps("call").get("call") == "success"
-    assert re.search(rf'HTTP 200: .*"messages_added":\s*{added}\b', run.log("call")), run.log("call")[-2000:]
+    synced = rf"HTTP 200: Email sync completed · .* run \d+ ok: .* \+{added} ~\d+ -\d+ messages"  # ci.cron's summary
+    assert re.search(synced, run.log("call")), run.log("call")[-2000:]
     assert _cron_runs(world)[-1] == ("cron", "ok", added)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import responses
@@ -12,23 +13,11 @@ from responses import matchers
 from ci import github, vercel
 from ci.http import Api, ApiError
 from ci.vercel import DeploymentFailed, MissingConfig, VercelProject
+from tests.fakes import FakeClock
 
 API = "https://api.vercel.test"
 PROJECT = VercelProject("vercel-token-123", "team_abc", "prj_xyz", API)
 NOW = 1_800_000_000.0
-
-
-class Sleeps:
-    def __init__(self) -> None:
-        self.calls: list[float] = []
-        self.now = 0.0
-
-    def __call__(self, seconds: float) -> None:
-        self.calls.append(seconds)
-        self.now += seconds
-
-    def clock(self) -> float:
-        return self.now
 
 
 # ---- retries and rate limits ------------------------------------------------------------
@@ -38,10 +27,10 @@ class Sleeps:
 def test_429_waits_for_retry_after_then_succeeds() -> None:
     responses.get(f"{API}/x", status=429, headers={"Retry-After": "7"})
     responses.get(f"{API}/x", json={"ok": True})
-    sleeps = Sleeps()
-    assert Api(API, {}, sleep=sleeps).json("GET", "/x") == {"ok": True}
-    assert sleeps.calls == [7]
-    assert responses.calls[0].request.req_kwargs["timeout"] == 30.0
+    sleeps = FakeClock()
+    assert Api(API, {}, sleep=sleeps.sleep).json("GET", "/x") == {"ok": True}
+    assert sleeps.slept == [7]
+    assert responses.calls[0].request.req_kwargs["timeout"] == 30.0  # type: ignore[attr-defined]  # responses adds it
 
 
 @responses.activate
@@ -50,9 +39,9 @@ def test_a_rate_limit_reset_header_is_honoured() -> None:
         f"{API}/y", status=403, headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(int(NOW) + 42)}
     )
     responses.get(f"{API}/y", json={})
-    sleeps = Sleeps()
-    Api(API, {}, sleep=sleeps, clock=lambda: NOW).json("GET", "/y")
-    assert sleeps.calls == [42]
+    sleeps = FakeClock()
+    Api(API, {}, sleep=sleeps.sleep, clock=lambda: NOW).json("GET", "/y")
+    assert sleeps.slept == [42]
 
 
 SECONDARY = {"message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."}
@@ -64,35 +53,35 @@ def test_a_secondary_rate_limit_without_headers_waits_a_minute_then_longer(statu
     responses.get(f"{API}/z", status=status, json=SECONDARY)
     responses.get(f"{API}/z", status=status, json=SECONDARY)
     responses.get(f"{API}/z", json={"ok": True})
-    sleeps = Sleeps()
-    assert Api(API, {}, sleep=sleeps, max_wait_s=300).json("GET", "/z") == {"ok": True}
-    assert sleeps.calls == [60.0, 120.0]
+    sleeps = FakeClock()
+    assert Api(API, {}, sleep=sleeps.sleep, max_wait_s=300).json("GET", "/z") == {"ok": True}
+    assert sleeps.slept == [60.0, 120.0]
 
 
 @responses.activate
 def test_a_403_that_is_a_refusal_is_not_retried() -> None:
     responses.get(f"{API}/no", status=403, json={"message": "Resource not accessible by integration"})
-    sleeps = Sleeps()
+    sleeps = FakeClock()
     with pytest.raises(ApiError, match=r"HTTP 403: .*Resource not accessible by integration"):
-        Api(API, {}, sleep=sleeps).json("GET", "/no")
-    assert sleeps.calls == []
+        Api(API, {}, sleep=sleeps.sleep).json("GET", "/no")
+    assert sleeps.slept == []
 
 
 @responses.activate
 def test_5xx_backs_off_and_gives_up_with_a_clear_error() -> None:
     for _ in range(3):
         responses.get(f"{API}/z", status=503)
-    sleeps = Sleeps()
+    sleeps = FakeClock()
     with pytest.raises(ApiError, match=r"GET https://api.vercel.test/z: HTTP 503 after 3 attempts"):
-        Api(API, {"Authorization": "Bearer secret-token"}, max_attempts=3, sleep=sleeps).json("GET", "/z")
-    assert sleeps.calls == [2.0, 4.0]
+        Api(API, {"Authorization": "Bearer secret-token"}, max_attempts=3, sleep=sleeps.sleep).json("GET", "/z")
+    assert sleeps.slept == [2.0, 4.0]
 
 
 @responses.activate
 def test_a_reset_too_far_away_is_not_waited_for() -> None:
     responses.get(f"{API}/w", status=429, headers={"Retry-After": "3600"})
     with pytest.raises(ApiError, match="HTTP 429 after 1 attempts"):
-        Api(API, {}, sleep=Sleeps()).json("GET", "/w")
+        Api(API, {}, sleep=FakeClock().sleep).json("GET", "/w")
 
 
 @responses.activate
@@ -101,7 +90,7 @@ def test_connection_errors_are_retried() -> None:
 
     responses.get(f"{API}/c", body=requests.ConnectionError("reset"))
     responses.get(f"{API}/c", json={"fine": 1})
-    assert Api(API, {}, sleep=Sleeps()).json("GET", "/c") == {"fine": 1}
+    assert Api(API, {}, sleep=FakeClock().sleep).json("GET", "/c") == {"fine": 1}
 
 
 # ---- Vercel -------------------------------------------------------------------------------
@@ -115,7 +104,7 @@ def test_missing_vercel_settings_are_one_line_naming_them() -> None:
     assert "\n" not in message
 
 
-def _deployment(state: str, **extra: object) -> dict:
+def _deployment(state: str, **extra: object) -> dict[str, Any]:
     return {
         "id": "dpl_1",
         "url": "jessie-abc.vercel.app",
@@ -130,12 +119,12 @@ def test_waiting_follows_queued_building_ready() -> None:
     url = f"{API}/v13/deployments/jessie-abc.vercel.app"
     for state in ("QUEUED", "BUILDING", "READY"):
         responses.get(url, json=_deployment(state), match=[matchers.query_param_matcher({"teamId": "team_abc"})])
-    sleeps = Sleeps()
+    sleeps = FakeClock()
     ready = vercel.wait_until_ready(
-        PROJECT, "https://jessie-abc.vercel.app", poll_s=5, sleep=sleeps, clock=sleeps.clock
+        PROJECT, "https://jessie-abc.vercel.app", poll_s=5, sleep=sleeps.sleep, clock=sleeps
     )
     assert ready["readyState"] == "READY"
-    assert sleeps.calls == [5, 5]
+    assert sleeps.slept == [5, 5]
     assert responses.calls[0].request.headers["Authorization"] == "Bearer vercel-token-123"
 
 
@@ -144,18 +133,18 @@ def test_waiting_follows_queued_building_ready() -> None:
 def test_a_failed_deployment_names_its_inspector(state: str) -> None:
     responses.get(f"{API}/v13/deployments/jessie-abc.vercel.app", json=_deployment(state))
     with pytest.raises(DeploymentFailed, match=rf"is {state}: see https://vercel.com/team/jessie/dpl_1"):
-        vercel.wait_until_ready(PROJECT, "jessie-abc.vercel.app", sleep=Sleeps())
+        vercel.wait_until_ready(PROJECT, "jessie-abc.vercel.app", sleep=FakeClock().sleep)
 
 
 @responses.activate
 def test_waiting_times_out_with_the_inspector_url() -> None:
     responses.get(f"{API}/v13/deployments/jessie-abc.vercel.app", json=_deployment("BUILDING"))
-    sleeps = Sleeps()
+    sleeps = FakeClock()
     with pytest.raises(DeploymentFailed, match=r"still BUILDING after 30s: see https://vercel.com"):
         vercel.wait_until_ready(
-            PROJECT, "jessie-abc.vercel.app", timeout_s=30, poll_s=10, sleep=sleeps, clock=sleeps.clock
+            PROJECT, "jessie-abc.vercel.app", timeout_s=30, poll_s=10, sleep=sleeps.sleep, clock=sleeps
         )
-    assert sleeps.calls == [10, 10, 10]
+    assert sleeps.slept == [10, 10, 10]
 
 
 @responses.activate
@@ -182,7 +171,8 @@ def test_the_preview_of_a_commit_is_found_for_reuse() -> None:
             )
         ],
     )
-    assert vercel.find_preview_for_commit(PROJECT, "abc123")["uid"] == "dpl_new"
+    found = vercel.find_preview_for_commit(PROJECT, "abc123")
+    assert found is not None and found["uid"] == "dpl_new"
 
 
 @responses.activate
@@ -224,17 +214,17 @@ REPO = github.Repository("gh-token", "octo/jessie", GH)
 
 @responses.activate
 def test_the_sticky_comment_is_created_once_then_updated() -> None:
-    comments: list[dict] = [{"id": 1, "body": "a human comment"}]
+    comments: list[dict[str, Any]] = [{"id": 1, "body": "a human comment"}]
 
-    def listing(_request: object) -> tuple[int, dict, str]:
+    def listing(_request: object) -> tuple[int, dict[str, str], str]:
         return 200, {}, json.dumps(comments)
 
-    def create(request: object) -> tuple[int, dict, str]:
+    def create(request: object) -> tuple[int, dict[str, str], str]:
         body = json.loads(request.body)["body"]  # type: ignore[attr-defined]
         comments.append({"id": 2, "body": body})
         return 201, {}, json.dumps({"id": 2})
 
-    def update(request: object) -> tuple[int, dict, str]:
+    def update(request: object) -> tuple[int, dict[str, str], str]:
         comments[1]["body"] = json.loads(request.body)["body"]  # type: ignore[attr-defined]
         return 200, {}, json.dumps({"id": 2})
 
@@ -282,8 +272,8 @@ def test_a_deployment_and_its_status_are_recorded() -> None:
     responses.post(f"{GH}/repos/octo/jessie/deployments", json={"id": 42}, status=201)
     responses.post(f"{GH}/repos/octo/jessie/deployments/42/statuses", json={"id": 1}, status=201)
     assert github.record_deployment(REPO, "abc123", "Preview", "https://x.vercel.app", "https://run") == 42
-    deployment = json.loads(responses.calls[0].request.body)
-    status = json.loads(responses.calls[1].request.body)
+    deployment = json.loads(responses.calls[0].request.body or b"")
+    status = json.loads(responses.calls[1].request.body or b"")
     assert (deployment["ref"], deployment["environment"], deployment["transient_environment"]) == (
         "abc123",
         "Preview",

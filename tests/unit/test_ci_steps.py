@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ci import deploy, report, vercel
-from ci.vercel import DeploymentFailed
+from ci.vercel import DeploymentFailed, MissingConfig
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -165,11 +165,11 @@ def test_the_vercel_cli_never_inherits_an_active_python_environment(monkeypatch:
 @pytest.mark.parametrize("unreadable", ["", "[SENSITIVE]"])
 def test_a_sensitive_database_url_is_missing_with_what_to_do(monkeypatch: pytest.MonkeyPatch, unreadable: str) -> None:
     monkeypatch.delenv("DATABASE_URL", raising=False)
-    with pytest.raises(deploy.MissingConfig, match=r"Sensitive variable.*GitHub secret PRODUCTION_DATABASE_URL"):
+    with pytest.raises(MissingConfig, match=r"Sensitive variable.*GitHub secret PRODUCTION_DATABASE_URL"):
         deploy.migration_database("production", {"DATABASE_URL": unreadable, "POSTGRES_URL": unreadable})
-    with pytest.raises(deploy.MissingConfig, match="preview environment on Vercel has no DATABASE_URL"):
+    with pytest.raises(MissingConfig, match="preview environment on Vercel has no DATABASE_URL"):
         deploy.migration_database("preview", {})
-    readable = {"DATABASE_URL": unreadable, "POSTGRES_URL": "postgres://pooler:6543/db"}
+    readable: dict[str, str | None] = {"DATABASE_URL": unreadable, "POSTGRES_URL": "postgres://pooler:6543/db"}
     assert deploy.migration_database("preview", readable) == "postgres://pooler:6543/db"
     monkeypatch.setenv("DATABASE_URL", "postgres://from-the-secret/db")
     assert deploy.migration_database("production", {"DATABASE_URL": ""}) == "postgres://from-the-secret/db"

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from app.sync.history import plan, replay
 
 
-def _record(kind: str, gmail_id: str, labels: list[str] | None = None) -> dict:
-    item: dict = {"message": {"id": gmail_id, "threadId": gmail_id}}
+def _record(kind: str, gmail_id: str, labels: list[str] | None = None) -> dict[str, Any]:
+    item: dict[str, Any] = {"message": {"id": gmail_id, "threadId": gmail_id}}
     if labels is not None:
         item["labelIds"] = labels
     return {"id": "1", kind: [item]}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from typing import Any
 
 import pytest
 
@@ -13,7 +14,9 @@ from app.incidents import BodyTooLarge, classify, decode_body, parse_entries, sc
 from app.statuses import IncidentKind
 
 
-def entry(message: str, path: str = CRON_PATH, status: int = 200, level: str = "error", **extra: object) -> dict:
+def entry(
+    message: str, path: str = CRON_PATH, status: int = 200, level: str = "error", **extra: object
+) -> dict[str, Any]:
     return {
         "id": "e1",
         "message": message,
@@ -109,7 +112,7 @@ def test_a_gzip_delivery_is_inflated_but_never_past_the_limit() -> None:
         (entry("a warning of the cron path", level="warning"), None),
     ],
 )
-def test_what_an_entry_means(given: dict, kind: IncidentKind | None) -> None:
+def test_what_an_entry_means(given: dict[str, Any], kind: IncidentKind | None) -> None:
     found = classify(given)
     assert (found.kind if found else None) == kind
     if found:

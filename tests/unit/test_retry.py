@@ -12,6 +12,7 @@ from googleapiclient.errors import HttpError
 
 from app.deadline import BudgetExhausted, Deadline
 from app.gmail.retry import RetriesExhausted, RetryPolicy, Verdict, classify, retry_after_seconds
+from tests.fakes import FakeClock
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC).timestamp()
 
@@ -53,19 +54,6 @@ def test_retry_after_from_header_and_from_gmails_text() -> None:
     assert retry_after_seconds("Thu, 26 Nov 2026 12:01:00 GMT", "", NOW) == pytest.approx(60)
     assert retry_after_seconds(None, "Retry after 2026-11-26T11:00:00Z", NOW) == 0  # already past
     assert retry_after_seconds(None, "no hint", NOW) is None
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
 
 
 def test_backoff_grows_with_jitter_and_honours_the_server() -> None:

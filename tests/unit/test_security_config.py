@@ -7,6 +7,7 @@ import os
 import re
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.fernet import Fernet
@@ -63,7 +64,8 @@ def test_outside_development_a_missing_or_placeholder_secret_is_named(tmp_path: 
 )
 @pytest.mark.parametrize("name", ["cron_secret", "session_secret", "jessie_encryption_key"])
 def test_weak_secrets_are_refused_outside_development(tmp_path: Path, name: str, value: str, words: str) -> None:
-    production = Settings(vercel_env="production", data_dir=tmp_path, **{name: value})
+    secret: dict[str, Any] = {name: value}
+    production = Settings(vercel_env="production", data_dir=tmp_path, **secret)
     with pytest.raises(MissingSetting, match=rf"{name.upper()} {re.escape(words)}"):
         production.require(name)
 
@@ -112,11 +114,14 @@ def test_integration_parameters_libpq_refuses_are_dropped() -> None:
 
 # ---- test mode: a Preview's own Gmail stand-in, never Production's -------------------------
 
-PREVIEW_SECRETS = {"SESSION_SECRET": "s" * 8 + "0123456789abcdefghijklmnopqrstuv", "VERCEL_URL": "jessie-x.vercel.app"}
+PREVIEW_SECRETS: dict[str, Any] = {
+    "SESSION_SECRET": "s" * 8 + "0123456789abcdefghijklmnopqrstuv",
+    "VERCEL_URL": "jessie-x.vercel.app",
+}
 
 
 def test_test_mode_points_a_preview_at_its_own_stand_in_with_a_client_of_its_own() -> None:
-    settings = Settings(VERCEL_ENV="preview", JESSIE_TEST_MODE="1", GOOGLE_CLIENT_ID="real.apps", **PREVIEW_SECRETS)  # type: ignore[call-arg]
+    settings = Settings(VERCEL_ENV="preview", JESSIE_TEST_MODE="1", GOOGLE_CLIENT_ID="real.apps", **PREVIEW_SECRETS)
     base = "https://jessie-x.vercel.app/_test/google"
     assert (settings.gmail_api_endpoint, settings.google_auth_uri) == (base + "/", base + "/o/oauth2/v2/auth")
     assert (settings.google_token_uri, settings.google_revoke_uri) == (base + "/token", base + "/revoke")
@@ -124,7 +129,7 @@ def test_test_mode_points_a_preview_at_its_own_stand_in_with_a_client_of_its_own
     assert settings.google_client_id != "real.apps"  # never the project's real client
     assert settings.require("google_client_secret")
     with pytest.raises(ValidationError, match="JESSIE_TEST_MODE needs VERCEL_URL"):
-        Settings(VERCEL_ENV="preview", JESSIE_TEST_MODE="1")  # type: ignore[call-arg]
+        Settings(VERCEL_ENV="preview", JESSIE_TEST_MODE="1")
 
 
 @pytest.mark.parametrize(

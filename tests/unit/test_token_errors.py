@@ -9,15 +9,20 @@ from app.gmail.errors import GrantRevoked, OAuthClientRejected, TokenEndpointFai
 from app.gmail.retry import classify
 
 
+def refused(*args: object, **kwargs: object) -> RefreshError:
+    """A RefreshError as google-auth raises it (its constructor is untyped)."""
+    return RefreshError(*args, **kwargs)  # type: ignore[no-untyped-call]
+
+
 @pytest.mark.parametrize(
     ("error", "meaning", "transient", "systemic"),
     [
-        (RefreshError("invalid_grant: Bad Request", {"error": "invalid_grant"}), GrantRevoked, False, False),
-        (RefreshError("Reauthentication is needed. Please run `gcloud auth …`"), GrantRevoked, False, False),
-        (RefreshError("invalid_client: Unauthorized", {"error": "invalid_client"}), OAuthClientRejected, False, True),
-        (RefreshError("x", {"error": "unauthorized_client"}), OAuthClientRejected, False, True),
-        (RefreshError("<!DOCTYPE html><p><b>502.</b>", retryable=False), TokenEndpointFailed, True, True),
-        (RefreshError("server_error: x", {"error": "server_error"}, retryable=True), TokenEndpointFailed, True, True),
+        (refused("invalid_grant: Bad Request", {"error": "invalid_grant"}), GrantRevoked, False, False),
+        (refused("Reauthentication is needed. Please run `gcloud auth …`"), GrantRevoked, False, False),
+        (refused("invalid_client: Unauthorized", {"error": "invalid_client"}), OAuthClientRejected, False, True),
+        (refused("x", {"error": "unauthorized_client"}), OAuthClientRejected, False, True),
+        (refused("<!DOCTYPE html><p><b>502.</b>", retryable=False), TokenEndpointFailed, True, True),
+        (refused("server_error: x", {"error": "server_error"}, retryable=True), TokenEndpointFailed, True, True),
     ],
 )
 def test_refresh_errors_become_what_they_mean(

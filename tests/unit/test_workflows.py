@@ -15,7 +15,7 @@ PINNED = re.compile(r"^\s*(?:-\s+)?uses:\s+[\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+(
 
 def load(name: str) -> dict[str, Any]:
     workflow: dict[str, Any] = yaml.safe_load((WORKFLOWS / name).read_text())
-    workflow["on"] = workflow.pop(True, workflow.get("on"))  # YAML 1.1 reads `on` as true
+    workflow["on"] = workflow.pop(True, workflow.get("on"))  # type: ignore[call-overload]  # YAML 1.1's key is a bool  # YAML 1.1 reads `on` as true
     return workflow
 
 

@@ -5,10 +5,11 @@ import asyncio
 import json
 import os
 import sys
+from typing import Any
 from urllib.parse import parse_qs
 
 
-async def _lifespan(receive, send):  # type: ignore[no-untyped-def]
+async def _lifespan(receive: Any, send: Any) -> None:
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
@@ -35,7 +36,7 @@ def _try_import(name: str) -> str:
     return "imported"
 
 
-async def app(scope, receive, send):  # type: ignore[no-untyped-def]
+async def app(scope: Any, receive: Any, send: Any) -> None:
     if scope["type"] == "lifespan":
         await _lifespan(receive, send)
         return
