@@ -156,6 +156,8 @@ class LocalStack:
                 print(f"local stack: process {process.pid} did not stop in time; killed", flush=True)
                 process.kill()
                 process.wait()
+            if process.stdout is not None:  # the sandbox's "ready" line came through it
+                process.stdout.close()
 
     def __enter__(self) -> LocalStack:
         return self.start()
