@@ -38,6 +38,11 @@ def start_dev_stack(data_dir: Path, *extra: str) -> subprocess.Popen[str]:
     raise AssertionError("the dev stack did not start:\n" + "".join(seen[-30:]))
 
 
+def close_output(stack: subprocess.Popen[str]) -> None:
+    if stack.stdout is not None:
+        stack.stdout.close()
+
+
 @pytest.mark.parametrize("stop", ["ctrl-c", "kill"])
 def test_stopping_the_dev_stack_stops_everything_it_started(tmp_path: Path, stop: str) -> None:
     data_dir = tmp_path / "dev"
@@ -53,6 +58,7 @@ def test_stopping_the_dev_stack_stops_everything_it_started(tmp_path: Path, stop
     finally:
         for process in leftovers(str(data_dir), session=stack.pid):
             os.kill(process.pid, signal.SIGKILL)
+        close_output(stack)
 
 
 def test_keep_database_leaves_only_postgres_running(tmp_path: Path) -> None:
@@ -67,4 +73,5 @@ def test_keep_database_leaves_only_postgres_running(tmp_path: Path) -> None:
         assert left and all("postgres" in p.command for p in left), left
     finally:
         stop_embedded(data_dir)
+        close_output(stack)
     assert leftovers(str(data_dir), session=stack.pid) == []

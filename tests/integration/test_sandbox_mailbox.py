@@ -115,5 +115,7 @@ def test_jessie_sandbox_command_announces_itself() -> None:
     finally:
         process.terminate()
         process.wait(timeout=10)
+        if process.stdout is not None:
+            process.stdout.close()
     with pytest.raises(requests.ConnectionError):  # stopping `jessie sandbox` stopped the sandbox itself
         requests.get(f"{url}/_sandbox/accounts", timeout=10)

@@ -62,6 +62,9 @@ def an_hour_passes(pool: Database) -> None:
 def kill(process: subprocess.Popen[str]) -> None:
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=30)
+    for stream in (process.stdout, process.stderr):  # what it wrote is of no use once it is killed
+        if stream is not None:
+            stream.close()
 
 
 def _stall_at(sandbox: Sandbox, request: int) -> None:
