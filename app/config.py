@@ -23,7 +23,7 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 from app.gmail.quota import MODELS, ModelName, QuotaModel
 from app.origins import OriginPattern, parse_patterns
@@ -68,8 +68,29 @@ class MissingSetting(RuntimeError):
     """A required setting is absent (or a placeholder); the message names the variable."""
 
 
+class _EnvironmentByAlias(EnvSettingsSource):
+    """The environment, read by each field's alias alone: the names docs/ARCHITECTURE.md tables.
+    `populate_by_name` lets code say `Settings(data_dir=…)`; without this, pydantic-settings would
+    also let DATA_DIR, LEASE_S, COMMIT_SHA, … in the environment set fields."""
+
+    def __init__(self, settings_cls: type[BaseSettings]) -> None:
+        super().__init__(settings_cls)
+        self.config = self.config | SettingsConfigDict(populate_by_name=False, validate_by_name=False)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, _EnvironmentByAlias(settings_cls), dotenv_settings, file_secret_settings
 
     database_url: SecretStr | None = Field(None, validation_alias=AliasChoices("DATABASE_URL", "POSTGRES_URL"))
     data_dir: Path = Field(Path(".jessie"), validation_alias="JESSIE_DATA_DIR")
