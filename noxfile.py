@@ -19,6 +19,7 @@ nox.options.default_venv_backend = "uv"
 nox.options.reuse_venv = "yes"
 nox.options.sessions = ["lint", "tests", "build", "workflows", "e2e", "pipeline"]
 E2E_OUTPUT = "test-results/e2e"
+TESTS = Path(__file__).parent.resolve() / "tests"
 
 
 def _python() -> str:
@@ -44,6 +45,13 @@ def sync(session: nox.Session, *groups: str) -> None:
     session.run_install(*arguments, env={"UV_PROJECT_ENVIRONMENT": session.virtualenv.location}, silent=True)
 
 
+def _tests(session: nox.Session, *folders: str) -> list[str]:
+    """What pytest runs: the tests the arguments name (`-- tests/unit/test_x.py`, `tests/…::name`)
+    alone, else the session's own folders, and the other arguments as given."""
+    named = any(Path(arg.split("::")[0]).resolve().is_relative_to(TESTS) for arg in session.posargs)
+    return [*([] if named else folders), *session.posargs]
+
+
 def ci_deploy(session: nox.Session, *command: str) -> None:
     """`python -m ci.deploy COMMAND ARGS` with the ci group (it installs the pinned Vercel CLI
     from package-lock.json the first time it needs it)."""
@@ -64,7 +72,7 @@ def lint(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """Unit and integration tests on real Postgres and the Gmail sandbox."""
     sync(session, "test")
-    session.run("pytest", "tests/unit", "tests/integration", *session.posargs)
+    session.run("pytest", *_tests(session, "tests/unit", "tests/integration"))
 
 
 @nox.session(python=PYTHON)
@@ -98,14 +106,13 @@ def e2e(session: nox.Session) -> None:
     Path(E2E_OUTPUT).mkdir(parents=True, exist_ok=True)
     session.run(
         "pytest",
-        "tests/e2e",
         f"--junitxml={E2E_OUTPUT}/junit.xml",
         f"--html={E2E_OUTPUT}/report.html",
         "--self-contained-html",
         f"--output={E2E_OUTPUT}/failures",
         "--tracing=retain-on-failure",
         "--screenshot=only-on-failure",
-        *session.posargs,
+        *_tests(session, "tests/e2e"),
     )
 
 
@@ -115,7 +122,7 @@ def pipeline(session: nox.Session) -> None:
     against a local Vercel and GitHub (push → Preview, PR → Playwright on it, merge →
     Production → cron)."""
     sync(session, "pipeline")
-    session.run("pytest", "tests/pipeline", *session.posargs)
+    session.run("pytest", *_tests(session, "tests/pipeline"))
 
 
 @nox.session(python=PYTHON)
