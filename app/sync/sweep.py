@@ -1,20 +1,20 @@
 """The hourly sweep: one cron slot's sync, spread over parallel invocations of the deployed
 function, with Postgres as the work queue.
 
-Why the cron calls its own deployment (rather than several cron entries): the number of
-invocations follows the number of due accounts and the limits, decided when the sweep starts;
-Vercel Cron gives a fixed set of entries (two a day on Hobby) and never retries. What makes it
-safe is the queue, not the calls:
+The cron begins the slot's sweep and plans its invocations from the due accounts and the limits;
+the further ones are seats published to Vercel Queues (app/sync/fanout.py), each delivered to the
+consumer function as one more invocation (app/sync/seat_consumer.py). What makes it safe is the
+lease queue in Postgres, not the deliveries:
 - every invocation, the cron's own included, claims due accounts under leases (`runs.claim_next`)
   until none are left or its budget ends, so any number of invocations split the work and none
   is needed for correctness;
-- a cron delivered twice finds its slot's sweep already begun and only joins it (no fan-out);
-- a worker call that is lost leaves its share to the others, or to the next sweep (oldest
-  synced first);
+- a cron delivered twice finds its slot's sweep already begun and joins it; its seats carry the
+  same idempotency keys, which the queue keeps once;
+- a seat that is lost leaves its share to the others, or to the next sweep (oldest synced first);
 - an invocation killed at maxDuration stops renewing its leases: its accounts are free again
   within JESSIE_LEASE_SECONDS for the others, and the next run marks its run abandoned.
-The limits hold at the start of each run: `runs.create_run` counts the live runs under a lock
-and refuses a seat beyond JESSIE_DB_CONNECTION_BUDGET.
+The limits hold at the start of each run: `runs.create_run` counts the live runs' connections
+under a lock and refuses a seat beyond JESSIE_DB_CONNECTION_BUDGET.
 """
 
 from __future__ import annotations
