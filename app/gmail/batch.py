@@ -57,6 +57,12 @@ class Fetched:
     message: dict[str, Any] | None = None
     reason: str | None = None  # why Gmail refused it
 
+    @property
+    def whole(self) -> bool:
+        """Whether it settles a want for the message's content: fetched in full, gone or refused.
+        A label-only answer (`format=minimal`, which a thread brings for all its messages) does not."""
+        return self.message is None or "payload" in self.message
+
 
 @dataclass(frozen=True)
 class Wanted:
@@ -145,14 +151,20 @@ class BatchFetcher:
         queue: list[Call] = []
         open_calls: Counter[int] = Counter()  # each open job's calls not yet answered for good
         taken = 0
-        arrived: set[str] = set()  # a thread of one job may bring what a later one wants
+        # A thread of one job may bring what a later one wants: in full, or only its labels.
+        arrived_whole: set[str] = set()
+        arrived: set[str] = set()
+
+        def satisfied(call: Call) -> bool:
+            return (arrived_whole if call.fmt == "full" else arrived).issuperset(call.wanted)
+
         policy = self.session.retry
         sent = failed = 0  # parts sent and parts that failed, in this fetch
         while True:
-            satisfied = [call for call in queue if arrived.issuperset(call.wanted)]
-            if satisfied:  # another job's thread brought them meanwhile
-                queue = [call for call in queue if not arrived.issuperset(call.wanted)]
-                open_calls.subtract(call.job for call in satisfied)
+            brought = [call for call in queue if satisfied(call)]
+            if brought:  # another job's thread brought them meanwhile
+                queue = [call for call in queue if not satisfied(call)]
+                open_calls.subtract(call.job for call in brought)
             now = policy.clock()
             ready = [call for call in queue if call.not_before <= now]
             if len(ready) < self.size and len(+open_calls) < LOOKAHEAD:
@@ -177,6 +189,7 @@ class BatchFetcher:
             with IN_FLIGHT.holding(sum(call.weight for call in chunk), deadline):
                 done, again, split, whole = self._send(chunk)
                 arrived.update(item.gmail_id for item in done)
+                arrived_whole.update(item.gmail_id for item in done if item.whole)
                 if done:
                     yield done
             sent, failed = sent + len(chunk), failed + len(again)

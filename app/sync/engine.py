@@ -223,7 +223,7 @@ class AccountSync:
             known = {gmail_id: labels for page in pages for gmail_id, labels in page.known.items()}
             with self.pool.connection() as conn:
                 self._save(conn, results, known)
-                self._pages_done(conn, pages, {item.gmail_id for item in results})
+                self._pages_done(conn, pages, results)
         if pages:
             raise RuntimeError(f"Gmail's answers left out {len(pages[0].remaining)} wanted message(s)")  # never seen
         account.sync_state, account.history_id = SyncState.INCREMENTAL, account.full_sync_history_id
@@ -243,7 +243,7 @@ class AccountSync:
             pages.append(page)
             if not page.remaining:  # nothing to fetch: the page is whole already
                 with self.pool.connection() as conn:
-                    self._pages_done(conn, pages, set())
+                    self._pages_done(conn, pages, [])
             yield page.job
             if token is None:
                 return
@@ -269,10 +269,14 @@ class AccountSync:
             page.remaining -= set(old_ids)
         return page
 
-    def _pages_done(self, conn: Connection, pages: deque[_Page], arrived: set[str]) -> None:
-        """Pages whose wanted mail has all arrived, and every page before them, move the listing on."""
+    def _pages_done(self, conn: Connection, pages: deque[_Page], results: list[Fetched]) -> None:
+        """Pages whose wanted mail has all arrived, and every page before them, move the listing on.
+        A page that wants a message whole is not served by its labels alone (another page's thread
+        fetched for labels brings all of the thread)."""
+        whole = {item.gmail_id for item in results if item.whole}
+        labelled = {item.gmail_id for item in results}
         for page in pages:
-            page.remaining -= arrived
+            page.remaining -= whole | (labelled & page.known.keys())
         while pages and not pages[0].remaining:
             self._page_done(conn, pages.popleft().next_token)
 
