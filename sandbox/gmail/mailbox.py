@@ -7,7 +7,9 @@ change that touched it; history older than the retained window answers 404.
 
 from __future__ import annotations
 
+import email
 import random
+import re
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -41,6 +43,11 @@ USER_LABEL_COLORS: list[dict[str, str] | None] = [
     {"backgroundColor": "#fad165", "textColor": "#000000"},
     None,
 ]
+
+# What mail clients put before a subject they answer or forward (Gmail threads across them).
+REPLY_PREFIX = re.compile(r"^\s*((re|fwd?|aw|sv|wg)\s*(\[\d+\])?\s*:\s*)+", re.IGNORECASE)
+
+MESSAGE_ID = re.compile(rb"^message-id:[ \t]*(<[\x21-\x3b\x3d\x3f-\x7e]+>)", re.IGNORECASE | re.MULTILINE)
 
 HistoryKind = Literal["messageAdded", "messageDeleted", "labelAdded", "labelRemoved"]
 
@@ -108,6 +115,7 @@ class Mailbox:
         self._id_counter = 0
         self._last_date = 0
         self._generated: list[str] = []  # message id of each factory message, by factory index
+        self._by_header_id: dict[str, str] = {}  # a Message-ID header → the message that carries it
 
     # ---- creation -------------------------------------------------------------------
 
@@ -129,7 +137,7 @@ class Mailbox:
         if raw is not None:
             labels = label_ids if label_ids is not None else ["INBOX", "UNREAD"]
             self._check_labels(labels)
-            return self._store(raw, labels, date, None)
+            return self._store(raw, labels, date, self._thread_answered(raw))
         generated = self.factory.make(date, attachment_bytes=attachment_bytes)
         message = self._store(generated.raw, generated.label_ids, date, self._thread_of(generated.reply_to_index))
         self._generated.append(message.id)
@@ -141,6 +149,18 @@ class Mailbox:
             return None
         original = self.messages.get(self._generated[factory_index])
         return original.thread_id if original else None
+
+    def _thread_answered(self, raw: bytes) -> str | None:
+        """The thread delivered mail joins, as Gmail threads it: one of whose messages its
+        `In-Reply-To` or `References` names, when the subjects match but for "Re:"-like prefixes."""
+        headers = email.message_from_bytes(raw)
+        named = f"{headers.get('In-Reply-To', '')} {headers.get('References', '')}"
+        subject = _bare_subject(headers.get("Subject"))
+        for header_id in reversed(re.findall(r"<[^<>\s]+>", named)):
+            earlier = self.messages.get(self._by_header_id.get(header_id, ""))
+            if earlier is not None and _bare_subject(earlier.view.header("Subject")) == subject:
+                return earlier.thread_id
+        return None
 
     def _store(self, raw: bytes, labels: list[str], date_ms: int, thread_id: str | None) -> StoredMessage:
         self._id_counter += 1
@@ -155,6 +175,9 @@ class Mailbox:
             view=MessageView(message_id, raw),
         )
         self.messages[message_id] = message
+        header_id = MESSAGE_ID.search(re.split(rb"\r?\n\r?\n", raw, maxsplit=1)[0])
+        if header_id:
+            self._by_header_id.setdefault(header_id[1].decode("ascii"), message_id)
         self.threads.setdefault(message.thread_id, []).append(message_id)
         self._record("messageAdded", message, [])
         return message
@@ -228,3 +251,7 @@ class Mailbox:
 
     def threads_total(self) -> int:
         return len(self.threads)
+
+
+def _bare_subject(subject: str | None) -> str:
+    return REPLY_PREFIX.sub("", subject or "").strip().casefold()

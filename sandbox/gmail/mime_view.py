@@ -115,6 +115,11 @@ class MessageView:
             if wanted is None or name.lower() in wanted
         ]
 
+    def header(self, name: str) -> str | None:
+        """One header's value, as sent (None when the message has none)."""
+        value = self._parsed().get(name)
+        return None if value is None else str(value)
+
     def payload(self) -> dict[str, object]:
         return self._part(self._parsed(), "")
 

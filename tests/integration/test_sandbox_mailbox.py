@@ -99,6 +99,29 @@ def test_new_mail_continues_the_same_sequence(sandbox: Sandbox) -> None:
     assert got["labelIds"] == ["INBOX", "UNREAD"]
 
 
+def _deliver(sandbox: Sandbox, headers: str) -> str:
+    raw = base64.urlsafe_b64encode(f"{headers}\r\n\r\nbody".encode()).decode()
+    return str(sandbox.admin("POST", f"/accounts/{USER}/messages", raw=raw)["ids"][0])
+
+
+def test_delivered_replies_join_the_thread_they_answer_as_gmail_threads_them(sandbox: Sandbox) -> None:
+    """A reply naming a message of a thread (In-Reply-To or References) with the same subject,
+    but for "Re:"/"Fwd:", joins it; naming it with another subject, or a message it never
+    saw, starts a thread of its own."""
+    account = sandbox.create_account(USER, messages=0, seed=1)
+    first = _deliver(sandbox, "Subject: Lunch on Friday?\r\nMessage-ID: <a@x>")
+    reply = _deliver(sandbox, "Subject: RE: Lunch on Friday?\r\nMessage-ID: <b@x>\r\nIn-Reply-To: <a@x>")
+    forward = _deliver(sandbox, "Subject: Fwd: Re: lunch on friday?\r\nReferences: <a@x> <b@x>")
+    renamed = _deliver(sandbox, "Subject: Something else\r\nIn-Reply-To: <b@x>")
+    stranger = _deliver(sandbox, "Subject: Re: Lunch on Friday?\r\nIn-Reply-To: <unknown@x>")
+    thread_of = {m["id"]: m["threadId"] for m in sandbox.truth(USER)}
+    assert thread_of[reply] == thread_of[forward] == thread_of[first] == first
+    assert thread_of[renamed] == renamed and thread_of[stranger] == stranger
+    service = gmail_client(sandbox, account["refresh_token"]).service
+    thread = service.users().threads().get(userId="me", id=first, format="minimal").execute()
+    assert [m["id"] for m in thread["messages"]] == [first, reply, forward]
+
+
 def test_jessie_sandbox_command_announces_itself() -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "sandbox", "--port", "0", "--accounts", "2", "--messages", "3"],
