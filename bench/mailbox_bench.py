@@ -37,8 +37,8 @@ SYSTEM_LABELS += [{"id": name, "name": name, "type": "system"} for name in ("UNR
 
 
 def generate_mailbox(conn: Connection, email: str, messages: int) -> int:
-    """An account with `messages` messages: 80 % Inbox, 10 % Sent, 5 % Spam, 5 % Trash; a third
-    unread, 1 in 50 starred, 1 in 7 under one of ten user labels; 60-word bodies."""
+    """An account with `messages` messages in conversations of three: 80 % Inbox, 10 % Sent,
+    5 % Spam, 5 % Trash; a third unread, 1 in 50 starred, 1 in 7 under one of ten user labels; 60-word bodies."""
     row = conn.execute(
         "insert into jessie.accounts (email, refresh_token_encrypted, sync_state) values (%s, 'x', 'incremental')"
         " returning id",
@@ -49,9 +49,10 @@ def generate_mailbox(conn: Connection, email: str, messages: int) -> int:
     conn.execute(
         """insert into jessie.messages (account_id, gmail_id, thread_id, label_ids, internal_date, subject,
                sender, recipients, snippet, body_text)
-           select %(account)s, id, id, labels, date, subject, sender, %(email)s, left(body, 200), body
+           select %(account)s, id, thread_id, labels, date, subject, sender, %(email)s, left(body, 200), body
            from (select i,
                    lpad(to_hex(i), 16, '0') id,
+                   lpad(to_hex(i - i %% 3), 16, '0') thread_id,
                    timestamptz '2026-11-01' - make_interval(mins => i::int) date,
                    %(words)s::text[] w,
                    %(senders)s::text[] s,

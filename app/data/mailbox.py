@@ -1,5 +1,6 @@
-"""The signed-in user's mail, as the web pages read it: labels with counts, keyset pages of a
-label or a search, one message, and how far the account's sync has got."""
+"""The signed-in user's mail, as the web pages read it: labels with counts, keyset pages of
+conversations (Gmail's threads) in a label or a search, one conversation's messages, and how
+far the account's sync has got."""
 
 from __future__ import annotations
 
@@ -13,7 +14,13 @@ from psycopg.rows import class_row
 from app.db.connection import Connection
 from app.search import HIDDEN_UNLESS_ASKED, DateBound, Search
 
-SORT_KEY = sql.SQL("coalesce(m.internal_date, '-infinity'::timestamptz)")  # as the messages_by_date index
+
+def _key(alias: str) -> sql.Composed:
+    """A message's place in date order, as the messages_by_date and messages_by_thread indexes hold it."""
+    return sql.SQL("coalesce({}.internal_date, '-infinity'::timestamptz)").format(sql.Identifier(alias))
+
+
+SORT_KEY = _key("m")
 NO_DATE = "-infinity"
 # The search vector splits addresses at @ and . (see the migration); so do the words searched for.
 SPLIT_ADDRESSES = "translate({}, '@.<>', '    ')"
@@ -84,17 +91,26 @@ class Label:
 
 
 @dataclass(frozen=True)
-class Listed:
-    """A message as a list shows it."""
+class Conversation:
+    """A thread as a list shows it: its newest message, and what its messages hold between them."""
 
-    gmail_id: str
-    internal_date: datetime | None
+    thread_id: str
+    gmail_id: str  # the message it opens at: the newest that the label or search matches
+    newest_id: str  # the thread's newest message, where pages are keyed
+    internal_date: datetime | None  # the newest message's, as the snippet and sender
     sender: str | None
     subject: str | None
     snippet: str | None
-    label_ids: list[str]
+    senders: list[str]  # of every message, oldest first
+    label_ids: list[str]  # of any message
+    messages: int
     unread: bool
     has_attachments: bool
+
+    @property
+    def participants(self) -> list[str]:
+        """Who wrote in it, each once, in the order they first did."""
+        return list(dict.fromkeys(self.senders))
 
 
 @dataclass(frozen=True)
@@ -102,10 +118,12 @@ class Stored:
     """A message as its page shows it."""
 
     gmail_id: str
+    thread_id: str
     internal_date: datetime | None
     sender: str | None
     recipients: str | None
     subject: str | None
+    snippet: str | None
     label_ids: list[str]
     body_text: str | None
     body_truncated: bool
@@ -115,7 +133,7 @@ class Stored:
 
 @dataclass
 class Page:
-    messages: list[Listed]
+    conversations: list[Conversation]
     older: Cursor | None  # the next page towards older mail, if there is one
     newer: Cursor | None  # the previous page, if there is one
 
@@ -191,6 +209,16 @@ def _date_condition(bound: DateBound) -> sql.Composable:
     return sql.SQL("{} {} {}").format(SORT_KEY, sql.SQL("<" if bound.before else ">="), moment)
 
 
+def _shown(alias: str, search: Search, view: str | None) -> sql.Composed:
+    """The thread members a list shows: not deleted, and not in Spam or Trash unless asked for."""
+    shown = sql.SQL("{}.deleted_at is null").format(sql.Identifier(alias))
+    if search.anywhere or view in HIDDEN_UNLESS_ASKED:
+        return shown
+    return sql.SQL("{} and not ({}.label_ids && {}::text[])").format(
+        shown, sql.Identifier(alias), list(HIDDEN_UNLESS_ASKED)
+    )
+
+
 def page(
     conn: Connection,
     account_id: int,
@@ -201,47 +229,94 @@ def page(
     older_than: Cursor | None = None,
     newer_than: Cursor | None = None,
 ) -> Page:
-    """Newest first, `size` messages of a label (`view`) and/or a search, keyed on (date, id) so a
-    page deep in a large mailbox costs what the first one does."""
+    """Newest first, `size` conversations with a message in a label (`view`) and/or matching a
+    search, as Gmail lists threads. A conversation stands where its newest message does, so
+    pages are keyed on that message's (date, id) and walk the messages_by_date index: a page deep
+    in a large mailbox costs what the first one does."""
     where = _conditions(account_id, view, search)
+    head, newer = _key("h"), _key("n")
     cursor, towards_older = (newer_than, False) if newer_than else (older_than, True)
+    keyset: sql.Composable = sql.SQL("")
     if cursor is not None:
-        compare = sql.SQL("<" if towards_older else ">")
-        where = sql.SQL("{} and ({}, m.gmail_id) {} ({}::timestamptz, {})").format(
-            where, SORT_KEY, compare, cursor.date, cursor.gmail_id
+        keyset = sql.SQL("and ({}, h.gmail_id) {} ({}::timestamptz, {})").format(
+            head, sql.SQL("<" if towards_older else ">"), cursor.date, cursor.gmail_id
         )
     direction = sql.SQL("desc" if towards_older else "asc")
     query = sql.SQL(
-        """select m.gmail_id, m.internal_date, m.sender, m.subject, m.snippet, m.label_ids,
-                  'UNREAD' = any(m.label_ids) as unread, jsonb_array_length(m.attachments) > 0 as has_attachments
-           from jessie.messages m where {where}
-           order by {key} {direction}, m.gmail_id {direction} limit {limit}"""
-    ).format(where=where, key=SORT_KEY, direction=direction, limit=size + 1)
-    rows = conn.cursor(row_factory=class_row(Listed)).execute(query).fetchall()
+        """select h.thread_id, hit.gmail_id, h.gmail_id as newest_id, h.internal_date, h.sender, h.subject,
+                  h.snippet, t.senders, t.messages, t.unread, t.has_attachments,
+                  array(select distinct l from jessie.messages a, unnest(a.label_ids) l
+                        where a.account_id = h.account_id and a.thread_id = h.thread_id and {shown_a}
+                        order by l) as label_ids
+           from jessie.messages h
+           join lateral (select m.gmail_id from jessie.messages m where m.thread_id = h.thread_id and {where}
+                         order by {key} desc, m.gmail_id desc limit 1) hit on true
+           cross join lateral (
+               select count(*)::int as messages,
+                      coalesce(bool_or('UNREAD' = any(a.label_ids)), false) as unread,
+                      coalesce(bool_or(jsonb_array_length(a.attachments) > 0), false) as has_attachments,
+                      coalesce(array_agg(a.sender order by {member}) filter (where a.sender is not null), '{{}}')
+                          as senders
+               from jessie.messages a
+               where a.account_id = h.account_id and a.thread_id = h.thread_id and {shown_a}) t
+           where h.account_id = {account} and {shown_h}
+             and h.thread_id in (select m.thread_id from jessie.messages m where {where})
+             and not exists (select 1 from jessie.messages n
+                             where n.account_id = h.account_id and n.thread_id = h.thread_id and {shown_n}
+                               and ({newer}, n.gmail_id) > ({head}, h.gmail_id))
+             {keyset}
+           order by {head} {direction}, h.gmail_id {direction} limit {limit}"""
+    ).format(
+        where=where,
+        key=SORT_KEY,
+        member=sql.SQL("{}, a.gmail_id").format(_key("a")),
+        shown_a=_shown("a", search, view),
+        shown_h=_shown("h", search, view),
+        shown_n=_shown("n", search, view),
+        account=account_id,
+        newer=newer,
+        head=head,
+        keyset=keyset,
+        direction=direction,
+        limit=size + 1,
+    )
+    rows = conn.cursor(row_factory=class_row(Conversation)).execute(query).fetchall()
     more = len(rows) > size
     rows = rows[:size]
     if not towards_older:
         rows.reverse()
     if not rows:
         return Page([], None, None)
-    older = Cursor.at(rows[-1].internal_date, rows[-1].gmail_id) if (more if towards_older else True) else None
-    newer = (
-        Cursor.at(rows[0].internal_date, rows[0].gmail_id) if (cursor is not None if towards_older else more) else None
+    older = Cursor.at(rows[-1].internal_date, rows[-1].newest_id) if (more if towards_older else True) else None
+    newer_page = (
+        Cursor.at(rows[0].internal_date, rows[0].newest_id) if (cursor is not None if towards_older else more) else None
     )
-    return Page(rows, older, newer)
+    return Page(rows, older, newer_page)
 
 
-def message(conn: Connection, account_id: int, gmail_id: str) -> Stored | None:
+def thread(conn: Connection, account_id: int, gmail_id: str) -> list[Stored]:
+    """The conversation of the owner's message `gmail_id`, oldest first ([] when there is no such
+    message). Its Spam and Trash stay out, unless the message asked for is there itself."""
     return (
         conn.cursor(row_factory=class_row(Stored))
         .execute(
-            """select gmail_id, internal_date, sender, recipients, subject, label_ids, body_text, body_truncated,
-                      attachments, parse_error
-               from jessie.messages where account_id = %s and gmail_id = %s and deleted_at is null""",
-            [account_id, gmail_id],
+            """with asked as (select thread_id, label_ids && %(hidden)s::text[] as hidden from jessie.messages
+                              where account_id = %(account)s and gmail_id = %(id)s and deleted_at is null)
+               select m.gmail_id, m.thread_id, m.internal_date, m.sender, m.recipients, m.subject, m.snippet,
+                      m.label_ids, m.body_text, m.body_truncated, m.attachments, m.parse_error
+               from jessie.messages m join asked on m.thread_id = asked.thread_id
+               where m.account_id = %(account)s and m.deleted_at is null
+                 and (asked.hidden or m.gmail_id = %(id)s or not m.label_ids && %(hidden)s::text[])
+               order by coalesce(m.internal_date, '-infinity'::timestamptz), m.gmail_id""",
+            {"account": account_id, "id": gmail_id, "hidden": list(HIDDEN_UNLESS_ASKED)},
         )
-        .fetchone()
+        .fetchall()
     )
+
+
+def message(conn: Connection, account_id: int, gmail_id: str) -> Stored | None:
+    """The owner's message `gmail_id`, or None."""
+    return next((m for m in thread(conn, account_id, gmail_id) if m.gmail_id == gmail_id), None)
 
 
 def stored_count(conn: Connection, account_id: int) -> int:

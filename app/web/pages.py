@@ -184,20 +184,30 @@ def _inbox(
 
 
 @router.get("/inbox/{gmail_id}")
-def message(request: Request, pool: Pool, who: SignedIn, gmail_id: str) -> Any:
+def conversation(request: Request, pool: Pool, who: SignedIn, gmail_id: str) -> Any:
+    """The conversation of one message, oldest first: that message and the newest open."""
     account = _account(pool, who)
     if account is None:
         return RedirectResponse("/", 303)
-    row, labels = None, []
+    messages, labels = [], []
     if GMAIL_ID.match(gmail_id):
         with pool.connection() as conn:
-            row = mailbox.message(conn, account.id, gmail_id)
-            labels = mailbox.labels(conn, account.id) if row else []
-    if row is None:  # someone else's message looks exactly like a missing one
+            messages = mailbox.thread(conn, account.id, gmail_id)
+            labels = mailbox.labels(conn, account.id) if messages else []
+    if not messages:  # someone else's message looks exactly like a missing one
         return page(request, "message.html", 404, title="No such message", detail="It may have been deleted.")
     by_id = {label.label_id: label for label in labels}
-    shown = [by_id[label_id] for label_id in row.label_ids if label_id in by_id and label_id not in UNSHOWN_LABELS]
-    return page(request, "mail.html", mail=row, labels=shown)
+    in_any = {label_id for m in messages for label_id in m.label_ids}
+    shown = [label for label in labels if label.label_id in in_any and label.label_id not in UNSHOWN_LABELS]
+    return page(
+        request,
+        "mail.html",
+        messages=messages,
+        subject=messages[0].subject,
+        opened={gmail_id, messages[-1].gmail_id},
+        labels=shown,
+        label_names=by_id,
+    )
 
 
 @router.get("/inbox/{gmail_id}/attachments/{number}")

@@ -30,7 +30,7 @@ PACIFIC = ZoneInfo("America/Los_Angeles")  # Gmail reads a search's dates as mid
 Row = dict[str, Any]
 
 
-COLUMNS = ["gmail_id", "internal_date", "sender", "recipients", "subject", "label_ids", "body_text"]
+COLUMNS = ["gmail_id", "thread_id", "internal_date", "sender", "recipients", "subject", "label_ids", "body_text"]
 COLUMNS += ["size_estimate", "attachments"]
 STORED = f"select {', '.join(COLUMNS)} from jessie.messages where deleted_at is null"  # noqa: S608
 
@@ -47,6 +47,28 @@ def newest_first(rows: list[Row]) -> list[str]:
         return (date is not None, date.timestamp() if date else 0.0, row["gmail_id"])
 
     return [row["gmail_id"] for row in sorted(rows, key=key, reverse=True)]
+
+
+def conversations(rows: list[Row], matches: Callable[[Row], bool], hidden_too: bool = False) -> list[str]:
+    """What a list shows, computed from the stored rows as Gmail lists threads: each thread with a
+    match once, linking to its newest match, where the thread's newest shown message stands."""
+    shown_rows = [r for r in rows if hidden_too or not HIDDEN & set(r["label_ids"])]
+    place = {gmail_id: n for n, gmail_id in enumerate(newest_first(shown_rows))}
+    threads: dict[str, list[Row]] = {}
+    for row in shown_rows:
+        threads.setdefault(row["thread_id"], []).append(row)
+    listed = []
+    for members in threads.values():
+        hits = [r for r in members if matches(r)]
+        if hits:
+            listed.append((min(place[r["gmail_id"]] for r in members), newest_first(hits)[0]))
+    return [link for _, link in sorted(listed)]
+
+
+def thread_of(rows: list[Row], gmail_id: str) -> list[Row]:
+    """The shown members of a message's thread."""
+    thread_id = next(r["thread_id"] for r in rows if r["gmail_id"] == gmail_id)
+    return [r for r in rows if r["thread_id"] == thread_id and not HIDDEN & set(r["label_ids"])]
 
 
 def anywhere_in(row: Row, word: str) -> bool:
@@ -89,12 +111,10 @@ def alice(web: Web, sandbox: Sandbox) -> requests.Session:
 
 @pytest.mark.parametrize("view", ["INBOX", "SENT", "SPAM", "TRASH", "STARRED", "Label_1"])
 def test_each_label_view_pages_newest_first_by_keyset(web: Web, alice: requests.Session, view: str) -> None:
-    rows = [r for r in stored(web) if view in r["label_ids"]]
-    if view not in HIDDEN:
-        rows = [r for r in rows if not HIDDEN & set(r["label_ids"])]
-    assert rows, f"the generated mailbox has nothing in {view}"
+    expected = conversations(stored(web), lambda r: view in r["label_ids"], view in HIDDEN)
+    assert expected, f"the generated mailbox has nothing in {view}"
     pages, last = walk(alice, web, f"/inbox?label={view}")
-    assert [i for page in pages for i in page] == newest_first(rows)
+    assert [i for page in pages for i in page] == expected
     assert all(len(page) == 50 for page in pages[:-1])
     # And back: "Newer" from the last page retraces the same pages.
     back, url = [], link(last, "newer")
@@ -123,7 +143,10 @@ def test_the_sidebar_counts_follow_the_mailbox(web: Web, sandbox: Sandbox, alice
     assert "background: #16a766" in page  # Receipts' colour, from labels.list
     assert 'data-label="CHAT"' not in page  # hidden in Gmail's label list, hidden here
 
-    unread = next(r for r in stored(web) if {"INBOX", "UNREAD"} <= set(r["label_ids"]))
+    rows = stored(web)
+    unread = next(  # a conversation of one: reading it leaves nothing else unread there
+        r for r in rows if {"INBOX", "UNREAD"} <= set(r["label_ids"]) and len(thread_of(rows, r["gmail_id"])) == 1
+    )
     plain = next(r for r in stored(web) if "INBOX" in r["label_ids"] and "Label_2" not in r["label_ids"])
     sandbox.admin("POST", f"/accounts/{ALICE}/messages/{unread['gmail_id']}/labels", remove=["UNREAD"])
     sandbox.admin("POST", f"/accounts/{ALICE}/messages/{plain['gmail_id']}/labels", add=["Label_2"])
@@ -131,7 +154,7 @@ def test_the_sidebar_counts_follow_the_mailbox(web: Web, sandbox: Sandbox, alice
 
     page = alice.get(web.url + "/inbox", timeout=10).text
     assert unread_in(page, "INBOX") == truth("INBOX")
-    row = re.search(rf'<li class="[^"]*" data-unread="(\w+)">\s*<a href="/inbox/{unread["gmail_id"]}"', page)
+    row = re.search(rf'<li class="[^"]*" data-unread="(\w+)"[^>]*>\s*<a href="/inbox/{unread["gmail_id"]}"', page)
     assert row and row.group(1) == "no"
     travel = alice.get(web.url + "/inbox?label=Label_2", timeout=10).text
     assert plain["gmail_id"] in shown(travel)
@@ -169,9 +192,9 @@ FINDS_NOTHING = {"label:no-such-label", "newer_than:2d"}
 @pytest.mark.parametrize("q", list(SEARCHES))
 def test_search_understands_gmail_operators(web: Web, alice: requests.Session, q: str) -> None:
     anywhere = "in:anywhere" in q or "in:spam" in q
-    expected = [r for r in stored(web) if SEARCHES[q](r) and (anywhere or not HIDDEN & set(r["label_ids"]))]
+    expected = conversations(stored(web), SEARCHES[q], anywhere)
     pages, _ = walk(alice, web, "/inbox?" + requests.compat.urlencode({"q": q}))
-    assert [i for page in pages for i in page] == newest_first(expected)
+    assert [i for page in pages for i in page] == expected
     assert expected or q in FINDS_NOTHING, f"{q!r} should find something in the generated mailbox"
 
 
@@ -190,10 +213,10 @@ def test_dates_are_midnight_pacific_as_gmail_reads_them(web: Web, alice: request
         (f"-before:{middle:%Y-%m-%d}", from_midnight),
         (f"after:{int(midnight.timestamp())}", from_midnight),
     ):
-        expected = newest_first([r for r in rows if keep(r)])
+        expected = conversations(rows, keep)
         pages, _ = walk(alice, web, "/inbox?" + requests.compat.urlencode({"q": q}))
         assert [i for page in pages for i in page] == expected, q
-        assert 0 < len(expected) < len(rows), q
+        assert 0 < len(expected) < len(conversations(rows, bool)), q
 
 
 @pytest.mark.parametrize(
@@ -220,30 +243,36 @@ def test_a_search_jessie_cannot_run_keeps_the_query_and_the_inbox(
 
 
 def test_messages_show_their_labels_and_unread_state(web: Web, alice: requests.Session) -> None:
+    """A conversation is unread, starred or labelled when any of its messages is."""
     page = alice.get(web.url + "/inbox", timeout=10).text
-    rows = {r["gmail_id"]: r for r in stored(web)}
-    items = re.findall(r'<li class="[^"]*" data-unread="(\w+)">(.*?)</li>', page, re.S)
+    rows = stored(web)
+    items = re.findall(r'<li class="[^"]*" data-unread="(\w+)"[^>]*>(.*?)</li>', page, re.S)
     assert items
     names = {"Label_1": "Receipts", "Label_2": "Travel", "Label_3": "Work/Projects", "Label_4": "Family"}
     names["Label_5"] = "Newsletters"
     for unread, body in items:
-        row = rows[shown(body)[0]]
-        assert (unread == "yes") == ("UNREAD" in row["label_ids"])
+        labels = {label for r in thread_of(rows, shown(body)[0]) for label in r["label_ids"]}
+        assert (unread == "yes") == ("UNREAD" in labels)
         chips = re.findall(r'data-testid="chip"[^>]*>([^<]+)<', body)
-        assert chips == [names[i] for i in row["label_ids"] if i in names]
-        assert ("★" in body) == ("STARRED" in row["label_ids"])
+        assert chips == [names[i] for i in sorted(labels) if i in names]
+        assert ("★" in body) == ("STARRED" in labels)
 
 
 def test_senders_go_by_their_names_and_a_message_names_its_labels(web: Web, alice: requests.Session) -> None:
     page = alice.get(web.url + "/inbox", timeout=10).text
-    rows = {r["gmail_id"]: r for r in stored(web)}
-    senders = re.findall(r'<a href="/inbox/([^"]+)">\s*<span class="from" title="([^"]*)">([^<]*)</span>', page)
-    assert senders
-    for gmail_id, hover, name in senders:
-        display, address = parseaddr(rows[gmail_id]["sender"] or "")
-        assert (html.unescape(name), html.unescape(hover)) == (display or address or "(no sender)", address)
+    rows = stored(web)
+    listed = re.findall(
+        r'<a href="/inbox/([^"]+)">\s*<span class="from">(.*?)</span>\s*<span class="subject">', page, re.S
+    )
+    assert listed
+    for gmail_id, senders in listed:
+        members = sorted(thread_of(rows, gmail_id), key=lambda r: newest_first(rows).index(r["gmail_id"]), reverse=True)
+        people = list(dict.fromkeys(r["sender"] for r in members if r["sender"]))[-3:]
+        expected = [(parseaddr(p)[0] or parseaddr(p)[1], parseaddr(p)[1]) for p in people]
+        said = re.findall(r'<span title="([^"]*)">([^<]*)</span>', senders)
+        assert [(html.unescape(name), html.unescape(hover)) for hover, name in said] == expected
     assert "Grace Hopper" in page and "&lt;grace@" not in page  # names, not raw headers
-    labelled = next(r for r in rows.values() if {"INBOX", "Label_1"} <= set(r["label_ids"]))
+    labelled = next(r for r in rows if {"INBOX", "Label_1"} <= set(r["label_ids"]))
     opened = alice.get(f"{web.url}/inbox/{labelled['gmail_id']}", timeout=10).text
     chips = re.findall(r'data-testid="chip"[^>]*>([^<]+)<', opened)
     assert "Inbox" in chips and "Receipts" in chips
@@ -289,6 +318,55 @@ def test_attachments_download_from_gmail_for_their_owner_only(
     assert alice.get(f"{web.url}/inbox/{gmail_id}/attachments/2", timeout=10).status_code == 404
     bob = connect(web, sandbox, "bob@example.com", messages=1)
     assert bob.get(f"{web.url}/inbox/{gmail_id}/attachments/0", timeout=10).status_code == 404  # not his
+
+
+def _reply(sender: str, subject: str, body: str, message_id: str, answers: list[str]) -> str:
+    mail = EmailMessage()
+    mail["From"], mail["To"], mail["Subject"], mail["Message-ID"] = sender, ALICE, subject, message_id
+    if answers:
+        mail["In-Reply-To"], mail["References"] = answers[-1], " ".join(answers)
+    mail.set_content(body)
+    return base64.urlsafe_b64encode(mail.as_bytes()).decode()
+
+
+def test_a_conversation_is_one_row_and_opens_as_its_messages_in_order(
+    web: Web, sandbox: Sandbox, alice: requests.Session
+) -> None:
+    """Three messages of a thread list once (its count, the newest's snippet, who wrote) and open
+    together, oldest first, the newest open; a search matching the first opens it there."""
+    said = [
+        ("Grace Hopper <grace@example.com>", "Compiler demo", "Can we show the zebrafinch compiler on Friday?"),
+        ("Ada Lovelace <ada@example.com>", "Re: Compiler demo", "Friday works for me."),
+        ("Grace Hopper <grace@example.com>", "RE: Compiler demo", "Booked the big room."),
+    ]
+    ids: list[str] = []
+    for n, (sender, subject, body) in enumerate(said):
+        raw = _reply(sender, subject, body, f"<demo{n}@example.com>", [f"<demo{i}@example.com>" for i in range(n)])
+        ids += sandbox.admin("POST", f"/accounts/{ALICE}/messages", raw=raw)["ids"]
+    requests.get(web.url + CRON, headers={"Authorization": "Bearer test-cron-secret"}, timeout=60)
+
+    inbox = alice.get(web.url + "/inbox", timeout=10).text
+    first = re.search(
+        r'<li class="[^"]*" data-unread="yes" data-thread="(\w+)" data-messages="(\d+)">(.*?)</li>', inbox, re.S
+    )
+    assert first is not None and first.groups()[:2] == (ids[0], "3")  # the thread is its first message's id
+    assert shown(first.group(3)) == [ids[2]] and shown(inbox).count(ids[2]) == 1
+    assert "Booked the big room." in first.group(3) and "Friday works" not in first.group(3)
+    assert re.findall(r'<span title="[^"]*">([^<]*)</span>', first.group(3)) == ["Grace Hopper", "Ada Lovelace"]
+    assert not {ids[0], ids[1]} & set(shown(inbox))
+
+    opened = alice.get(f"{web.url}/inbox/{ids[2]}", timeout=10).text
+    parts = re.findall(
+        r'<details class="mail" id="m-\w+" data-testid="thread-message" data-id="(\w+)"( open)?>', opened
+    )
+    assert parts == [(ids[0], ""), (ids[1], ""), (ids[2], " open")]
+    assert "<h1>Compiler demo</h1>" in opened
+
+    found = alice.get(web.url + "/inbox", params={"q": "zebrafinch"}, timeout=10).text
+    assert shown(found) == [ids[0]]  # the message that matched, in its conversation
+    there = alice.get(f"{web.url}/inbox/{ids[0]}", timeout=10).text
+    parts = re.findall(r'data-testid="thread-message" data-id="(\w+)"( open)?>', there)
+    assert parts == [(ids[0], " open"), (ids[1], ""), (ids[2], " open")]
 
 
 def test_a_first_sync_in_progress_says_how_far_it_has_got(web: Web, alice: requests.Session) -> None:
@@ -370,15 +448,14 @@ def test_a_large_mailbox_pages_and_searches_exactly(large_mailbox: tuple[psycopg
 
     conn, account = large_mailbox
     rows = [dict(zip(COLUMNS, row, strict=True)) for row in conn.execute(STORED)]
-    visible = [r for r in rows if q == "" or not HIDDEN & set(r["label_ids"])]
-    expected = newest_first([r for r in visible if LARGE_QUERIES[q](r)])[:150]
+    expected = conversations(rows, LARGE_QUERIES[q])[:150]
     assert expected, "the generated mailbox should have matches"
     got, cursor = [], None
     for _ in range(3):
         page = mailbox.page(
             conn, account, view="INBOX" if q == "" else None, search=parse(q), size=50, older_than=cursor
         )
-        got += [m.gmail_id for m in page.messages]
+        got += [c.gmail_id for c in page.conversations]
         cursor = page.older
         if cursor is None:
             break

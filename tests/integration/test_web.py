@@ -58,7 +58,11 @@ def test_cron_with_the_secret_runs_a_sync(web: Web, sandbox: Sandbox, settings: 
     assert (body["run"]["status"], body["run"]["messages_added"], body["run"]["accounts_ok"]) == ("ok", 5, 1)
     assert query(web.pool, "select trigger from jessie.sync_runs order by id") == [("connect",), ("cron",)]
     assert "test-cron-secret" not in response.text
-    in_inbox = query(web.pool, "select count(*) from jessie.messages where 'INBOX' = any(label_ids)")[0][0]
+    in_inbox = query(
+        web.pool,
+        """select count(distinct thread_id) from jessie.messages where 'INBOX' = any(label_ids)
+           and not label_ids && array['SPAM', 'TRASH']""",
+    )[0][0]
     assert browser.get(web.url + "/inbox", timeout=10).text.count('href="/inbox/') == in_inbox >= 5
 
 
@@ -291,10 +295,10 @@ def test_each_user_sees_only_their_own_mail(web: Web, sandbox: Sandbox) -> None:
     alice = connect(web, sandbox, ALICE, messages=12, seed=1)
     bob = connect(web, sandbox, BOB, messages=7, seed=2)
     requests.get(web.url + CRON, headers={"Authorization": "Bearer test-cron-secret"}, timeout=60)
-    alice_ids = {m["id"] for m in sandbox.truth(ALICE)}
+    alice_threads = {m["threadId"] for m in sandbox.truth(ALICE)}
     bob_ids = {m["id"] for m in sandbox.truth(BOB)}
     alice_page = alice.get(web.url + "/inbox", params={"q": "in:anywhere"}, timeout=10).text
-    assert all(f'/inbox/{i}"' in alice_page for i in alice_ids)
+    assert set(re.findall(r'data-thread="(\w+)"', alice_page)) == alice_threads
     assert not any(f'/inbox/{i}"' in alice_page for i in bob_ids)
     a_bob_message = next(iter(bob_ids))
     assert alice.get(f"{web.url}/inbox/{a_bob_message}", timeout=10).status_code == 404
