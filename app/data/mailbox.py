@@ -126,6 +126,7 @@ class Stored:
     snippet: str | None
     label_ids: list[str]
     body_text: str | None
+    body_html: str | None  # sanitized at sync time
     body_truncated: bool
     attachments: list[dict[str, Any]]
     parse_error: str | None
@@ -303,7 +304,7 @@ def thread(conn: Connection, account_id: int, gmail_id: str) -> list[Stored]:
             """with asked as (select thread_id, label_ids && %(hidden)s::text[] as hidden from jessie.messages
                               where account_id = %(account)s and gmail_id = %(id)s and deleted_at is null)
                select m.gmail_id, m.thread_id, m.internal_date, m.sender, m.recipients, m.subject, m.snippet,
-                      m.label_ids, m.body_text, m.body_truncated, m.attachments, m.parse_error
+                      m.label_ids, m.body_text, m.body_html, m.body_truncated, m.attachments, m.parse_error
                from jessie.messages m join asked on m.thread_id = asked.thread_id
                where m.account_id = %(account)s and m.deleted_at is null
                  and (asked.hidden or m.gmail_id = %(id)s or not m.label_ids && %(hidden)s::text[])

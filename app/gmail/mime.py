@@ -5,8 +5,9 @@ with their transfer encoding removed, attachments by id and size, never inline),
 attachment costs no bytes here. Real mail still lies about its charset, folds RFC 2047 words
 in odd places, omits headers, carries NUL bytes (which Postgres `text` cannot hold) and
 breaks its own MIME structure. Text is decoded with the declared charset, then UTF-8, then
-Windows-1252, then Latin-1 (which cannot fail); the body is the first text/plain part, else
-the first text/html part turned into text; attachments are described, never stored.
+Windows-1252, then Latin-1 (which cannot fail); the text body is the first text/plain part,
+else the first text/html part turned into text; that HTML part is also kept, sanitized, to be
+shown as sent; attachments (inline images included) are described, never stored.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from email.message import Message
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+from app.html_mail import content_id, sanitize
+
 _SPACE_RUNS = re.compile(r"[ \t]*\r?\n[ \t]*")
 _BLANK_LINES = re.compile(r"\n{3,}")
 FALLBACK_CHARSETS = ("utf-8", "cp1252", "latin-1")
@@ -34,6 +37,7 @@ class ParsedMail:
     recipients: str | None = None
     date: datetime | None = None
     body_text: str = ""
+    body_html: str | None = None  # sanitized (app/html_mail.py); None for text-only mail
     body_truncated: bool = False
     attachments: list[dict[str, object]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
@@ -154,12 +158,17 @@ def parse_message(message: dict[str, Any], max_body_chars: int) -> ParsedMail:
     if len(parsed.body_text) > max_body_chars:
         parsed.body_text = parsed.body_text[:max_body_chars]
         parsed.body_truncated = True
+    if parsed.body_html is not None and len(parsed.body_html) > max_body_chars:
+        parsed.body_html = None  # cut HTML would be broken HTML: the text view stands alone
+        parsed.body_truncated = True
     return parsed
 
 
 def _is_attachment(part: Part) -> bool:
+    """A named part, one sent as an attachment, or an inline image (a Content-ID) HTML shows."""
     disposition = (_header(part, "Content-Disposition") or "").split(";")[0].strip().lower()
-    return bool(part.get("filename")) or disposition == "attachment"
+    inline_image = bool(_header(part, "Content-ID")) and not str(part.get("mimeType") or "").startswith("text/")
+    return bool(part.get("filename")) or disposition == "attachment" or inline_image
 
 
 def attachment_parts(payload: Part) -> list[Part]:
@@ -189,7 +198,11 @@ def _read_parts(payload: Part, parsed: ParsedMail) -> None:
         if _is_attachment(part):
             name = decode_header_value(part.get("filename") or None)
             size = int((part.get("body") or {}).get("size") or 0)
-            parsed.attachments.append({"filename": name or "", "mime_type": content_type, "size": size})
+            described: dict[str, object] = {"filename": name or "", "mime_type": content_type, "size": size}
+            cid = content_id(_header(part, "Content-ID"))
+            if cid:
+                described["content_id"] = cid
+            parsed.attachments.append(described)
             continue
         if content_type == "text/plain" and plain is None:
             plain = decode_bytes(_data(part), _charset(part))
@@ -203,5 +216,7 @@ def _read_parts(payload: Part, parsed: ParsedMail) -> None:
         parsed.body_text = clean(plain).strip()
     elif html is not None:
         parsed.body_text = clean(html_to_text(html))
+    if html is not None and html.strip():
+        parsed.body_html = clean(sanitize(html))
     elif plain is not None:
         parsed.body_text = clean(plain).strip()

@@ -88,6 +88,7 @@ def message_row(message: dict[str, Any], max_body_chars: int) -> messages.Messag
         recipients=parsed.recipients,
         snippet=clean(html.unescape(message.get("snippet", ""))),
         body_text=parsed.body_text,
+        body_html=parsed.body_html,
         body_truncated=parsed.body_truncated,
         attachments=parsed.attachments,
         parse_error=parsed.parse_error,

@@ -31,6 +31,7 @@ class MessageRow:
     recipients: str | None
     snippet: str | None
     body_text: str
+    body_html: str | None
     body_truncated: bool
     attachments: list[dict[str, object]]
     parse_error: str | None
@@ -119,14 +120,14 @@ def save_messages(conn: Connection, account_id: int, rows: list[MessageRow], gen
     with conn.cursor() as cursor:
         cursor.executemany(
             """insert into jessie.messages (account_id, gmail_id, thread_id, label_ids, internal_date, history_id,
-                   size_estimate, subject, sender, recipients, snippet, body_text, body_truncated, attachments,
-                   parse_error, seen_generation, deleted_at, synced_at)
-               values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, null, now())
+                   size_estimate, subject, sender, recipients, snippet, body_text, body_html, body_truncated,
+                   attachments, parse_error, seen_generation, deleted_at, synced_at)
+               values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, null, now())
                on conflict (account_id, gmail_id) do update set thread_id = excluded.thread_id,
                    label_ids = excluded.label_ids, internal_date = excluded.internal_date,
                    history_id = excluded.history_id, size_estimate = excluded.size_estimate,
                    subject = excluded.subject, sender = excluded.sender, recipients = excluded.recipients,
-                   snippet = excluded.snippet, body_text = excluded.body_text,
+                   snippet = excluded.snippet, body_text = excluded.body_text, body_html = excluded.body_html,
                    body_truncated = excluded.body_truncated, attachments = excluded.attachments,
                    parse_error = excluded.parse_error, seen_generation = excluded.seen_generation,
                    deleted_at = null, synced_at = now()""",
@@ -146,7 +147,7 @@ def _message_values(account_id: int, row: MessageRow, generation: int) -> tuple[
     return (
         account_id, row.gmail_id, row.thread_id, row.label_ids, row.internal_date, row.history_id,
         row.size_estimate, row.subject, row.sender, row.recipients, row.snippet, row.body_text,
-        row.body_truncated, Jsonb(row.attachments), row.parse_error, generation,
+        row.body_html, row.body_truncated, Jsonb(row.attachments), row.parse_error, generation,
     )  # fmt: skip
 
 

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from markupsafe import Markup
 
-from app import alerts
+from app import alerts, html_mail
 from app.config import Settings
 from app.data import accounts, incidents, mailbox
 from app.data import runs as runs_data
@@ -184,8 +184,9 @@ def _inbox(
 
 
 @router.get("/inbox/{gmail_id}")
-def conversation(request: Request, pool: Pool, who: SignedIn, gmail_id: str) -> Any:
-    """The conversation of one message, oldest first: that message and the newest open."""
+def conversation(request: Request, pool: Pool, who: SignedIn, gmail_id: str, images: bool = False) -> Any:
+    """The conversation of one message, oldest first: that message and the newest open. HTML
+    mail shows as sent in a sandboxed frame, its remote images only once asked (`images`)."""
     account = _account(pool, who)
     if account is None:
         return RedirectResponse("/", 303)
@@ -207,7 +208,27 @@ def conversation(request: Request, pool: Pool, who: SignedIn, gmail_id: str) -> 
         opened={gmail_id, messages[-1].gmail_id},
         labels=shown,
         label_names=by_id,
+        images=images,
+        inline={m.gmail_id: html_mail.inline_numbers(m.body_html, m.attachments) for m in messages if m.body_html},
+        remote={m.gmail_id for m in messages if m.body_html and html_mail.has_remote_images(m.body_html)},
     )
+
+
+@router.get("/inbox/{gmail_id}/html")
+def html_body(pool: Pool, who: SignedIn, gmail_id: str, images: bool = False) -> Response:
+    """A message's HTML as sent (sanitized at sync time), for the sandboxed frame of its page:
+    its policy runs no script and, until the reader asks (`images`), loads nothing from elsewhere."""
+    account = _account(pool, who)
+    row = None
+    if account is not None and GMAIL_ID.match(gmail_id):
+        with pool.connection() as conn:
+            row = mailbox.message(conn, account.id, gmail_id)
+    if row is None or not row.body_html:
+        return Response("No such message.", 404, media_type="text/plain")
+    shown = html_mail.with_inline_images(row.body_html, f"/inbox/{gmail_id}/attachments/", row.attachments)
+    document = f'<!doctype html><meta charset="utf-8">{shown}'
+    headers = {"Content-Security-Policy": html_mail.frame_policy(images), "X-Frame-Options": "SAMEORIGIN"}
+    return Response(document, media_type="text/html", headers=headers)
 
 
 @router.get("/inbox/{gmail_id}/attachments/{number}")

@@ -369,6 +369,63 @@ def test_a_conversation_is_one_row_and_opens_as_its_messages_in_order(
     assert parts == [(ids[0], " open"), (ids[1], ""), (ids[2], " open")]
 
 
+PIXEL = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+)
+NEWSLETTER = """<html><head><script>alert("head")</script></head><body>
+<h1 style="color: #0b57d0; background: url(https://tracker.example/bg.png)">November news</h1>
+<ul><li>First point</li><li>Second point</li></ul>
+<p onclick="steal()">Read <a href="https://example.com/more" onmouseover="x()">more</a>
+<a href="javascript:alert(1)">or this</a></p>
+<img src="cid:logo@news" alt="Logo"><img src="https://tracker.example/open.gif" alt="">
+<form action="https://evil.example/"><input name="password"></form>
+<iframe src="https://evil.example/"></iframe><script>alert("body")</script>
+</body></html>"""
+
+
+def test_html_mail_shows_as_sent_in_a_frame_that_runs_nothing_and_loads_nothing_unasked(
+    web: Web, sandbox: Sandbox, alice: requests.Session
+) -> None:
+    mail = EmailMessage()
+    mail["From"], mail["To"], mail["Subject"] = "News <news@example.com>", ALICE, "November news"
+    mail.set_content("November news\n\n- First point\n- Second point")
+    mail.add_alternative(NEWSLETTER, subtype="html")
+    html_part = mail.get_body(("html",))
+    assert isinstance(html_part, EmailMessage)
+    html_part.add_related(PIXEL, maintype="image", subtype="png", cid="<logo@news>")
+    raw = base64.urlsafe_b64encode(mail.as_bytes()).decode()
+    (gmail_id,) = sandbox.admin("POST", f"/accounts/{ALICE}/messages", raw=raw, labelIds=["INBOX"])["ids"]
+    requests.get(web.url + CRON, headers={"Authorization": "Bearer test-cron-secret"}, timeout=60)
+
+    opened = alice.get(f"{web.url}/inbox/{gmail_id}", timeout=10).text
+    frame = re.search(r'<iframe class="html-body"[^>]*>', opened)
+    assert frame is not None and f'src="/inbox/{gmail_id}/html"' in frame.group(0)
+    assert 'sandbox="allow-same-origin allow-popups allow-popups-to-escape-sandbox"' in frame.group(0)  # no scripts
+    assert 'data-testid="show-images"' in opened and 'data-testid="attachments"' not in opened  # the logo is inline
+    assert '<summary>As plain text</summary><pre class="body">November news' in opened  # the text view stays
+
+    served = alice.get(f"{web.url}/inbox/{gmail_id}/html", timeout=10)
+    policy = served.headers["content-security-policy"]
+    assert "default-src 'none'" in policy and "img-src 'self' data:;" in policy and "script-src" not in policy
+    assert "frame-ancestors 'self'" in policy and served.headers["x-frame-options"] == "SAMEORIGIN"
+    body = served.text
+    assert '<h1 style="color:#0b57d0">' in body and "<li>First point</li>" in body  # as sent
+    assert "url(" not in body  # CSS that would fetch is not kept
+    for unsafe in ("<script", "alert(", "onclick", "onmouseover", "javascript:", "<form", "<input", "<iframe"):
+        assert unsafe not in body, unsafe
+    assert 'target="_blank"' in body and 'rel="noopener noreferrer"' in body
+    logo = re.search(r'<img src="(/inbox/[^"]+)" alt="Logo"', body)
+    assert logo is not None and alice.get(web.url + logo.group(1), timeout=10).content == PIXEL
+    assert '<img src="https://tracker.example/open.gif"' in body  # kept, and held back by the policy
+
+    asked = alice.get(f"{web.url}/inbox/{gmail_id}", params={"images": "true"}, timeout=10).text
+    assert f'src="/inbox/{gmail_id}/html?images=true"' in asked and 'data-testid="show-images"' not in asked
+    consented = alice.get(f"{web.url}/inbox/{gmail_id}/html", params={"images": "true"}, timeout=10)
+    assert "img-src 'self' data: https: http:;" in consented.headers["content-security-policy"]
+    bob = connect(web, sandbox, "bob@example.com", messages=1)
+    assert bob.get(f"{web.url}/inbox/{gmail_id}/html", timeout=10).status_code == 404  # not his
+
+
 def test_a_first_sync_in_progress_says_how_far_it_has_got(web: Web, alice: requests.Session) -> None:
     count = len(stored(web))
     with web.pool.connection() as conn:  # as a large mailbox looks after the connect's budget ran out

@@ -68,7 +68,23 @@ def test_plain_is_preferred_and_attachments_are_described() -> None:
     )
     parsed = parse_mail(raw, 1000)
     assert parsed.body_text == "plain body"
+    assert parsed.body_html == "<p>html body</p>"  # kept, sanitized, to be shown as sent
     assert parsed.attachments == [{"filename": "r.pdf", "mime_type": "application/pdf", "size": 5}]
+
+
+def test_html_is_kept_sanitized_with_its_inline_images_described() -> None:
+    raw = (
+        b'Content-Type: multipart/related; boundary="r"\r\n\r\n--r\r\nContent-Type: text/html\r\n\r\n'
+        b'<h2 onclick="x()">Hi</h2><img src="cid:logo@x"><script>x()</script>\r\n'
+        b"--r\r\nContent-Type: image/png\r\nContent-ID: <logo@x>\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+        b"iVBORw0KGgo=\r\n--r--\r\n"
+    )
+    parsed = parse_mail(raw, 1000)
+    assert parsed.body_html == '<h2>Hi</h2><img src="cid:logo@x">'
+    assert parsed.attachments == [{"filename": "", "mime_type": "image/png", "size": 8, "content_id": "logo@x"}]
+    assert parsed.body_text == "Hi"
+    too_long = parse_mail(b"Content-Type: text/html\r\n\r\n<p>" + b"x" * 2000 + b"</p>", 1000)
+    assert (too_long.body_html, too_long.body_truncated) == (None, True)  # no cut HTML: the text stands
 
 
 def test_bodies_are_capped_and_flagged() -> None:

@@ -39,3 +39,14 @@ function localTimes() {
 }
 
 localTimes();
+
+// HTML mail: its sandboxed frame (same origin, no script of its own) grows to the mail's height.
+function fitFrame(frame) {
+  const page = frame.contentDocument && frame.contentDocument.documentElement;
+  if (page) frame.style.height = `${page.scrollHeight + 2}px`;
+}
+
+for (const frame of document.querySelectorAll("iframe.html-body")) {
+  frame.addEventListener("load", () => fitFrame(frame));
+  if (frame.contentDocument && frame.contentDocument.readyState === "complete") fitFrame(frame);
+}
