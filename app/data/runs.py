@@ -51,11 +51,6 @@ class Entry(Counters):
     duration_ms: int | None
     error: str | None
 
-    @property
-    def label(self) -> str:
-        """S12 for sweep 12, #34 for run 34."""
-        return f"S{self.id}" if self.kind == "sweep" else f"#{self.id}"
-
 
 @dataclass(kw_only=True)
 class RunAccountRow(Counters):
@@ -101,12 +96,8 @@ def run_accounts(conn: Connection, run_id: int) -> list[RunAccountRow]:
     return conn.cursor(row_factory=class_row(RunAccountRow)).execute(query, [run_id]).fetchall()
 
 
-def recent_entries(conn: Connection, limit: int) -> list[Entry]:
-    """The newest first: each sweep as one entry with its totals (wall time from its first
-    invocation's start to its last one's end, and how many invocations ran), each run outside
-    a sweep (Sync now, a connect) as itself."""
-    query = sql.SQL(
-        """select case when r.sweep_id is null then 'run' else 'sweep' end as kind,
+# Each sweep (its runs summed) and each run outside a sweep, as one row; {where} picks the runs.
+_ENTRIES = """select case when r.sweep_id is null then 'run' else 'sweep' end as kind,
               coalesce(r.sweep_id, min(r.id)) as id, min(r.id) as first_run_id,
               case when r.sweep_id is null then min(r.trigger) else 'sweep' end as trigger,
               case when bool_or(r.status = 'running') then 'running'
@@ -121,8 +112,53 @@ def recent_entries(conn: Connection, limit: int) -> list[Entry]:
                    else (extract(epoch from max(coalesce(r.finished_at, now())) - min(r.started_at)) * 1000)::int
               end as duration_ms,
               (array_remove(array_agg(r.error order by r.id), null))[1] as error
-           from jessie.sync_runs r
-           group by r.sweep_id, case when r.sweep_id is null then r.id end
-           order by min(r.started_at) desc, min(r.id) desc limit %s"""
-    ).format(sums=counters.sums("r"))
+           from jessie.sync_runs r {where}
+           group by r.sweep_id, case when r.sweep_id is null then r.id end"""
+
+
+def _entries(where: sql.Composable) -> sql.Composed:
+    return sql.SQL(_ENTRIES).format(sums=counters.sums("r"), where=where)
+
+
+def recent_entries(conn: Connection, limit: int) -> list[Entry]:
+    """The newest first: each sweep as one entry with its totals (wall time from its first
+    invocation's start to its last one's end, and how many invocations ran), each run outside
+    a sweep (Sync now, a connect) as itself."""
+    query = _entries(sql.SQL("")) + sql.SQL(" order by min(r.started_at) desc, min(r.id) desc limit %s")
     return conn.cursor(row_factory=class_row(Entry)).execute(query, [limit]).fetchall()
+
+
+@dataclass(kw_only=True)
+class Hour:
+    """The sweeps and runs that started in one UTC hour, each sweep once (as `recent_entries`
+    counts it), their values summed."""
+
+    hour: datetime  # its start, in UTC
+    entries: int
+    failed: int  # entries failed or partial (some of their invocations or accounts failed)
+    accounts_failed: int
+    messages_added: int
+    duration_ms: int  # their wall times, summed
+    quota_units: int
+
+
+def hourly(conn: Connection, since: datetime, until: datetime) -> list[Hour]:
+    """The hours from `since` to before `until` that had a sweep or run start, oldest first.
+
+    A sweep is placed by its first invocation's start; all its invocations are summed even
+    when later ones started past the hour (or past `until`)."""
+    touching = sql.SQL(
+        """where r.started_at >= %(since)s or r.sweep_id in (
+               select sweep_id from jessie.sync_runs where sweep_id is not null and started_at >= %(since)s)"""
+    )
+    query = sql.SQL(
+        """select date_trunc('hour', e.started_at at time zone 'UTC') at time zone 'UTC' as hour,
+                  count(*)::int as entries,
+                  (count(*) filter (where e.status in ('failed', 'partial')))::int as failed,
+                  sum(e.accounts_failed)::int as accounts_failed, sum(e.messages_added)::int as messages_added,
+                  sum(coalesce(e.duration_ms, 0))::int as duration_ms, sum(e.quota_units)::int as quota_units
+           from ({entries}) e
+           where e.started_at >= %(since)s and e.started_at < %(until)s
+           group by 1 order by 1"""
+    ).format(entries=_entries(touching))
+    return conn.cursor(row_factory=class_row(Hour)).execute(query, {"since": since, "until": until}).fetchall()

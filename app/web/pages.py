@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -29,7 +29,7 @@ from app.statuses import SyncState
 from app.sync import daily_quota, triggers
 from app.sync.sweep import next_slot
 from app.sync.triggers import SyncNow
-from app.web.charts import bar_chart
+from app.web import run_charts
 from app.web.context import MAX_ROW_ID, Admin, Pool, RowId, SameSiteForm, SettingsDep, SignedIn, Visitor, page
 
 router = APIRouter()
@@ -335,29 +335,27 @@ def sync_now(request: Request, settings: SettingsDep, pool: Pool, who: SignedIn,
 
 
 @router.get("/runs")
-def runs_dashboard(request: Request, settings: SettingsDep, pool: Pool, _admin: Admin) -> Any:
-    """Sweeps and runs, charts and incidents; viewing it also checks that the cron has run lately."""
+def runs_dashboard(
+    request: Request, settings: SettingsDep, pool: Pool, _admin: Admin, span: run_charts.Span = "day"
+) -> Any:
+    """Sweeps and runs, charts per hour of the last day (or `span=week`) and incidents; viewing
+    it also checks that the cron has run lately."""
+    now = datetime.now(UTC)
+    slots = run_charts.hours(span, now)
     with pool.connection() as conn:
         texts = alerts.check_incidents(conn, settings)
         entries = runs_data.recent_entries(conn, 50)
+        hourly = runs_data.hourly(conn, slots[0], slots[-1] + timedelta(hours=1))
         recent_incidents = incidents.recent(conn, RECENT_INCIDENTS)
         quota_today = daily_quota.today(conn, settings.daily_units_budget)
     alerts.send(settings, texts)
-    oldest_first = list(reversed(entries))
-
-    def series(key: str, scale: float = 1) -> list[tuple[str, float]]:
-        return [(entry.label, round((getattr(entry, key) or 0) / scale, 2)) for entry in oldest_first]
-
-    charts = [
-        Markup(bar_chart("Emails synced per sweep or run", series("messages_added"), x_title="sweep (S) or run (#)")),  # noqa: S704 -- escaped SVG
-        Markup(bar_chart("Wall time", series("duration_ms", 1000), " s", x_title="sweep (S) or run (#)")),  # noqa: S704
-        Markup(bar_chart("Gmail quota units", series("quota_units"), x_title="sweep (S) or run (#)")),  # noqa: S704
-    ]
+    charts = run_charts.charts(hourly, span, now, settings.gmail_project_units_per_minute)
     return page(
         request,
         "runs.html",
         entries=entries,
-        charts=charts,
+        span=span,
+        charts=[Markup(chart) for chart in charts],  # noqa: S704 -- escaped SVG
         incidents=recent_incidents,
         incident_names=alerts.INCIDENT_NAMES,
         quota_today=quota_today,

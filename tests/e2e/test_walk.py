@@ -246,6 +246,11 @@ def test_a_cron_run_syncs_new_mail_and_its_sweep_is_on_runs(page: Page, base_url
     expect(first).to_have_attribute("data-kind", "sweep")
     expect(first.get_by_role("link")).to_have_attribute("href", f"/runs/sweeps/{body['sweep']['id']}")
     expect(page.locator("svg.chart")).to_have_count(3)
+    emails = page.locator("svg.chart").first  # per hour, on a time axis: the sweep's hour has a bar
+    expect(emails.locator("text.tick").filter(has_text=re.compile(r"^\d\d:00$")).first).to_be_visible()
+    started = datetime.fromisoformat(first.locator("time").get_attribute("datetime") or "")
+    hour = started.replace(minute=0, second=0, microsecond=0).isoformat()
+    assert float(emails.locator(f'g.bar[data-key="{hour}"] rect').get_attribute("height") or 0) > 0
 
 
 def test_the_log_drain_endpoint_answers_vercels_verification(page: Page, base_url: str) -> None:
@@ -261,6 +266,8 @@ def test_the_mailbox_fits_a_phone(page: Page, base_url: str) -> None:
     for path in ("/inbox", "/runs"):
         page.goto(base_url + path)
         _fits(page, 390)
+    heights = "[...document.querySelectorAll('svg.chart text')].map(text => text.getBoundingClientRect().height)"
+    assert min(page.evaluate(heights)) >= 9  # /runs's chart text not shrunk past reading
     page.set_viewport_size({"width": 1280, "height": 900})
 
 

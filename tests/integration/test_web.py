@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import re
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -382,14 +383,15 @@ def test_the_dashboard_is_for_admins_only(database_url: str, sandbox: Sandbox, t
         page = bob.get(running.url + "/runs", timeout=10)
         assert page.status_code == 200
         assert page.text.count("<svg") == 3 and "<script>" not in page.text  # drawn on the server
-        assert "Emails synced per sweep or run" in page.text
-        # Oldest first: the two connects (runs of their own), then the cron's sweep.
-        connects = [row[0] for row in query(running.pool, "select id from jessie.sync_runs where sweep_id is null")]
-        sweep = query(running.pool, "select id from jessie.sweeps")[0][0]
+        assert "Emails synced per hour" in page.text
+        # A time axis: the last day's 24 hours, labelled with times; the two connects (runs of their
+        # own) and the cron's sweep summed into the hours they started in.
         first_chart = page.text.split("<svg")[1]
-        labels = re.findall(r'class="tick" transform="[^"]+">([#S]\d+)<', first_chart)
-        assert labels == [f"#{i}" for i in sorted(connects)] + [f"S{sweep}"]
-        assert 'class="axis-title"' in first_chart and ">sweep (S) or run (#)</text>" in first_chart  # labelled
+        assert first_chart.count('<g class="bar') == 24
+        assert re.findall(r'class="tick">(\d\d:00)<', first_chart)
+        assert 'class="axis-title"' in first_chart and ">hour started (UTC)</text>" in first_chart  # labelled
+        synced = re.findall(r": ([\d,]+)</title>", first_chart)
+        assert len(synced) == 24 and sum(int(value) for value in synced) == 3 + 4
         odd = bob.get(running.url + "/runs/sweeps/abc", timeout=10)  # an address that names no sweep
         assert odd.status_code == 404 and "“abc” (the sweep id) must be a whole number." in odd.text
         assert "Input should" not in odd.text and "sweep_id" not in odd.text  # not the validator's words
@@ -401,6 +403,38 @@ def test_the_dashboard_is_for_admins_only(database_url: str, sandbox: Sandbox, t
         line = re.search(r'data-testid="quota-today">([^<]+)<', page.text)
         assert line is not None
         assert f"{spent:,} units of the project's daily threshold of 80,000,000" in " ".join(line[1].split())
+
+
+def test_the_dashboards_hours_mark_failures_and_show_quota_as_a_share(
+    database_url: str, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    settings = make_settings(database_url, sandbox.url, tmp_path, admin_emails=ALICE)
+    for running in serve(settings):
+        alice = connect(running, sandbox, ALICE, messages=2)
+        with running.pool.connection() as conn:
+            hour = conn.execute(
+                """insert into jessie.sync_runs (trigger, status, started_at, deadline_at, finished_at,
+                       accounts_failed, messages_added, quota_units, duration_ms, error)
+                   values ('manual', 'failed', date_trunc('hour', now()) - interval '3 hours' + interval '1 minute',
+                           now(), now(), 1, 0, 720000, 1000, 'boom')
+                   returning date_trunc('hour', started_at)"""
+            ).fetchone()[0]  # type: ignore[index]
+        key = hour.astimezone(UTC).isoformat()
+        page = alice.get(running.url + "/runs", timeout=10)
+        assert page.status_code == 200
+        emails, _wall_time, quota = page.text.split("<svg")[1:]
+        # The failed run synced nothing, yet its hour is marked, not drawn like an empty one.
+        failed = re.search(rf'<g class="bar failed" data-key="{re.escape(key)}"><title>([^<]+)</title>', emails)
+        assert failed is not None and failed[1].endswith(": 0; 1 failed, 1 account failed")
+        assert emails.count('class="bar failed"') == 1
+        # 720,000 units of the project's 1,200,000 a minute × 60 = 72,000,000 an hour.
+        assert "% of the ceiling" in quota and "100 % = 72,000,000 units" in quota
+        assert re.search(rf'data-key="{re.escape(key)}"><title>[^<]+: 1 %; 1 failed', quota)
+        week = alice.get(running.url + "/runs?span=week", timeout=10)
+        assert week.status_code == 200 and week.text.split("<svg")[1].count('<g class="bar') == 7 * 24
+        assert '<a href="/runs?span=week" aria-current="page">' in week.text
+        odd = alice.get(running.url + "/runs?span=year", timeout=10)
+        assert odd.status_code == 400 and "“year” (the span) is not a value Jessie can use." in odd.text
 
 
 # ---- alerts -------------------------------------------------------------------------------
