@@ -1,7 +1,8 @@
 """Jessie on embedded defaults: what `nox -s dev` runs and what the local e2e suite drives.
 
 - the embedded Postgres under JESSIE_DATA_DIR, migrated;
-- the Gmail sandbox (its own process) with a demo mailbox to connect on its consent page;
+- the Gmail sandbox (its own process) with a demo mailbox to connect on its consent page, its
+  accounts and grants kept in JESSIE_DATA_DIR across restarts, as the database is;
 - the app (`jessie serve`, its own process) wired to both, development secrets generated
   into JESSIE_DATA_DIR;
 - a stand-in for Vercel Cron that calls the cron endpoint with the secret at start and
@@ -20,6 +21,7 @@ import subprocess
 import sys
 import threading
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from pathlib import Path
 
 import requests
@@ -36,6 +38,9 @@ from sandbox.serving import interrupt_on_sigterm, listening_socket
 STOP_GRACE_S = 20.0  # how long a server of the stack may take to stop once told to
 
 DEMO_ACCOUNT = "demo@example.com"
+# The sandbox's accounts and the refresh tokens it issued, kept beside the database: a restart
+# keeps both, so the token Jessie stored is still one the sandbox knows.
+SANDBOX_STATE = "sandbox.json"
 
 
 def working_tree_commit() -> str:
@@ -94,14 +99,22 @@ class LocalStack:
         return self
 
     def _start_sandbox(self) -> None:
-        process, self.sandbox_url = spawn("--port", str(self.sandbox_port), "--quota", str(self.quota_units_per_second))
+        process, self.sandbox_url = spawn(
+            "--port",
+            str(self.sandbox_port),
+            "--quota",
+            str(self.quota_units_per_second),
+            "--state",
+            str(self.data_dir / SANDBOX_STATE),
+        )
         self._processes.append(process)
         created = requests.post(
             f"{self.sandbox_url}/_sandbox/accounts",
             json={"email": DEMO_ACCOUNT, "messages": self.demo_messages, "seed": 7},
             timeout=120,
         )
-        created.raise_for_status()
+        if created.status_code != HTTPStatus.CONFLICT:  # a conflict: kept from the last start, with its grants
+            created.raise_for_status()
 
     @property
     def callback(self) -> str:

@@ -4,9 +4,12 @@ with generated accounts; and `spawn`, which starts it as its own process."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import subprocess
 import sys
+from pathlib import Path
 
+from ..serving import interrupt_on_sigterm
 from .faults import FaultConfig
 from .oauth import DEFAULT_CLIENT_ID
 from .quota import MODELS, QuotaConfig
@@ -34,9 +37,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--redirect-uri", action="append", default=[], help="a callback registered for the sandbox's own client"
     )
+    parser.add_argument(
+        "--state", type=Path, help="keep accounts and refresh tokens in this file: loaded on start, saved on stop"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
+    from .persistence import load, save
     from .server import SandboxServer  # needs uvicorn, a local-only dependency
     from .state import SandboxState
 
@@ -57,10 +64,20 @@ def run(args: argparse.Namespace) -> int:
         state.oauth.clients[client_id] = secret
     for uri in args.redirect_uri:
         state.oauth.register_redirect_uri(DEFAULT_CLIENT_ID, uri)
+    if args.state:
+        load(state, args.state)
     for index in range(args.accounts):
-        state.create_account(f"user{index + 1}@example.com", args.messages, args.seed + index)
+        email = f"user{index + 1}@example.com"
+        if email not in state.mailboxes:  # not already kept in --state
+            state.create_account(email, args.messages, args.seed + index)
     server = SandboxServer(state, args.host, args.port)
-    server.serve_forever(lambda url: print(f"sandbox ready {url}", flush=True))
+    interrupt_on_sigterm()  # uvicorn re-raises the signal once it has stopped: then the state is saved
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            server.serve_forever(lambda url: print(f"sandbox ready {url}", flush=True))
+    finally:
+        if args.state:
+            save(state, args.state)
     return 0
 
 
