@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -33,7 +34,7 @@ from app.db.migrate import migrate
 from sandbox.gmail import environment_for
 from sandbox.gmail.cli import spawn
 from sandbox.gmail.oauth import DEFAULT_CLIENT_ID
-from sandbox.serving import interrupt_on_sigterm, listening_socket
+from sandbox.serving import PortBusy, interrupt_on_sigterm, listening_socket
 
 STOP_GRACE_S = 20.0  # how long a server of the stack may take to stop once told to
 
@@ -89,23 +90,30 @@ class LocalStack:
         )
 
     def start(self) -> LocalStack:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self._start_sandbox()
-        with connect(self.settings()) as conn:  # starts the embedded Postgres on first use
-            migrate(conn)
-        self._start_app()
+        """Both ports are taken first, so a busy one (PortBusy, naming the flag) stops the start
+        before anything runs; anything else failing part-way stops what had started."""
+        with (
+            listening_socket("127.0.0.1", self.app_port, "--port") as app_socket,
+            listening_socket("127.0.0.1", self.sandbox_port, "--sandbox-port") as sandbox_socket,
+        ):
+            try:
+                self.data_dir.mkdir(parents=True, exist_ok=True)
+                self._start_sandbox(sandbox_socket)
+                with connect(self.settings()) as conn:  # starts the embedded Postgres on first use
+                    migrate(conn)
+                self._start_app(app_socket)
+            except BaseException:
+                self.stop()
+                raise
         if self.cron_interval_s is not None:
             threading.Thread(target=self._cron, args=(self.cron_interval_s,), daemon=True, name="local-cron").start()
         return self
 
-    def _start_sandbox(self) -> None:
+    def _start_sandbox(self, sock: socket.socket) -> None:
+        state = str(self.data_dir / SANDBOX_STATE)
         process, self.sandbox_url = spawn(
-            "--port",
-            str(self.sandbox_port),
-            "--quota",
-            str(self.quota_units_per_second),
-            "--state",
-            str(self.data_dir / SANDBOX_STATE),
+            *("--fd", str(sock.fileno()), "--quota", str(self.quota_units_per_second), "--state", state),
+            pass_fds=(sock.fileno(),),
         )
         self._processes.append(process)
         created = requests.post(
@@ -120,8 +128,7 @@ class LocalStack:
     def callback(self) -> str:
         return f"{self.app_url}/auth/callback"
 
-    def _start_app(self) -> None:
-        sock = listening_socket("127.0.0.1", self.app_port)
+    def _start_app(self, sock: socket.socket) -> None:
         self.app_url = f"http://localhost:{sock.getsockname()[1]}"
         registered = requests.put(  # as the app's owner does in the Google Cloud Console
             f"{self.sandbox_url}/_sandbox/oauth",
@@ -135,7 +142,6 @@ class LocalStack:
             pass_fds=[sock.fileno()],
             text=True,
         )
-        sock.close()  # the child holds it now
         self._processes.append(process)
 
     def call_cron(self) -> requests.Response:
@@ -182,8 +188,10 @@ class LocalStack:
 def main() -> None:
     parser = argparse.ArgumentParser(description="Jessie locally, on embedded defaults")
     parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get("JESSIE_DATA_DIR", ".jessie")))
-    parser.add_argument("--port", type=int, default=3000)
-    parser.add_argument("--sandbox-port", type=int, default=8025)
+    parser.add_argument("--port", type=int, default=3000, help="the app's port (default 3000; 0 picks a free one)")
+    parser.add_argument(
+        "--sandbox-port", type=int, default=8025, help="the Gmail sandbox's port (default 8025; 0 picks a free one)"
+    )
     parser.add_argument("--demo-messages", type=int, default=250)
     parser.add_argument(
         "--cron-interval",
@@ -211,6 +219,9 @@ def main() -> None:
                 flush=True,
             )
             threading.Event().wait()
+    except PortBusy as busy:  # nothing was started: one line, no traceback
+        print(f"jessie dev: {busy}", file=sys.stderr)
+        sys.exit(2)
     finally:
         if not args.keep_database:
             stop_embedded(args.data_dir)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +19,7 @@ from .quota import MODELS, QuotaConfig
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8025, help="0 picks a free port")
+    parser.add_argument("--fd", type=int, help="serve on this inherited, already listening socket instead")
     parser.add_argument("--accounts", type=int, default=0, help="generated accounts user1@example.com …")
     parser.add_argument("--messages", type=int, default=100, help="messages per generated account")
     parser.add_argument("--seed", type=int, default=0)
@@ -70,7 +72,8 @@ def run(args: argparse.Namespace) -> int:
         email = f"user{index + 1}@example.com"
         if email not in state.mailboxes:  # not already kept in --state
             state.create_account(email, args.messages, args.seed + index)
-    server = SandboxServer(state, args.host, args.port)
+    sock = None if args.fd is None else socket.socket(fileno=args.fd)
+    server = SandboxServer(state, args.host, args.port, sock)
     interrupt_on_sigterm()  # uvicorn re-raises the signal once it has stopped: then the state is saved
     try:
         with contextlib.suppress(KeyboardInterrupt):
@@ -81,12 +84,16 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def spawn(*args: str) -> tuple[subprocess.Popen[str], str]:
+def spawn(*args: str, pass_fds: tuple[int, ...] = ()) -> tuple[subprocess.Popen[str], str]:
     """`jessie sandbox ARGS` in its own process: the process and the URL it announced."""
-    process = subprocess.Popen([sys.executable, "-m", "sandbox.gmail", *args], stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sandbox.gmail", *args], stdout=subprocess.PIPE, text=True, pass_fds=pass_fds
+    )
     assert process.stdout is not None
     line = process.stdout.readline().strip()
     if not line.startswith("sandbox ready "):
         process.terminate()
+        process.wait()
+        process.stdout.close()
         raise RuntimeError(f"the Gmail sandbox did not start: {line!r}")
     return process, line.removeprefix("sandbox ready ")
