@@ -6,7 +6,8 @@
 - the app (`jessie serve`, its own process) wired to both, development secrets generated
   into JESSIE_DATA_DIR;
 - a stand-in for Vercel Cron that calls the cron endpoint with the secret at start and
-  then every `cron_interval_s` seconds.
+  then at the start of each slot of `cron_interval_s` seconds (sandbox/dev_cron.py), the
+  interval the app is told too.
 
 Both servers get a socket that is already listening, so nothing here waits for them to
 come up: early requests simply queue.
@@ -21,6 +22,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from pathlib import Path
@@ -31,6 +33,7 @@ from app.config import CRON_PATH, Settings
 from app.db.connection import connect
 from app.db.embedded import stop_embedded
 from app.db.migrate import migrate
+from sandbox.dev_cron import check_interval, run_cron
 from sandbox.gmail import environment_for
 from sandbox.gmail.cli import spawn
 from sandbox.gmail.oauth import DEFAULT_CLIENT_ID
@@ -79,7 +82,14 @@ class LocalStack:
             "OAUTH_REDIRECT_URI": self.callback,
             "JESSIE_QUOTA_UNITS_PER_SECOND": str(self.quota_units_per_second),
             "JESSIE_COMMIT_SHA": os.environ.get("JESSIE_COMMIT_SHA", working_tree_commit()),
+            **self.cron_environment(),
         }
+
+    def cron_environment(self) -> dict[str, str]:
+        """The app's slots (its "next sync around") are the local cron's own."""
+        if self.cron_interval_s is None:
+            return {}
+        return {"JESSIE_CRON_INTERVAL_MINUTES": f"{self.cron_interval_s / 60:g}"}
 
     def settings(self) -> Settings:
         return Settings(
@@ -92,6 +102,8 @@ class LocalStack:
     def start(self) -> LocalStack:
         """Both ports are taken first, so a busy one (PortBusy, naming the flag) stops the start
         before anything runs; anything else failing part-way stops what had started."""
+        if self.cron_interval_s is not None:
+            check_interval(self.cron_interval_s)
         with (
             listening_socket("127.0.0.1", self.app_port, "--port") as app_socket,
             listening_socket("127.0.0.1", self.sandbox_port, "--sandbox-port") as sandbox_socket,
@@ -155,14 +167,15 @@ class LocalStack:
         )
 
     def _cron(self, interval_s: float) -> None:
-        while not self._stop.is_set():
-            try:
-                response = self.call_cron()
-                self.cron_calls.append(response.status_code)
-                print(f"local cron: {response.status_code} {response.text[:200]}", flush=True)
-            except requests.RequestException as error:
-                print(f"local cron: {type(error).__name__}", flush=True)
-            self._stop.wait(interval_s)
+        run_cron(self._call_cron_and_say, interval_s, time.time, self._stop.wait)
+
+    def _call_cron_and_say(self) -> None:
+        try:
+            response = self.call_cron()
+            self.cron_calls.append(response.status_code)
+            print(f"local cron: {response.status_code} {response.text[:200]}", flush=True)
+        except requests.RequestException as error:
+            print(f"local cron: {type(error).__name__}", flush=True)
 
     def stop(self) -> None:
         self._stop.set()
@@ -185,6 +198,13 @@ class LocalStack:
         self.stop()
 
 
+def cron_interval(text: str) -> float:
+    try:
+        return check_interval(float(text))
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"{text}: {error}") from None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Jessie locally, on embedded defaults")
     parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get("JESSIE_DATA_DIR", ".jessie")))
@@ -195,9 +215,9 @@ def main() -> None:
     parser.add_argument("--demo-messages", type=int, default=250)
     parser.add_argument(
         "--cron-interval",
-        type=float,
-        default=float(os.environ.get("JESSIE_DEV_CRON_INTERVAL", 3600)),
-        help="seconds between local cron calls (default: hourly, as in production)",
+        type=cron_interval,
+        default=os.environ.get("JESSIE_DEV_CRON_INTERVAL", "3600"),
+        help="seconds between local cron calls, a divisor of the hour (default: hourly, as in production)",
     )
     parser.add_argument(
         "--keep-database",
@@ -215,7 +235,8 @@ def main() -> None:
                 f"  Connect Gmail there and pick {DEMO_ACCOUNT} on the sandbox consent page.\n"
                 f"  Gmail + Google OAuth sandbox: {stack.sandbox_url}\n"
                 f"  Database: embedded Postgres under {args.data_dir}/postgres ({database})\n"
-                f"  Local cron: now, then every {args.cron_interval:g}s. Ctrl-C stops everything.\n",
+                f"  Local cron: now, then every {args.cron_interval:g}s from the top of the hour. "
+                "Ctrl-C stops everything.\n",
                 flush=True,
             )
             threading.Event().wait()

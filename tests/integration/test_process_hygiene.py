@@ -16,7 +16,7 @@ from tests.processes import leftovers
 
 pytestmark = pytest.mark.timeout(180)
 READY = "Ctrl-C stops everything"
-QUIET_AND_ANYWHERE = ["--port", "0", "--sandbox-port", "0", "--demo-messages", "3", "--cron-interval", "100000"]
+QUIET_AND_ANYWHERE = ["--port", "0", "--sandbox-port", "0", "--demo-messages", "3", "--cron-interval", "3600"]
 
 
 def start_dev_stack(data_dir: Path, *extra: str) -> subprocess.Popen[str]:
