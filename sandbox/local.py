@@ -4,7 +4,8 @@
 - the Gmail sandbox (its own process) with a demo mailbox to connect on its consent page, its
   accounts and grants kept in JESSIE_DATA_DIR across restarts, as the database is;
 - the app (`jessie serve`, its own process) wired to both, development secrets generated
-  into JESSIE_DATA_DIR;
+  into JESSIE_DATA_DIR, and the rest of its wiring published there (DEV_STACK_FILE) for
+  `jessie` commands while the stack runs;
 - a stand-in for Vercel Cron that calls the cron endpoint with the secret at start and
   then at the start of each slot of `cron_interval_s` seconds (sandbox/dev_cron.py), the
   interval the app is told too.
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import socket
 import subprocess
@@ -29,7 +31,7 @@ from pathlib import Path
 
 import requests
 
-from app.config import CRON_PATH, Settings
+from app.config import CRON_PATH, DEV_STACK_FILE, Settings
 from app.db.connection import connect
 from app.db.embedded import stop_embedded
 from app.db.migrate import migrate
@@ -77,11 +79,19 @@ class LocalStack:
             **{k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "POSTGRES_URL")},
             "VERCEL_ENV": "development",
             "JESSIE_DATA_DIR": str(self.data_dir),
-            **environment_for(self.sandbox_url),
+            **self.shared_settings(),
             "ADMIN_EMAILS": os.environ.get("ADMIN_EMAILS", DEMO_ACCOUNT),
+            "JESSIE_COMMIT_SHA": os.environ.get("JESSIE_COMMIT_SHA", working_tree_commit()),
+        }
+
+    def shared_settings(self) -> dict[str, str]:
+        """What the app is given that `jessie` commands read too while the stack runs (from
+        DEV_STACK_FILE): where the sandbox is, and the app's schedule. No secrets: those are in
+        secrets.json already, and the sandbox's client secret is public by design."""
+        return {
+            **environment_for(self.sandbox_url),
             "OAUTH_REDIRECT_URI": self.callback,
             "JESSIE_QUOTA_UNITS_PER_SECOND": str(self.quota_units_per_second),
-            "JESSIE_COMMIT_SHA": os.environ.get("JESSIE_COMMIT_SHA", working_tree_commit()),
             **self.cron_environment(),
         }
 
@@ -114,6 +124,7 @@ class LocalStack:
                 with connect(self.settings()) as conn:  # starts the embedded Postgres on first use
                     migrate(conn)
                 self._start_app(app_socket)
+                self._publish_settings()
             except BaseException:
                 self.stop()
                 raise
@@ -177,7 +188,13 @@ class LocalStack:
         except requests.RequestException as error:
             print(f"local cron: {type(error).__name__}", flush=True)
 
+    def _publish_settings(self) -> None:
+        draft = self.data_dir / f".{DEV_STACK_FILE}.{os.getpid()}"
+        draft.write_text(json.dumps(self.shared_settings(), indent=2))
+        draft.replace(self.data_dir / DEV_STACK_FILE)
+
     def stop(self) -> None:
+        (self.data_dir / DEV_STACK_FILE).unlink(missing_ok=True)  # no stack to reach any more
         self._stop.set()
         for process in reversed(self._processes):
             process.terminate()
