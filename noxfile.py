@@ -182,7 +182,16 @@ def close(session: nox.Session) -> None:
 def dev(session: nox.Session) -> None:
     """Jessie on http://localhost:3000: embedded Postgres, the Gmail sandbox, a local hourly cron."""
     sync(session, "local")
+    project_environment(session)
     session.run("python", "-m", "sandbox.local", *session.posargs)
+
+
+def project_environment(session: nox.Session) -> None:
+    """`.venv`, on the Python 3.12 found above, for the README's `uv run jessie …`: uv does not look
+    in pyenv, and without a project environment it would download a Python instead (`uv run`
+    installs the project into it on first use)."""
+    if not Path(".venv").exists():
+        session.run_install("uv", "venv", "--quiet", "--python", PYTHON, ".venv", silent=True)
 
 
 @nox.session(python=PYTHON)

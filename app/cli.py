@@ -15,7 +15,7 @@ from typing import Any, NoReturn
 
 from pydantic import ValidationError
 
-from app.config import MissingSetting, describe_invalid, get_settings
+from app.config import DEV_STACK_FILE, MissingSetting, describe_invalid, get_settings
 from app.db.connection import DatabaseUnavailable
 from app.db.migrate import MigrationError
 from app.security import WrongEncryptionKey
@@ -89,7 +89,10 @@ def _sync(args: argparse.Namespace) -> int:
                 flush=True,
             )
 
-    summary = triggers.cli(get_settings(), args.budget, progress)
+    settings = get_settings()
+    for name in ("google_client_id", "google_client_secret"):  # said once here, not once per account
+        settings.require(name)
+    summary = triggers.cli(settings, args.budget, progress)
     if interactive:
         print(file=sys.stderr)
     if isinstance(summary, triggers.NotStarted):
@@ -227,6 +230,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _where_settings_come_from() -> str:
+    """In development, the way to have every setting: a running dev stack publishes its own."""
+    settings = get_settings()
+    if not settings.is_development:
+        return ""
+    published = settings.data_dir / DEV_STACK_FILE
+    return f"; set it, or start `nox -s dev` (while it runs, jessie reads its settings from {published})"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Every error a person can fix is one line on stderr (exit 2), never a traceback."""
     argv = sys.argv[1:] if argv is None else argv
@@ -238,7 +250,9 @@ def main(argv: list[str] | None = None) -> int:
         return int(handler(args))
     except ValidationError as error:
         print(f"jessie: invalid settings: {describe_invalid(error)}", file=sys.stderr)
-    except (MissingSetting, DatabaseUnavailable, WrongEncryptionKey, MigrationError) as error:
+    except MissingSetting as error:
+        print(f"jessie: {error}{_where_settings_come_from()}", file=sys.stderr)
+    except (DatabaseUnavailable, WrongEncryptionKey, MigrationError) as error:
         print(f"jessie: {error}", file=sys.stderr)
     return 2
 

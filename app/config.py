@@ -19,10 +19,11 @@ import secrets
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 from app.gmail.quota import MODELS, ModelName, QuotaModel
@@ -64,6 +65,9 @@ GENERATED_IN_DEVELOPMENT: dict[str, Callable[[], str]] = {
 }
 
 
+DEV_STACK_FILE = "dev-stack.json"  # in JESSIE_DATA_DIR while `nox -s dev` runs: see _RunningDevStack
+
+
 class MissingSetting(RuntimeError):
     """A required setting is absent (or a placeholder); the message names the variable."""
 
@@ -78,6 +82,33 @@ class _EnvironmentByAlias(EnvSettingsSource):
         self.config = self.config | SettingsConfigDict(populate_by_name=False, validate_by_name=False)
 
 
+class _RunningDevStack(PydanticBaseSettingsSource):
+    """Development only, beneath the environment: the settings a running `nox -s dev` gave its app
+    (the Gmail sandbox's endpoints and OAuth client, the callback, the cron interval), which it
+    writes to JESSIE_DATA_DIR/dev-stack.json while it runs, so `jessie sync` and the other
+    commands reach that stack's sandbox with no variables set."""
+
+    def __init__(self, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource) -> None:
+        super().__init__(settings_cls)
+        self.given = init_settings()
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # all of it comes from __call__
+
+    def _given(self, name: str, variable: str, default: str) -> str:
+        return str(self.given.get(name, self.given.get(variable, os.environ.get(variable, default))))
+
+    def __call__(self) -> dict[str, Any]:
+        if self._given("vercel_env", "VERCEL_ENV", "development").lower() != "development":
+            return {}
+        path = Path(self._given("data_dir", "JESSIE_DATA_DIR", ".jessie")) / DEV_STACK_FILE
+        try:
+            stored = json.loads(path.read_text())
+        except (OSError, ValueError):  # no stack running here
+            return {}
+        return {variable: value for variable, value in stored.items() if isinstance(value, str)}
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
 
@@ -90,7 +121,14 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return init_settings, _EnvironmentByAlias(settings_cls), dotenv_settings, file_secret_settings
+        environment = _EnvironmentByAlias(settings_cls)
+        return (
+            init_settings,
+            environment,
+            _RunningDevStack(settings_cls, init_settings),
+            dotenv_settings,
+            file_secret_settings,
+        )
 
     database_url: SecretStr | None = Field(None, validation_alias=AliasChoices("DATABASE_URL", "POSTGRES_URL"))
     data_dir: Path = Field(Path(".jessie"), validation_alias="JESSIE_DATA_DIR")

@@ -3,6 +3,7 @@ stopping a local command cleanly however it is stopped."""
 
 from __future__ import annotations
 
+import errno
 import signal
 import socket
 import threading
@@ -22,7 +23,15 @@ def interrupt_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, interrupt)
 
 
-def listening_socket(host: str, port: int) -> socket.socket:
+class PortBusy(OSError):
+    """A port another process listens on: `flag` is the option that picks another."""
+
+    def __init__(self, port: int, flag: str) -> None:
+        super().__init__(f"port {port} is in use: pick another with {flag} PORT (0 picks a free one)")
+        self.port, self.flag = port, flag
+
+
+def listening_socket(host: str, port: int, flag: str = "--port") -> socket.socket:
     """A bound, listening TCP socket.
 
     Created with an explicit IPPROTO_TCP: asyncio only sets TCP_NODELAY on accepted
@@ -31,7 +40,13 @@ def listening_socket(host: str, port: int) -> socket.socket:
     """
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        sock.close()
+        if error.errno == errno.EADDRINUSE:
+            raise PortBusy(port, flag) from None
+        raise
     sock.listen(1024)
     return sock
 
@@ -39,9 +54,17 @@ def listening_socket(host: str, port: int) -> socket.socket:
 class ServerThread:
     """uvicorn on an already-listening socket: clients may connect as soon as this exists."""
 
-    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0, keep_alive_s: int = 30) -> None:
+    def __init__(
+        self,
+        app: Any,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        keep_alive_s: int = 30,
+        sock: socket.socket | None = None,
+    ) -> None:
+        """On `sock` when given (one a parent opened and handed over), else on a new one."""
         self.app = app
-        self._socket = listening_socket(host, port)
+        self._socket = sock or listening_socket(host, port)
         self.host, self.port = self._socket.getsockname()[:2]
         self.url = f"http://{self.host}:{self.port}"
         config = uvicorn.Config(

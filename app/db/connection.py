@@ -59,9 +59,23 @@ def clean_url(url: str) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
+def readable_url(url: str) -> str:
+    """`url` without foreign parameters, if libpq can read it; else DatabaseUnavailable in words
+    that never quote it (libpq's own message does, password included)."""
+    try:
+        cleaned = clean_url(url)
+        psycopg.conninfo.conninfo_to_dict(cleaned)
+    except (ValueError, psycopg.ProgrammingError):
+        raise DatabaseUnavailable(
+            "DATABASE_URL (or POSTGRES_URL) is not a PostgreSQL URL: expected "
+            "postgresql://USER:PASSWORD@HOST:PORT/DATABASE (its value is not shown: it may hold a password)"
+        ) from None
+    return cleaned
+
+
 def database_url(settings: Settings) -> str:
     if settings.database_url is not None and settings.database_url.get_secret_value():
-        return clean_url(settings.database_url.get_secret_value())
+        return readable_url(settings.database_url.get_secret_value())
     if not settings.is_development:
         raise MissingSetting(f"DATABASE_URL (or POSTGRES_URL) is not set (required in {settings.vercel_env})")
     from app.db.embedded import embedded_database_url

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from app.config import Settings
+from app.config import MissingSetting, Settings
 from app.counters import Counters
 from app.db.connection import Connection, Database
 from app.deadline import MIN_CALL_SECONDS, BudgetExhausted, Deadline
@@ -99,7 +99,7 @@ def describe(error: BaseException) -> str:
     """A failure in words fit for logs: no tokens, no message content."""
     if isinstance(error, GrantRevoked):
         return f"Google refused the refresh token ({error}): the account must be reconnected"
-    if isinstance(error, RetriesExhausted):
+    if isinstance(error, RetriesExhausted | MissingSetting):  # a setting's name, never its value
         return str(error)
     return classify(error).reason or type(error).__name__
 

@@ -3,10 +3,15 @@
 Gmail facts kept here: message ids are 16 hex digits that grow with the internal date;
 history ids only increase, with gaps; a message's ``historyId`` is the id of the last
 change that touched it; history older than the retained window answers 404.
+
+A mailbox is its seed plus its `journal`, the changes made to it in order: replaying the
+journal on a mailbox of the same seed rebuilds it exactly (ids, history ids, contents), which
+is how a sandbox keeps its mailboxes across restarts (sandbox/gmail/persistence.py).
 """
 
 from __future__ import annotations
 
+import base64
 import email
 import random
 import re
@@ -92,6 +97,9 @@ class HistoryExpired(Exception):
 class Mailbox:
     def __init__(self, email: str, seed: int, reply_rate: float | None = None) -> None:
         self.email = email
+        self.seed = seed
+        self.reply_rate = reply_rate
+        self.journal: list[list[object]] = []  # each change: its method's name and arguments
         self.factory = MessageFactory(email, seed, reply_rate)
         self._rng = random.Random(f"history:{seed}:{email}")
         self.history_id = self._rng.randint(1_000, 900_000)
@@ -121,6 +129,7 @@ class Mailbox:
 
     def populate(self, count: int) -> None:
         """The mailbox's past: generated messages whose history is not retained."""
+        self.journal.append(["populate", count])
         for generated in self.factory.history(count):
             thread_id = self._thread_of(generated.reply_to_index)
             message = self._store(generated.raw, generated.label_ids, generated.internal_date, thread_id)
@@ -137,10 +146,13 @@ class Mailbox:
         if raw is not None:
             labels = label_ids if label_ids is not None else ["INBOX", "UNREAD"]
             self._check_labels(labels)
-            return self._store(raw, labels, date, self._thread_answered(raw))
-        generated = self.factory.make(date, attachment_bytes=attachment_bytes)
-        message = self._store(generated.raw, generated.label_ids, date, self._thread_of(generated.reply_to_index))
-        self._generated.append(message.id)
+            message = self._store(raw, labels, date, self._thread_answered(raw))
+        else:
+            generated = self.factory.make(date, attachment_bytes=attachment_bytes)
+            message = self._store(generated.raw, generated.label_ids, date, self._thread_of(generated.reply_to_index))
+            self._generated.append(message.id)
+        encoded = None if raw is None else base64.b64encode(raw).decode()
+        self.journal.append(["deliver", encoded, label_ids, now_ms, attachment_bytes])
         return message
 
     def _thread_of(self, factory_index: int | None) -> str | None:
@@ -186,6 +198,7 @@ class Mailbox:
 
     def delete(self, message_id: str) -> None:
         message = self._get(message_id)
+        self.journal.append(["delete", message_id])
         del self.messages[message_id]
         siblings = self.threads[message.thread_id]
         siblings.remove(message_id)
@@ -196,6 +209,7 @@ class Mailbox:
     def relabel(self, message_id: str, add: list[str], remove: list[str]) -> StoredMessage:
         message = self._get(message_id)
         self._check_labels(add + remove)
+        self.journal.append(["relabel", message_id, add, remove])
         added = [label for label in dict.fromkeys(add) if label not in message.label_ids]
         if added:
             message.label_ids.extend(added)
@@ -208,6 +222,7 @@ class Mailbox:
 
     def expire_history(self) -> None:
         """Forget all history up to now: every history id handed out so far answers 404."""
+        self.journal.append(["expire_history"])
         self.history_id += self._rng.randint(1, 50)
         self.history_floor = self.history_id
         self.history.clear()

@@ -19,7 +19,8 @@ import base64
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from .clock import Clock
@@ -149,6 +150,18 @@ class OAuthServer:
             raise OAuthError(400, "invalid_token", "Token expired or revoked")
         if access.refresh is not None:
             self._refresh[access.refresh].revoked = True
+
+    def grants(self) -> dict[str, object]:
+        """What outlives a restart: the refresh tokens issued and who consented to which client
+        (access tokens and codes are short-lived, and a client refreshes or asks again)."""
+        return {
+            "refresh": {token: asdict(grant) for token, grant in self._refresh.items()},
+            "consented": sorted([email, client] for email, client in self._consented),
+        }
+
+    def restore_grants(self, saved: dict[str, Any]) -> None:
+        self._refresh.update({token: _Refresh(**grant) for token, grant in saved["refresh"].items()})
+        self._consented.update((email, client) for email, client in saved["consented"])
 
     # ---- the token endpoint ---------------------------------------------------------
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 
 from ..serving import ServerThread
@@ -24,9 +25,15 @@ GOOGLE_KEEP_ALIVE_S = 610
 class SandboxServer(ServerThread):
     """The Gmail sandbox on a loopback port in a background thread (tests, benchmarks)."""
 
-    def __init__(self, state: SandboxState | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        state: SandboxState | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        sock: socket.socket | None = None,
+    ) -> None:
         self.state = state or SandboxState()
-        super().__init__(create_app(self.state), host, port, keep_alive_s=GOOGLE_KEEP_ALIVE_S)
+        super().__init__(create_app(self.state), host, port, keep_alive_s=GOOGLE_KEEP_ALIVE_S, sock=sock)
 
     @property
     def stalled(self) -> threading.Event:

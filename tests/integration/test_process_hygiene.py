@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from sandbox.serving import listening_socket
 from tests.processes import leftovers
 
 pytestmark = pytest.mark.timeout(180)
 READY = "Ctrl-C stops everything"
-QUIET_AND_ANYWHERE = ["--port", "0", "--sandbox-port", "0", "--demo-messages", "3", "--cron-interval", "100000"]
+QUIET_AND_ANYWHERE = ["--port", "0", "--sandbox-port", "0", "--demo-messages", "3", "--cron-interval", "3600"]
 
 
 def start_dev_stack(data_dir: Path, *extra: str) -> subprocess.Popen[str]:
@@ -75,3 +76,22 @@ def test_keep_database_leaves_only_postgres_running(tmp_path: Path) -> None:
         stop_embedded(data_dir)
         close_output(stack)
     assert leftovers(str(data_dir), session=stack.pid) == []
+
+
+@pytest.mark.parametrize("flag", ["--port", "--sandbox-port"])
+def test_a_busy_port_is_one_line_naming_its_flag_and_starts_nothing(tmp_path: Path, flag: str) -> None:
+    data_dir = tmp_path / "dev"
+    with listening_socket("127.0.0.1", 0) as busy:
+        ports = {"--port": "0", "--sandbox-port": "0", flag: str(busy.getsockname()[1])}
+        stack = subprocess.run(
+            [sys.executable, "-m", "sandbox.local", "--data-dir", str(data_dir), "--demo-messages", "3"]
+            + [part for pair in ports.items() for part in pair],
+            capture_output=True,
+            text=True,
+            timeout=90,
+            start_new_session=True,
+        )
+    assert stack.returncode == 2
+    said = f"jessie dev: port {ports[flag]} is in use: pick another with {flag} PORT (0 picks a free one)"
+    assert stack.stderr.splitlines() == [said]
+    assert leftovers(str(data_dir)) == []
