@@ -25,7 +25,7 @@ from app.db.connection import Connection, Database
 from app.logs import log_event
 from app.search import Search, SearchRefused
 from app.search import parse as parse_search
-from app.statuses import SyncState
+from app.statuses import AccountStatus, SyncState
 from app.sync import daily_quota, triggers
 from app.sync.sweep import next_slot
 from app.sync.triggers import SyncNow
@@ -250,7 +250,7 @@ def attachment(
     if account is None or row is None or number >= len(row.attachments):  # another's looks missing too
         return page(request, "message.html", 404, title="No such attachment", detail="It may have been deleted.")
     try:
-        data = _attachment_bytes(settings, account, gmail_id, number)
+        data = _attachment_bytes(settings, pool, account, gmail_id, number)
     except NotDownloaded as refused:
         return page(request, "message.html", refused.status, title=refused.title, detail=refused.detail)
     described = row.attachments[number]
@@ -268,8 +268,11 @@ class NotDownloaded(Exception):
         self.status, self.title, self.detail = status, title, detail
 
 
-def _attachment_bytes(settings: Settings, account: accounts.Account, gmail_id: str, number: int) -> bytes:
-    """The attachment from Gmail; NotDownloaded says why not, in words."""
+def _attachment_bytes(
+    settings: Settings, pool: Database, account: accounts.Account, gmail_id: str, number: int
+) -> bytes:
+    """The attachment from Gmail; NotDownloaded says why not, in words. A grant Google refused
+    parks the account as a sync would, so the inbox offers to reconnect it."""
     from googleapiclient.errors import HttpError  # Google's client loads only where Gmail is called
 
     from app.deadline import Deadline
@@ -283,6 +286,8 @@ def _attachment_bytes(settings: Settings, account: accounts.Account, gmail_id: s
         with session:
             return session.attachment(gmail_id, number)
     except GrantRevoked:
+        with pool.connection() as conn:
+            accounts.set_status(conn, account.email, AccountStatus.NEEDS_REAUTH)
         detail = "Google no longer lets Jessie read this mailbox: reconnect Gmail from the inbox."
         raise NotDownloaded(409, "Reconnect Gmail", detail) from None
     except (IndexError, HttpError) as error:

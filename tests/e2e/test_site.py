@@ -108,3 +108,6 @@ def test_a_page_on_a_sibling_origin_cannot_disconnect_or_sync(
     page.goto(base_url + "/inbox")
     expect(page).to_have_url(base_url + "/inbox")  # still connected and signed in
     expect(page.get_by_test_id("signed-in")).to_have_text("demo@example.com")
+    page.get_by_role("link", name="Disconnect Gmail…").click()  # as each walk does: the next connect is a first
+    page.get_by_test_id("confirm-disconnect").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Gmail disconnected")

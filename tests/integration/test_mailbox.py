@@ -318,6 +318,11 @@ def test_attachments_download_from_gmail_for_their_owner_only(
     assert alice.get(f"{web.url}/inbox/{gmail_id}/attachments/2", timeout=10).status_code == 404
     bob = connect(web, sandbox, "bob@example.com", messages=1)
     assert bob.get(f"{web.url}/inbox/{gmail_id}/attachments/0", timeout=10).status_code == 404  # not his
+    sandbox.admin("POST", f"/accounts/{ALICE}/revoke")  # the owner took Jessie's access away at Google
+    refused = alice.get(f"{web.url}/inbox/{gmail_id}/attachments/0", timeout=30)
+    assert refused.status_code == 409 and "reconnect Gmail from the inbox" in refused.text
+    inbox = alice.get(web.url + "/inbox", timeout=10).text
+    assert 'href="/auth/google" data-testid="reconnect">Reconnect Gmail</a>' in inbox  # the way back
 
 
 def _reply(sender: str, subject: str, body: str, message_id: str, answers: list[str]) -> str:

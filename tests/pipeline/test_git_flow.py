@@ -131,7 +131,7 @@ class Reviewed:
     comments: list[list[dict[str, Any]]]  # PR #1's comments after each run
 
 
-PREVIEW_WALK = 20  # every test but those that need a local stack (each says why in its skip)
+PREVIEW_WALK = 35  # every test but those that need a local stack (each says why in its skip)
 LOCAL_ONLY = 2
 
 
@@ -152,6 +152,8 @@ def check_pull_request_run(world: World, run: WorkflowRun, url: str, sha: str, n
     report = run.artifact("e2e-report")
     assert _junit(report) == {"passed": PREVIEW_WALK, "failed": 0, "skipped": LOCAL_ONLY}
     assert all(reason.startswith("local stack only: ") for reason in _skips(report))
+    screens = {path.name for path in (report / "screens").glob("*.png")}  # each mail step at both widths
+    assert {f"{step}-{width}px.png" for step in ("conversation", "html-mail") for width in (390, 1280)} <= screens
     assert f"Tested {url} at commit `{sha}`" in run.summary("e2e")
     assert run.result("pr-check") == "success", run.explain()
 

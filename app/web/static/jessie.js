@@ -43,7 +43,7 @@ localTimes();
 // HTML mail: its sandboxed frame (same origin, no script of its own) grows to the mail's height.
 function fitFrame(frame) {
   const page = frame.contentDocument && frame.contentDocument.documentElement;
-  if (page) frame.style.height = `${page.scrollHeight + 2}px`;
+  if (page) frame.style.height = `${page.offsetHeight + 2}px`;
 }
 
 for (const frame of document.querySelectorAll("iframe.html-body")) {
