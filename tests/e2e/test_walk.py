@@ -116,6 +116,13 @@ def page(visit: BrowserContext) -> Page:
     return visit.new_page()
 
 
+@pytest.fixture(params=WIDTHS)
+def size(request: pytest.FixtureRequest, page: Page) -> ViewportSize:
+    """The step at a phone's width and at a desktop's, in turn."""
+    page.set_viewport_size(request.param)
+    return request.param  # type: ignore[no-any-return]
+
+
 @pytest.fixture(autouse=True)
 def kept_on_failure(visit: BrowserContext, page: Page, request: pytest.FixtureRequest) -> Iterator[None]:
     """A failed step's screenshot and trace, where pytest-playwright keeps those of other tests."""
@@ -185,11 +192,9 @@ def test_connecting_synced_the_newest_mail_before_the_inbox_opened(page: Page, g
     _fits(page, 1280)
 
 
-@pytest.mark.parametrize("size", WIDTHS)
 def test_sync_now_answers_at_once_and_sends_one_request(
     page: Page, base_url: str, size: ViewportSize, request: pytest.FixtureRequest
 ) -> None:
-    page.set_viewport_size(size)
     page.goto(base_url + "/inbox")
     posts: list[Any] = []
     page.on("request", lambda r: posts.append(r) if r.method == "POST" and r.url.endswith("/inbox/sync") else None)
@@ -251,11 +256,9 @@ def test_the_inbox_shows_labels_with_their_mail_and_unread_in_bold(page: Page, b
     expect(page.get_by_test_id("messages").locator('[data-unread="yes"]')).to_have_count(unread)
 
 
-@pytest.mark.parametrize("size", WIDTHS)
 def test_searches_find_what_gmail_would(
     page: Page, base_url: str, size: ViewportSize, request: pytest.FixtureRequest
 ) -> None:
-    page.set_viewport_size(size)
     page.goto(base_url + "/inbox")
     messages = page.get_by_test_id("messages").locator("li")
     search = page.get_by_role("searchbox", name="Search mail")
@@ -299,7 +302,6 @@ def test_a_message_opens(page: Page, base_url: str) -> None:
 MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sept Oct Nov Dec".split()  # en-GB's short months
 
 
-@pytest.mark.parametrize("size", WIDTHS)
 @pytest.mark.parametrize("script", [True, False], ids=["with script", "without script"])
 def test_times_read_in_the_readers_zone(
     browser: Browser,
@@ -340,13 +342,11 @@ def test_times_read_in_the_readers_zone(
         reader.close()
 
 
-@pytest.mark.parametrize("size", WIDTHS)
 def test_a_conversation_is_one_row_and_opens_as_its_messages(
     page: Page, base_url: str, size: ViewportSize, request: pytest.FixtureRequest
 ) -> None:
     """One row (who wrote, by name; how many; the newest snippet) opening as the thread, oldest
     first, the newest open; the labels by name."""
-    page.set_viewport_size(size)
     page.goto(base_url + "/inbox")
     row = _row(page, CONVERSATION)
     expect(row).to_have_count(1)
@@ -371,13 +371,11 @@ def test_a_conversation_is_one_row_and_opens_as_its_messages(
     _screen(page, request, "conversation")
 
 
-@pytest.mark.parametrize("size", WIDTHS)
 def test_html_mail_shows_as_sent_and_loads_nothing_from_elsewhere_unasked(
     page: Page, base_url: str, size: ViewportSize, request: pytest.FixtureRequest
 ) -> None:
     """In a sandboxed frame: headings and lists as sent, the inline logo shown, no script, and the
     sender's remote image fetched only after "Show images"."""
-    page.set_viewport_size(size)
     remote: list[str] = []
 
     def tracker(route: Route) -> None:
@@ -410,11 +408,9 @@ def test_html_mail_shows_as_sent_and_loads_nothing_from_elsewhere_unasked(
         page.unroute(f"{TRACKER}**")
 
 
-@pytest.mark.parametrize("size", WIDTHS)
 def test_an_attachment_downloads_from_gmail(
     page: Page, base_url: str, size: ViewportSize, request: pytest.FixtureRequest
 ) -> None:
-    page.set_viewport_size(size)
     page.goto(base_url + "/inbox")
     row = _row(page, FILES)
     expect(row.get_by_test_id("has-attachments")).to_be_visible()  # marked in the list
@@ -451,11 +447,9 @@ def test_a_cron_run_syncs_new_mail_and_its_sweep_is_on_runs(page: Page, base_url
     assert float(emails.locator(f'g.bar[data-key="{hour}"] rect').get_attribute("height") or 0) > 0
 
 
-@pytest.mark.parametrize("size", WIDTHS)
 def test_the_runs_charts_read_on_a_time_axis(
     page: Page, base_url: str, size: ViewportSize, request: pytest.FixtureRequest
 ) -> None:
-    page.set_viewport_size(size)
     page.goto(base_url + "/runs")
     expect(
         page.locator("svg.chart").first.locator("text.tick").filter(has_text=re.compile(r"^\d\d:00$")).first
@@ -466,12 +460,10 @@ def test_the_runs_charts_read_on_a_time_axis(
     _screen(page, request, "runs")
 
 
-@pytest.mark.parametrize("size", WIDTHS)
 def test_a_mailbox_google_stopped_offers_to_reconnect(
     page: Page, base_url: str, google: Target, size: ViewportSize, request: pytest.FixtureRequest
 ) -> None:
     """Access taken away at Google: the next Gmail call learns it, and the inbox offers the way back."""
-    page.set_viewport_size(size)
     google.admin(page.request, "POST", f"/accounts/{ADMIN}/revoke")
     page.goto(base_url + "/inbox")
     _row(page, FILES).get_by_role("link").click()
@@ -499,11 +491,9 @@ def test_the_log_drain_endpoint_answers_vercels_verification(page: Page, base_ur
         assert answer.headers.get("x-vercel-verify") == expected
 
 
-@pytest.mark.parametrize("size", WIDTHS)
 def test_a_phone_shows_the_mail_first_and_the_labels_behind_one_control(
     page: Page, base_url: str, size: ViewportSize, request: pytest.FixtureRequest
 ) -> None:
-    page.set_viewport_size(size)
     page.goto(base_url + "/inbox")
     labels, toggle = page.get_by_test_id("labels"), page.get_by_test_id("labels-toggle")
     first = page.get_by_test_id("messages").locator("li").first.bounding_box()
