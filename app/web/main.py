@@ -10,6 +10,7 @@ FUNCTION_INVOCATION_FAILED): every request answers 500 naming the variables inst
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -74,7 +75,10 @@ def _in_words(problems: Sequence[Any]) -> str:
         name = str(problem["loc"][-1]).replace("_", " ")
         given = problem.get("input")
         shown = f"“{given}” (the {name})" if isinstance(given, str) and len(given) <= 40 else f"the {name}"
-        said.append(f"{shown} {_WHY.get(problem['type'], 'is not a value Jessie can use')}.")
+        why = _WHY.get(problem["type"], "is not a value Jessie can use")
+        if problem["type"] == "literal_error":  # a choice: say which ones there are
+            why = "must be " + re.sub(r"'([^']*)'", r"“\1”", str(problem["ctx"]["expected"]))
+        said.append(f"{shown} {why}.")
     return " ".join(said)
 
 

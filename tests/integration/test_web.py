@@ -434,7 +434,7 @@ def test_the_dashboards_hours_mark_failures_and_show_quota_as_a_share(
         assert week.status_code == 200 and week.text.split("<svg")[1].count('<g class="bar') == 7 * 24
         assert '<a href="/runs?span=week" aria-current="page">' in week.text
         odd = alice.get(running.url + "/runs?span=year", timeout=10)
-        assert odd.status_code == 400 and "“year” (the span) is not a value Jessie can use." in odd.text
+        assert odd.status_code == 400 and "“year” (the span) must be “day” or “week”." in odd.text
 
 
 # ---- alerts -------------------------------------------------------------------------------
