@@ -61,6 +61,18 @@ def _account(pool: Database, who: Visitor) -> accounts.Account | None:
         return accounts.find_account(conn, str(who.email))
 
 
+def _owned_message(
+    pool: Database, who: Visitor, gmail_id: str
+) -> tuple[accounts.Account | None, mailbox.Stored | None]:
+    """The visitor's account and their message `gmail_id` (None for an id that cannot be Gmail's,
+    or a message of someone else's, which looks exactly like a missing one)."""
+    account = _account(pool, who)
+    if account is None or not GMAIL_ID.match(gmail_id):
+        return account, None
+    with pool.connection() as conn:
+        return account, mailbox.message(conn, account.id, gmail_id)
+
+
 @router.get("/")
 def home(request: Request, signed_out: bool = False) -> Any:
     """What Jessie is, and the way in; after signing out, it says so."""
@@ -218,11 +230,7 @@ def conversation(request: Request, pool: Pool, who: SignedIn, gmail_id: str, ima
 def html_body(pool: Pool, who: SignedIn, gmail_id: str, images: bool = False) -> Response:
     """A message's HTML as sent (sanitized at sync time), for the sandboxed frame of its page:
     its policy runs no script and, until the reader asks (`images`), loads nothing from elsewhere."""
-    account = _account(pool, who)
-    row = None
-    if account is not None and GMAIL_ID.match(gmail_id):
-        with pool.connection() as conn:
-            row = mailbox.message(conn, account.id, gmail_id)
+    _, row = _owned_message(pool, who, gmail_id)
     if row is None or not row.body_html:
         return Response("No such message.", 404, media_type="text/plain")
     shown = html_mail.with_inline_images(row.body_html, f"/inbox/{gmail_id}/attachments/", row.attachments)
@@ -242,11 +250,7 @@ def attachment(
 ) -> Response:
     """One attachment of the owner's message, fetched from Gmail now with the account's token
     (Jessie stores no attachment), counted by the quota meter, sent as a download."""
-    account = _account(pool, who)
-    row = None
-    if account is not None and GMAIL_ID.match(gmail_id):
-        with pool.connection() as conn:
-            row = mailbox.message(conn, account.id, gmail_id)
+    account, row = _owned_message(pool, who, gmail_id)
     if account is None or row is None or number >= len(row.attachments):  # another's looks missing too
         return page(request, "message.html", 404, title="No such attachment", detail="It may have been deleted.")
     try:
