@@ -235,6 +235,8 @@ def page(
     pages are keyed on that message's (date, id) and walk the messages_by_date index: a page deep
     in a large mailbox costs what the first one does."""
     where = _conditions(account_id, view, search)
+    if not _matches_any(conn, where):
+        return Page([], None, None)
     head, newer = _key("h"), _key("n")
     cursor, towards_older = (newer_than, False) if newer_than else (older_than, True)
     keyset: sql.Composable = sql.SQL("")
@@ -293,6 +295,13 @@ def page(
         Cursor.at(rows[0].internal_date, rows[0].newest_id) if (cursor is not None if towards_older else more) else None
     )
     return Page(rows, older, newer_page)
+
+
+def _matches_any(conn: Connection, where: sql.Composable) -> bool:
+    """Whether any message matches, asked first: the label and search indexes answer it at once,
+    where the conversation scan below, finding nothing, would walk the whole mailbox to say so."""
+    row = conn.execute(sql.SQL("select exists (select 1 from jessie.messages m where {})").format(where)).fetchone()
+    return bool(row and row[0])
 
 
 def thread(conn: Connection, account_id: int, gmail_id: str) -> list[Stored]:
