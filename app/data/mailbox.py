@@ -304,20 +304,23 @@ def _matches_any(conn: Connection, where: sql.Composable) -> bool:
     return bool(row and row[0])
 
 
+STORED_COLUMNS = """m.gmail_id, m.thread_id, m.internal_date, m.sender, m.recipients, m.subject, m.snippet,
+    m.label_ids, m.body_text, m.body_html, m.body_truncated, m.attachments, m.parse_error"""
+
+
 def thread(conn: Connection, account_id: int, gmail_id: str) -> list[Stored]:
     """The conversation of the owner's message `gmail_id`, oldest first ([] when there is no such
     message). Its Spam and Trash stay out, unless the message asked for is there itself."""
     return (
         conn.cursor(row_factory=class_row(Stored))
         .execute(
-            """with asked as (select thread_id, label_ids && %(hidden)s::text[] as hidden from jessie.messages
+            f"""with asked as (select thread_id, label_ids && %(hidden)s::text[] as hidden from jessie.messages
                               where account_id = %(account)s and gmail_id = %(id)s and deleted_at is null)
-               select m.gmail_id, m.thread_id, m.internal_date, m.sender, m.recipients, m.subject, m.snippet,
-                      m.label_ids, m.body_text, m.body_html, m.body_truncated, m.attachments, m.parse_error
+               select {STORED_COLUMNS}
                from jessie.messages m join asked on m.thread_id = asked.thread_id
                where m.account_id = %(account)s and m.deleted_at is null
                  and (asked.hidden or m.gmail_id = %(id)s or not m.label_ids && %(hidden)s::text[])
-               order by coalesce(m.internal_date, '-infinity'::timestamptz), m.gmail_id""",
+               order by coalesce(m.internal_date, '-infinity'::timestamptz), m.gmail_id""",  # noqa: S608 -- constant columns
             {"account": account_id, "id": gmail_id, "hidden": list(HIDDEN_UNLESS_ASKED)},
         )
         .fetchall()
@@ -325,8 +328,16 @@ def thread(conn: Connection, account_id: int, gmail_id: str) -> list[Stored]:
 
 
 def message(conn: Connection, account_id: int, gmail_id: str) -> Stored | None:
-    """The owner's message `gmail_id`, or None."""
-    return next((m for m in thread(conn, account_id, gmail_id) if m.gmail_id == gmail_id), None)
+    """The owner's message `gmail_id`, or None (its thread is not read)."""
+    return (
+        conn.cursor(row_factory=class_row(Stored))
+        .execute(
+            f"""select {STORED_COLUMNS} from jessie.messages m
+               where m.account_id = %s and m.gmail_id = %s and m.deleted_at is null""",  # noqa: S608 -- constant columns
+            [account_id, gmail_id],
+        )
+        .fetchone()
+    )
 
 
 def stored_count(conn: Connection, account_id: int) -> int:

@@ -216,7 +216,7 @@ def _read_parts(payload: Part, parsed: ParsedMail) -> None:
         parsed.body_text = clean(plain).strip()
     elif html is not None:
         parsed.body_text = clean(html_to_text(html))
-    if html is not None and html.strip():
-        parsed.body_html = clean(sanitize(html))
     elif plain is not None:
         parsed.body_text = clean(plain).strip()
+    if html is not None and html.strip():
+        parsed.body_html = clean(sanitize(html))

@@ -209,7 +209,6 @@ def conversation(request: Request, pool: Pool, who: SignedIn, gmail_id: str, ima
             labels = mailbox.labels(conn, account.id) if messages else []
     if not messages:  # someone else's message looks exactly like a missing one
         return page(request, "message.html", 404, title="No such message", detail="It may have been deleted.")
-    by_id = {label.label_id: label for label in labels}
     in_any = {label_id for m in messages for label_id in m.label_ids}
     shown = [label for label in labels if label.label_id in in_any and label.label_id not in UNSHOWN_LABELS]
     return page(
@@ -219,7 +218,6 @@ def conversation(request: Request, pool: Pool, who: SignedIn, gmail_id: str, ima
         subject=messages[0].subject,
         opened={gmail_id, messages[-1].gmail_id},
         labels=shown,
-        label_names=by_id,
         images=images,
         inline={m.gmail_id: html_mail.inline_numbers(m.body_html, m.attachments) for m in messages if m.body_html},
         remote={m.gmail_id for m in messages if m.body_html and html_mail.has_remote_images(m.body_html)},
